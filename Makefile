@@ -1,0 +1,39 @@
+# make chat   set everything up, then chat with the assistant in the terminal
+# make test   set everything up, then run all tests
+APP := .venv/app/bin/python
+RASA := .venv/rasa/bin/python
+
+.PHONY: setup chat test serve eval bench validate lock clean
+
+setup:
+	@scripts/bootstrap.sh
+	@$(APP) -m assistant setup
+
+chat: setup
+	@$(APP) -m assistant chat
+
+serve: setup
+	@$(APP) -m assistant serve
+
+test: setup
+	@$(APP) -m assistant validate
+	@$(RASA) -m pytest -q -p no:cacheprovider tests/rasa_env
+	@$(APP) -m pytest -q tests
+
+eval: setup
+	@$(APP) -m assistant eval tests/data/eval_cases.yml
+
+bench: setup
+	@$(APP) -m assistant bench retrieval tests/data/eval_cases.yml
+	@$(APP) -m assistant bench latency
+
+validate: setup
+	@$(APP) -m assistant validate
+
+# Re-pin the environments after changing requirements/*.in
+lock:
+	$(RASA) -m pip freeze --exclude-editable > requirements/rasa.lock
+	$(APP) -m pip freeze --exclude-editable > requirements/app.lock
+
+clean:
+	rm -rf .run models/index

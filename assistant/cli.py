@@ -1,0 +1,267 @@
+"""Command line: ask, eval, chat, serve, kb, setup, train, validate, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, load_settings
+from .errors import AssistantError, DataError
+
+log = logging.getLogger("assistant")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m assistant", description="锦山壹号 community assistant")
+    p.add_argument("--rasa-port", type=int, help="Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)")
+    p.add_argument("--action-port", type=int, help="action server port (default 5055 or $ASSISTANT_ACTION_PORT)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    a = sub.add_parser("ask", help="ask one question (or many with --jsonl)")
+    a.add_argument("text", nargs="?", help="the resident's message")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.add_argument("--jsonl", action="store_true", help='read {"text": ..., "sender": ...} lines from stdin')
+    a.add_argument("--sender", help="conversation id (default: a fresh one)")
+
+    e = sub.add_parser("eval", help="route/topic accuracy and latency on a cases file")
+    e.add_argument("cases", type=Path)
+    e.add_argument("--json", action="store_true")
+
+    sub.add_parser("chat", help="interactive terminal chat")
+    sub.add_parser("serve", help="run the Rasa and action servers until interrupted")
+
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kbs = kb.add_subparsers(dest="kb_cmd", required=True)
+    c = kbs.add_parser("check", help="validate knowledge/ (ids, fields, topics, YAML)")
+    c.add_argument("--dir", type=Path, help="knowledge folder (default: the project's)")
+    b = kbs.add_parser("build", help="update the index and calibration")
+    b.add_argument("--recalibrate", action="store_true")
+
+    s = sub.add_parser("setup", help="convert the embedding model, build the index, train Rasa if stale")
+    s.add_argument("--force-train", action="store_true")
+    t = sub.add_parser("train", help="train the Rasa model (only when stale unless --force)")
+    t.add_argument("--force", action="store_true")
+    sub.add_parser("validate", help="rasa data validate on nlu_data/")
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = bench.add_subparsers(dest="bench_cmd", required=True)
+    bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
+    bl.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
+    bl.add_argument("-n", type=int, default=300, help="number of requests")
+    br = bsub.add_parser("retrieval", help="topic accuracy of hybrid vs dense-only vs BM25-only")
+    br.add_argument("cases", type=Path)
+    br.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings().with_ports(args.rasa_port, args.action_port)
+        return COMMANDS[args.cmd](args, settings)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextmanager
+def _assistant(settings: Settings) -> Iterator[Any]:
+    from .client import Assistant, RasaClient
+    from .services import Services
+
+    with Services(settings):
+        bot = Assistant(RasaClient(settings.rasa_url))
+        try:
+            yield bot
+        finally:
+            bot.close()
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    if args.jsonl:
+        with _assistant(settings) as bot:
+            for n, line in enumerate(sys.stdin, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                        raise ValueError('expected an object with a string "text"')
+                    sender = obj.get("sender")
+                    if sender is not None and not isinstance(sender, (str, int)):
+                        raise ValueError('"sender" must be a string')
+                except ValueError as exc:
+                    print(_dump({"error": f"line {n}: {exc}", "line": n}), flush=True)
+                    continue
+                reply = bot.ask(obj["text"], str(sender) if sender is not None else None)
+                print(_dump(reply.as_dict()), flush=True)
+        return 0
+    if args.text is None:
+        print("error: ask needs a TEXT (or --jsonl)", file=sys.stderr)
+        return 2
+    with _assistant(settings) as bot:
+        reply = bot.ask(args.text, args.sender)
+    if args.json:
+        print(_dump(reply.as_dict()))
+    else:
+        print("\n".join(reply.replies))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .evaluate import load_cases, run
+
+    cases = load_cases(args.cases)
+    with _assistant(settings) as bot:
+        if args.json:
+            report = run(cases, bot.ask)
+        else:
+            with Progress(console=Console(stderr=True)) as bar:
+                task = bar.add_task("eval", total=len(cases))
+                report = run(cases, bot.ask, lambda i: bar.update(task, completed=i))
+    metrics = report.metrics()
+    if args.json:
+        print(_dump(metrics))
+    else:
+        _print_metrics(metrics)
+    return 0
+
+
+def _print_metrics(m: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"cases {m['cases']}  route accuracy [bold]{m['route_accuracy']:.3f}[/]  "
+              f"topic accuracy [bold]{m['topic_accuracy']:.3f}[/] (on {m['topic_cases']})  "
+              f"out-of-scope answered {m['out_of_scope_answered']:.3f} (of {m['out_of_scope_cases']})  "
+              f"latency p50 {m['latency_ms']['p50']} ms  p95 {m['latency_ms']['p95']} ms")
+    t = Table("route", "precision", "recall", "support", title="per route")
+    for r, v in m["per_route"].items():
+        t.add_row(r, str(v["precision"]), str(v["recall"]), str(v["support"]))
+    con.print(t)
+    if m["confusions"]:
+        t = Table("expected", "got", "count", title="confusions")
+        for c in m["confusions"]:
+            t.add_row(c["expected"], c["got"], str(c["count"]))
+        con.print(t)
+    if m["errors"]:
+        t = Table("line", "text", "expected", "got", title="misses")
+        for e in m["errors"]:
+            t.add_row(str(e["line"]), e["text"][:40], "/".join(e["expected"]) + " " + "/".join(e["expected_topic"]),
+                      f"{e['route']} {e['topic'] or ''} ({e['intent']})")
+        con.print(t)
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+
+    con = Console()
+    con.print("[dim]正在启动助手（首次启动约需半分钟）…[/]")
+    with _assistant(settings) as bot:
+        sender = f"chat-{uuid.uuid4().hex[:8]}"
+        con.print("[bold green]锦山壹号小区助手[/] 已就绪。输入问题后回车；输入 /quit 退出。")
+        while True:
+            try:
+                text = con.input("[bold cyan]你 > [/]")
+            except EOFError:
+                break
+            if text.strip() in ("/quit", "/exit", "/q"):
+                break
+            reply = bot.ask(text, sender)
+            for r in reply.replies:
+                con.print(f"[bold green]助手 > [/]{r}")
+            con.print(f"[dim]({reply.route}{' · ' + reply.topic if reply.topic else ''}, "
+                      f"{reply.latency_ms:.0f} ms)[/]")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .services import Services
+
+    with Services(settings) as svc:
+        if not svc.started:
+            print(f"both servers already running: {settings.rasa_url} and {settings.action_url}")
+            return 0
+        print(f"Rasa server on {settings.rasa_url} (REST: {settings.rasa_url}/webhooks/rest/webhook), "
+              f"action server on {settings.action_url}. Ctrl-C to stop.", flush=True)
+        svc.wait()
+    return 0
+
+
+def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
+    from .knowledge import load
+
+    if args.kb_cmd == "check":
+        kb = load(args.dir or settings.knowledge_dir)
+        per_topic: dict[str, int] = {}
+        for e in kb.entries:
+            per_topic[e.topic] = per_topic.get(e.topic, 0) + 1
+        items = len(kb.items.items) if kb.items else 0
+        print(f"ok: {len(kb.entries)} entries ({', '.join(f'{k} {v}' for k, v in sorted(per_topic.items()))}), "
+              f"{items} garbage items, {len(kb.contacts)} contacts")
+        return 0
+    from .build import load_retriever
+
+    retriever = load_retriever(settings, progress=True, recalibrate=args.recalibrate)
+    print(f"index: {len(retriever.index.docs)} texts for {len(retriever.entries)} entries")
+    print("calibration:", _dump(retriever.calibration.report))
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from .setup import setup
+
+    setup(settings, force_train=args.force_train)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from .setup import train
+
+    train(settings, force=args.force)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from .setup import validate
+
+    return validate(settings)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from . import bench
+
+    if args.bench_cmd == "latency":
+        cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
+        print(_dump(bench.latency(settings, cases, args.n)))
+        return 0
+    result = bench.retrieval(settings, args.cases)
+    print(_dump(result) if args.json else bench.format_retrieval(result))
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
+            "setup": cmd_setup, "train": cmd_train, "validate": cmd_validate, "bench": cmd_bench}

@@ -1,0 +1,95 @@
+"""Talking to the assistant through Rasa's REST channel, as every chat platform does.
+
+``Assistant.ask`` prepares the text (normalisation, clipping), handles what needs no model
+(blank or emoji-only messages), sends the rest to Rasa and reads back replies plus the metadata
+the custom actions attach. Whatever goes wrong, the resident gets a reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from . import replies
+from .text import is_blank, prepare
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    route: str
+    replies: list[str]
+    intent: str | None = None
+    confidence: float | None = None
+    topic: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    ticket_id: str | None = None
+    latency_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("latency_ms")
+        return d
+
+
+class RasaClient:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
+
+    def send(self, sender: str, text: str) -> list[dict[str, Any]]:
+        resp = self._http.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        resp.raise_for_status()
+        data = resp.json()
+        if not isinstance(data, list):
+            raise ValueError("Rasa REST channel returned something other than a list")
+        return data
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class Assistant:
+    def __init__(self, client: RasaClient) -> None:
+        self.client = client
+
+    def ask(self, text: str, sender: str | None = None) -> Reply:
+        start = time.perf_counter()
+        sender = sender or f"anon-{uuid.uuid4().hex[:12]}"
+        reply = self._ask(text, sender)
+        reply.latency_ms = (time.perf_counter() - start) * 1000
+        return reply
+
+    def _ask(self, text: str, sender: str) -> Reply:
+        clean = prepare(text)
+        if is_blank(clean):
+            return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
+        try:
+            messages = self.client.send(sender, clean)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__)
+            return Reply("fallback", [replies.SERVICE_DOWN])
+        return parse(messages, sender)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def parse(messages: list[dict[str, Any]], sender: str = "") -> Reply:
+    """Replies and the action's metadata from Rasa's REST output."""
+    texts = [m["text"] for m in messages if isinstance(m.get("text"), str)]
+    metas = [m["custom"] for m in messages if isinstance(m.get("custom"), dict) and "route" in m["custom"]]
+    if not metas:
+        # No custom action ran: the action server is down or failed.
+        log.error("sender=%s no action metadata in Rasa's reply (action server down?)", sender)
+        return Reply("fallback", [replies.SERVICE_DOWN])
+    meta = metas[-1]
+    return Reply(route=meta.get("route", "fallback"), replies=texts or [replies.SERVICE_DOWN],
+                 intent=meta.get("intent"), confidence=meta.get("confidence"), topic=meta.get("topic"),
+                 sources=list(meta.get("sources") or []), ticket_id=meta.get("ticket_id"))

@@ -1,0 +1,182 @@
+"""The dialogue brain behind the Rasa custom actions: from an understood message to a reply.
+
+Each public method returns a Turn (route, topic, replies, sources and the state to remember);
+the actions in ``actions/`` only translate between Rasa and these calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import replies
+from .config import Settings, load_settings
+from .knowledge import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
+from .retrieval import Retriever
+from .text import is_blank, prepare
+
+log = logging.getLogger(__name__)
+
+ROUTES = ("answer", "ticket", "handoff", "fallback", "moderation", "chitchat")
+MAX_MISSES = 2
+_CHOICE = re.compile(r"^\s*(?:第\s*)?([1-9一二三])\s*(?:个|项|条|号)?\s*[。.!！]?\s*$")
+_CN_DIGIT = {"一": 1, "二": 2, "三": 3}
+
+
+@dataclass
+class State:
+    """What the conversation remembers between turns (Rasa slots)."""
+
+    misses: int = 0
+    pending: list[str] = field(default_factory=list)  # entry ids offered in a clarifying question
+    offered_human: bool = False
+
+    def as_slots(self) -> dict[str, Any]:
+        return {"miss_count": float(self.misses), "pending_options": self.pending or None,
+                "offered_human": self.offered_human}
+
+    @classmethod
+    def from_slots(cls, slots: dict[str, Any]) -> State:
+        return cls(misses=int(slots.get("miss_count") or 0), pending=list(slots.get("pending_options") or []),
+                   offered_human=bool(slots.get("offered_human")))
+
+
+@dataclass
+class Turn:
+    route: str
+    replies: list[str]
+    topic: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    state: State = field(default_factory=State)
+    ticket_id: str | None = None
+
+    def meta(self) -> dict[str, Any]:
+        return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
+
+
+def intent_topic(intent: str | None) -> str | None:
+    if intent and intent.startswith("faq_") and intent[4:] in TOPICS:
+        return intent[4:]
+    return None
+
+
+def source_of(entry: Entry, score: float) -> dict[str, Any]:
+    return {"id": entry.id, "title": entry.title, "topic": entry.topic, "score": round(score, 4)}
+
+
+class Engine:
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever) -> None:
+        self.kb, self.retriever = kb, retriever
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> Engine:
+        from .build import load_retriever
+
+        settings = settings or load_settings()
+        retriever = load_retriever(settings)
+        return cls(retriever.kb, retriever)
+
+    # -- routes ---------------------------------------------------------------------------------
+    def answer(self, text: str, intent: str | None, state: State) -> Turn:
+        picked = self._pending_choice(text, state)
+        if picked:
+            return picked
+        clean = prepare(text)
+        if is_blank(clean):
+            return self.blank(text, state)
+        topic = intent_topic(intent)
+        item = self.retriever.items.match(clean, topic)
+        if item:
+            return self._item_turn(item)
+        result = self.retriever.search(clean, topic=topic, k=3)
+        top = result.top
+        if top is None:
+            return self.fallback(text, state)
+        if result.confidence >= self.retriever.calibration.answer_at:
+            return self._entry_turn(top.entry, top.score)
+        return self._clarify(result.hits, topic or top.entry.topic, state)
+
+    def chitchat(self, intent: str, text: str, state: State) -> Turn:
+        picked = self._pending_choice(text, state)
+        if picked:
+            return picked
+        if intent == "affirm" and state.offered_human:
+            return self.handoff(text, State())
+        return Turn("chitchat", [replies.CHITCHAT.get(intent, replies.CHITCHAT["greet"])])
+
+    def complain(self, text: str, state: State) -> Turn:
+        return Turn("ticket", [replies.COMPLAIN_ACK])
+
+    def handoff(self, text: str, state: State) -> Turn:
+        return Turn("handoff", [replies.HANDOFF_ACK])
+
+    def fallback(self, text: str, state: State) -> Turn:
+        picked = self._pending_choice(text, state)
+        if picked:
+            return picked
+        clean = prepare(text)
+        if is_blank(clean):
+            return self.blank(text, state)
+        return self._miss(Turn("fallback", [replies.FALLBACK]), state)
+
+    def blank(self, text: str, state: State) -> Turn:
+        reply = replies.BLANK if not prepare(text) else replies.EMOJI_ONLY
+        return Turn("chitchat", [reply], state=state)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _miss(self, turn: Turn, state: State) -> Turn:
+        misses = state.misses + 1
+        if misses >= MAX_MISSES:
+            turn.replies.append(replies.OFFER_HUMAN)
+            turn.state = State(misses=misses, pending=turn.state.pending, offered_human=True)
+        else:
+            turn.state = State(misses=misses, pending=turn.state.pending)
+        return turn
+
+    def _clarify(self, hits: list[Any], topic: str | None, state: State) -> Turn:
+        options = hits[:3]
+        lines = "\n".join(f"{i + 1}. {h.entry.title}" for i, h in enumerate(options))
+        turn = Turn("fallback", [replies.CLARIFY.format(options=lines)], topic=topic,
+                    sources=[source_of(h.entry, h.score) for h in options],
+                    state=State(pending=[h.entry.id for h in options]))
+        return self._miss(turn, state)
+
+    def _pending_choice(self, text: str, state: State) -> Turn | None:
+        if not state.pending:
+            return None
+        clean = prepare(text)
+        m = _CHOICE.match(clean)
+        idx = None
+        if m:
+            d = m.group(1)
+            idx = (_CN_DIGIT.get(d) or int(d)) - 1
+        else:
+            for i, eid in enumerate(state.pending):
+                entry = self.kb.by_id.get(eid)
+                if entry and entry.title in clean:
+                    idx = i
+        if idx is None or not 0 <= idx < len(state.pending) or state.pending[idx] not in self.kb.by_id:
+            return None
+        return self._entry_turn(self.kb.by_id[state.pending[idx]], 1.0)
+
+    def _entry_turn(self, entry: Entry, score: float) -> Turn:
+        body = self.kb.render(entry.answer)
+        cite = replies.SOURCE.format(title=entry.title, topic_name=TOPIC_NAMES[entry.topic], id=entry.id,
+                                     updated=entry.updated)
+        return Turn("answer", [f"{body}\n{cite}"], topic=entry.topic, sources=[source_of(entry, score)])
+
+    def _item_turn(self, item: Item) -> Turn:
+        table = self.kb.items
+        assert table is not None
+        info = table.categories.get(item.category, {})
+        text = replies.ITEM.format(name=item.name, category=item.category, bin=info.get("bin", "对应垃圾桶"),
+                                   how=info.get("how", ""))
+        if item.note:
+            text += replies.ITEM_NOTE.format(note=item.note)
+        cite = replies.SOURCE.format(title=table.title, topic_name=TOPIC_NAMES[table.topic], id=table.id,
+                                     updated=table.updated)
+        source = {"id": f"{table.id}#{item.name}", "title": table.title, "topic": table.topic, "score": 1.0}
+        return Turn("answer", [f"{text}\n{cite}"], topic=table.topic, sources=[source])
+

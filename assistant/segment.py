@@ -1,0 +1,64 @@
+"""Chinese word segmentation with the estate's own jieba dictionary."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jieba
+
+# Question words and particles that carry no topic.
+STOPWORDS = frozenset(
+    "的 了 吗 呢 吧 啊 呀 哦 嘛 么 啥 咋 怎么 怎么样 怎样 如何 什么 哪里 哪儿 哪 在哪 谁 请问 "
+    "我 你 他 她 我们 你们 是 有 没有 要 想 能 可以 会 一下 一个 这个 那个 这 那 就 都 还 也 "
+    "和 与 或 在 到 给 把 被 吗? 呢? 多少 几 个 请 您 好 下 里 上 去 过 着 又 很 太 "
+    "需要 应该 知道 问 问问 帮 帮忙".split()
+)
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+
+
+def userdict_path() -> Path:
+    return Path(str(resources.files("assistant") / "resources" / "jieba" / "estate.txt"))
+
+
+class Segmenter:
+    """A private ``jieba.Tokenizer`` (never the global one) loaded with the estate terms."""
+
+    def __init__(self, userdict: Path | None = None) -> None:
+        self._tk = jieba.Tokenizer()
+        self._userdict = userdict or userdict_path()
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def _init(self) -> None:
+        with self._lock:
+            if not self._ready:
+                self._tk.initialize()
+                if self._userdict.exists():
+                    self._tk.load_userdict(str(self._userdict))
+                self._ready = True
+
+    def add_words(self, words: list[str]) -> None:
+        self._init()
+        for w in words:
+            self._tk.add_word(w, freq=2000)
+
+    def cut(self, text: str) -> list[str]:
+        self._init()
+        return [t for t in self._tk.lcut(text) if t.strip()]
+
+    def terms(self, text: str) -> list[str]:
+        """Tokens for lexical search: no punctuation, no stopwords, lower case."""
+        out = []
+        for tok in self.cut(text.lower()):
+            if _KEEP.search(tok) and tok not in STOPWORDS:
+                out.append(tok)
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_segmenter() -> Segmenter:
+    return Segmenter()

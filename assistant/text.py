@@ -1,0 +1,48 @@
+"""Text normalisation for residents' messages: width, script, whitespace, emoji."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import zhconv
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_SPACE = re.compile(r"\s+")
+# Pictographs, dingbats, flags, variation selectors, skin tones, ZWJ.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff"
+    "\U0000fe00-\U0000fe0f\U0001f3fb-\U0001f3ff\u200d\u2b00-\u2bff\u2300-\u23ff]+"
+)
+_WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
+MAX_CHARS = 400
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width, traditional to simplified, control chars and extra spaces removed."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = _CONTROL.sub(" ", text)
+    text = zhconv.convert(text, "zh-cn")
+    return _SPACE.sub(" ", text).strip()
+
+
+def strip_emoji(text: str) -> str:
+    return _SPACE.sub(" ", _EMOJI.sub(" ", text)).strip()
+
+
+def is_blank(text: str) -> bool:
+    """True when nothing word-like is left: empty, spaces, punctuation or emoji only."""
+    return not _WORDLIKE.search(strip_emoji(text))
+
+
+def clip(text: str, limit: int = MAX_CHARS) -> str:
+    """Keep a long message's head and its end, where residents put the question."""
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return text[:head] + " … " + text[-(limit - head - 3):]
+
+
+def prepare(text: str) -> str:
+    """What the engine sends to NLU and retrieval."""
+    return clip(normalize(text))

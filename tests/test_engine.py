@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant import replies
+from assistant.engine import Engine, State
+from assistant.index import build
+from assistant.knowledge import load
+from assistant.retrieval import Calibration, Retriever
+
+from .conftest import HashEmbedder
+
+
+def make_engine(folder: Path, answer_at: float) -> Engine:
+    kb = load(folder)
+    emb = HashEmbedder()
+    index, _ = build(kb, emb)
+    return Engine(kb, Retriever(kb, index, emb, calibration=Calibration(answer_at=answer_at)))
+
+
+@pytest.fixture
+def confident(mini_kb_dir: Path) -> Engine:
+    return make_engine(mini_kb_dir, answer_at=0.0)
+
+
+@pytest.fixture
+def unsure(mini_kb_dir: Path) -> Engine:
+    return make_engine(mini_kb_dir, answer_at=1.01)
+
+
+def test_answer_cites_its_source_and_fills_contacts(confident: Engine) -> None:
+    turn = confident.answer("车位怎么租啊", "faq_parking", State())
+    assert turn.route == "answer" and turn.topic == "parking"
+    assert turn.sources[0]["id"] == "parking-rent" and turn.sources[0]["title"] == "如何租用小区车位"
+    assert "0000-0000001" in turn.replies[0] and "{{" not in turn.replies[0]
+    assert "来源" in turn.replies[0] and "parking-rent" in turn.replies[0]
+    assert turn.state == State()
+
+
+def test_garbage_items_are_answered_from_the_table(confident: Engine) -> None:
+    turn = confident.answer("大骨头是什么垃圾？", "faq_garbage", State())
+    assert turn.route == "answer" and turn.topic == "garbage"
+    assert turn.sources[0]["id"] == "garbage-items#大骨头"
+    assert "其他垃圾" in turn.replies[0] and "难腐烂" in turn.replies[0]
+
+
+def test_unsure_retrieval_asks_which_entry_then_takes_the_choice(unsure: Engine) -> None:
+    turn = unsure.answer("车子的事情", "faq_parking", State())
+    assert turn.route == "fallback" and turn.topic == "parking"
+    assert len(turn.state.pending) == 3 and turn.state.misses == 1
+    assert all(f"{i}." in turn.replies[0] for i in (1, 2, 3))
+    chosen = turn.state.pending[1]
+    picked = unsure.fallback("2", turn.state)
+    assert picked.route == "answer" and picked.sources[0]["id"] == chosen
+    assert picked.state.misses == 0
+    by_title = unsure.answer(unsure.kb.by_id[chosen].title, "faq_parking", turn.state)
+    assert by_title.sources[0]["id"] == chosen
+    picked_cn = unsure.chitchat("affirm", "第一个", turn.state)
+    assert picked_cn.sources[0]["id"] == turn.state.pending[0]
+
+
+def test_second_miss_offers_a_human_and_yes_hands_off(confident: Engine) -> None:
+    first = confident.fallback("今天天气怎么样", State())
+    assert first.route == "fallback" and replies.OFFER_HUMAN not in first.replies
+    second = confident.fallback("讲个笑话", first.state)
+    assert second.replies[-1] == replies.OFFER_HUMAN and second.state.offered_human
+    yes = confident.chitchat("affirm", "好的", second.state)
+    assert yes.route == "handoff"
+    no = confident.chitchat("deny", "不用了", second.state)
+    assert no.route == "chitchat" and not no.state.offered_human
+
+
+def test_a_successful_answer_resets_the_miss_count(confident: Engine) -> None:
+    miss = confident.fallback("今天天气怎么样", State())
+    ok = confident.answer("怎么报修", "faq_repair", miss.state)
+    assert ok.route == "answer" and ok.state.misses == 0
+    again = confident.fallback("讲个笑话", ok.state)
+    assert replies.OFFER_HUMAN not in again.replies
+
+
+@pytest.mark.parametrize("text", ["", "   ", "👍👍", "？？"])
+def test_blank_messages_get_a_prompt(confident: Engine, text: str) -> None:
+    turn = confident.answer(text, "faq_parking", State())
+    assert turn.route == "chitchat" and turn.replies and turn.replies[0] in (replies.BLANK, replies.EMOJI_ONLY)
+
+
+def test_complaints_and_handoff_are_acknowledged(confident: Engine) -> None:
+    assert confident.complain("楼上太吵了", State()).route == "ticket"
+    assert confident.handoff("转人工", State()).route == "handoff"
+
+
+def test_state_round_trips_through_slots() -> None:
+    s = State(misses=2, pending=["a", "b"], offered_human=True)
+    assert State.from_slots(s.as_slots()) == s
+    assert State.from_slots({}) == State()

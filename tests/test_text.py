@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from assistant.text import clip, is_blank, normalize, prepare, strip_emoji
+
+
+def test_full_width_becomes_half_width() -> None:
+    assert normalize("ＥＶ充电桩在哪？１２３") == "EV充电桩在哪?123"
+
+
+def test_traditional_becomes_simplified() -> None:
+    assert normalize("停車位怎麼租") == "停车位怎么租"
+    assert normalize("垃圾幾點扔") == "垃圾几点扔"
+
+
+def test_control_characters_and_spaces_are_removed() -> None:
+    assert normalize("车位\x00怎么\u200b租\t\n  ?") == "车位 怎么 租 ?"
+    assert normalize("\ufeff你好") == "你好"
+
+
+def test_blank_detection() -> None:
+    for text in ("", "   ", "\n\t", "👍👍", "🙏😊!!", "？？？", "\x00\x01"):
+        assert is_blank(normalize(text)), text
+    for text in ("车位", "ok", "5-101", "🚗车位怎么租"):
+        assert not is_blank(normalize(text)), text
+
+
+def test_emoji_are_stripped_from_words() -> None:
+    assert strip_emoji("🚗车位怎么租😡") == "车位怎么租"
+
+
+def test_clip_keeps_the_question_at_the_end() -> None:
+    text = "事情是这样的" * 1000 + "请问车位怎么租？"
+    out = clip(text, 400)
+    assert len(out) <= 400
+    assert out.endswith("请问车位怎么租？")
+    assert out.startswith("事情是这样的")
+
+
+def test_prepare_combines_all() -> None:
+    assert prepare("  停車位\x07怎麼租？ ") == "停车位 怎么租?"
