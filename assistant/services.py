@@ -74,8 +74,11 @@ class Services:
             self.stop()
             raise
 
-    def stop(self) -> None:
+    def stop(self, only: str | None = None) -> None:
+        """Stop what this object started (or only the service named ``rasa`` / ``actions``)."""
         for name, proc in reversed(self.started):
+            if only and name != only:
+                continue
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -84,7 +87,7 @@ class Services:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
             log.info("stopped %s (pid %d)", name, proc.pid)
-        self.started.clear()
+        self.started = [(n, p) for n, p in self.started if only and n != only]
 
     def wait(self) -> None:
         """Block until a started service exits (for `serve`)."""

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from assistant import replies
+from assistant.client import Assistant, RasaClient, parse
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_parse_reads_texts_and_action_metadata() -> None:
+    reply = parse([
+        {"recipient_id": "u", "text": "答案"},
+        {"recipient_id": "u", "custom": {"route": "answer", "topic": "garbage", "intent": "faq_garbage",
+                                         "confidence": 0.9, "sources": [{"id": "garbage-kitchen"}],
+                                         "ticket_id": None}},
+    ])
+    assert reply.route == "answer" and reply.replies == ["答案"] and reply.topic == "garbage"
+    assert reply.as_dict().keys() == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id"}
+
+
+def test_missing_metadata_means_the_action_server_failed(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        reply = parse([], "resident-7")
+    assert reply.route == "fallback" and reply.replies == [replies.SERVICE_DOWN]
+    assert "resident-7" in caplog.text and "action server" in caplog.text
+
+
+def test_rasa_down_gives_a_polite_reply_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    bot = Assistant(RasaClient(f"http://127.0.0.1:{free_port()}", timeout=2))
+    with caplog.at_level(logging.ERROR):
+        reply = bot.ask("车位怎么租")
+    assert reply.route == "fallback" and reply.replies == [replies.SERVICE_DOWN]
+    assert "rasa request failed" in caplog.text and "车位" not in caplog.text  # ids, not message text
+
+
+def test_blank_input_never_reaches_rasa() -> None:
+    bot = Assistant(RasaClient(f"http://127.0.0.1:{free_port()}", timeout=2))
+    assert bot.ask("   \n").replies == [replies.BLANK]
+    assert bot.ask("👍🙏").replies == [replies.EMOJI_ONLY]

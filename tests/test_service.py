@@ -1,0 +1,140 @@
+"""The production path, for real: Rasa server + action server on loopback, through the REST channel."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from assistant import replies
+from assistant.client import Assistant, RasaClient
+from assistant.config import Settings, load_settings
+from assistant.engine import ROUTES
+from assistant.evaluate import load_cases, run
+from assistant.services import Services, rasa_model
+
+from .conftest import DATA, ROOT
+from .test_client import free_port
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def served():  # noqa: ANN201
+    settings = load_settings().with_ports(free_port(), free_port())
+    if not rasa_model(settings).exists():
+        pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
+    svc = Services(settings)
+    svc.start()
+    yield settings, svc
+    svc.stop()
+
+
+@pytest.fixture
+def bot(served: tuple[Settings, Services]):  # noqa: ANN201
+    b = Assistant(RasaClient(served[0].rasa_url))
+    yield b
+    b.close()
+
+
+def cli(settings: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "assistant", "--rasa-port", str(settings.rasa_port), "--action-port",
+           str(settings.action_port), *args]
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+
+
+def test_ask_json_answers_with_a_cited_source(served: tuple[Settings, Services]) -> None:
+    proc = cli(served[0], "ask", "--json", "车位怎么租？")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id"}
+    assert out["route"] == "answer" and out["topic"] == "parking" and out["intent"] == "faq_parking"
+    assert 0 < out["confidence"] <= 1 and out["ticket_id"] is None
+    src = out["sources"][0]
+    assert src["topic"] == "parking" and src["id"] and src["title"] and isinstance(src["score"], float)
+    assert src["title"] in out["replies"][0] and "来源" in out["replies"][0]
+
+
+def test_ask_plain_prints_the_reply(served: tuple[Settings, Services]) -> None:
+    proc = cli(served[0], "ask", "电池是什么垃圾")
+    assert proc.returncode == 0, proc.stderr
+    assert "有害垃圾" in proc.stdout and "来源" in proc.stdout
+
+
+def test_jsonl_answers_each_line_and_reports_bad_lines(served: tuple[Settings, Services]) -> None:
+    lines = [
+        json.dumps({"text": "厨余垃圾几点扔"}, ensure_ascii=False),
+        "{not json",
+        json.dumps({"sender": "x"}),
+        "",
+        json.dumps({"text": "今天天气怎么样", "sender": "same"}, ensure_ascii=False),
+        json.dumps({"text": "讲个笑话吧", "sender": "same"}, ensure_ascii=False),
+        json.dumps({"text": "是的", "sender": "same"}, ensure_ascii=False),
+        json.dumps([1, 2]),
+    ]
+    proc = cli(served[0], "ask", "--jsonl", stdin="\n".join(lines) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 7
+    assert out[0]["route"] == "answer" and out[0]["topic"] == "garbage"
+    assert "error" in out[1] and out[1]["line"] == 2
+    assert "error" in out[2] and "text" in out[2]["error"]
+    assert out[3]["route"] == "fallback" and out[4]["route"] == "fallback"
+    assert replies.OFFER_HUMAN in out[4]["replies"]
+    assert out[5]["route"] == "handoff"  # the same sender accepted the offered human
+    assert "error" in out[6]
+
+
+@pytest.mark.parametrize("text", [
+    "", "   \t ", "x" * 5000, "车位" * 2500, "👍😊🎉", "\x00\x07车位\x1b怎么租\x7f", "请问 EV charging pile 在哪里？",
+    "停車場幾點關門", "ＥＶ充电桩在哪儿？", "😡😡楼上装修太吵了😡",
+])
+def test_bad_input_always_gets_a_sensible_reply(bot: Assistant, text: str) -> None:
+    reply = bot.ask(text)
+    assert reply.route in ROUTES
+    assert reply.replies and all(r.strip() for r in reply.replies)
+    assert replies.SERVICE_DOWN not in reply.replies
+
+
+def test_traditional_and_full_width_are_understood(bot: Assistant) -> None:
+    assert bot.ask("停車位怎麼租").topic == "parking"
+    assert bot.ask("ＥＶ充電樁在哪裡").route == "answer"
+
+
+def test_own_eval_set_meets_the_bars(bot: Assistant) -> None:
+    metrics = run(load_cases(DATA / "eval_cases.yml"), bot.ask).metrics()
+    print(json.dumps({k: metrics[k] for k in ("cases", "route_accuracy", "topic_accuracy",
+                                              "out_of_scope_answered", "latency_ms")}))
+    assert metrics["route_accuracy"] >= 0.95, metrics["errors"]
+    assert metrics["topic_accuracy"] >= 0.95, metrics["errors"]
+    assert metrics["out_of_scope_answered"] <= 0.05
+
+
+def test_eval_command_prints_machine_readable_metrics(served: tuple[Settings, Services], tmp_path) -> None:  # noqa: ANN001
+    cases = tmp_path / "cases.yml"
+    cases.write_text("cases:\n- {text: 物业费怎么交, route: answer, topic: property}\n"
+                     "- {text: 找人工, route: handoff}\n- {text: 您好, route: chitchat}\n", encoding="utf-8")
+    proc = cli(served[0], "eval", "--json", str(cases))
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    assert m["cases"] == 3 and set(m["latency_ms"]) == {"p50", "p95"}
+    assert {"route_accuracy", "topic_accuracy", "per_route", "confusions"} <= set(m)
+    bad = cli(served[0], "eval", str(tmp_path / "missing.yml"))
+    assert bad.returncode == 2 and "missing.yml" in bad.stderr
+
+
+def test_action_server_down_gives_a_polite_reply(served: tuple[Settings, Services], bot: Assistant,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    settings, svc = served
+    svc.stop(only="actions")
+    try:
+        with caplog.at_level(logging.ERROR):
+            reply = bot.ask("车位怎么租")
+        assert reply.route == "fallback" and reply.replies == [replies.SERVICE_DOWN]
+        assert "action server" in caplog.text
+    finally:
+        svc.start()
+    assert bot.ask("车位怎么租").route == "answer"
