@@ -32,8 +32,8 @@ validate: setup
 
 # Re-pin the environments after changing requirements/*.in
 lock:
-	$(RASA) -m pip freeze --exclude-editable > requirements/rasa.lock
-	$(APP) -m pip freeze --exclude-editable > requirements/app.lock
+	$(RASA) -m pip freeze --all --exclude-editable | grep -v "^pip=="  > requirements/rasa.lock
+	$(APP) -m pip freeze --all --exclude-editable | grep -v "^pip=="  > requirements/app.lock
 
 clean:
 	rm -rf .run models/index
