@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 import threading
 from typing import Any
 
@@ -33,14 +34,14 @@ def set_engine(engine: Engine | None) -> None:
         _engine = engine
 
 
-class EngineAction(Action):
+class EngineAction(Action, ABC):
     """Reads the latest message and slots, asks the engine, utters replies and metadata."""
 
-    def name(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> str: ...
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
-        raise NotImplementedError
+    @abstractmethod
+    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn: ...
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:

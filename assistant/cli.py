@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,9 @@ from .config import Settings, load_settings
 from .errors import AssistantError, DataError
 
 log = logging.getLogger("assistant")
+# No model hub is reachable: load local folders only, without progress bars.
+QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+             "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("jieba", "bm25s", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
     try:
         settings = load_settings().with_ports(args.rasa_port, args.action_port)
         return COMMANDS[args.cmd](args, settings)

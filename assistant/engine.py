@@ -94,8 +94,17 @@ class Engine:
         top = result.top
         if top is None:
             return self.fallback(text, state)
-        if result.confidence >= self.retriever.calibration.answer_at:
+        cal = self.retriever.calibration
+        if result.confidence >= cal.answer_at:
             return self._entry_turn(top.entry, top.score)
+        if result.confidence >= cal.clarify_at:
+            turn = self._entry_turn(top.entry, top.score)
+            others = result.hits[1:3]
+            turn.replies.append(replies.RELATED.format(
+                options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
+            turn.sources += [source_of(h.entry, h.score) for h in others]
+            turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
+            return turn
         return self._clarify(result.hits, topic or top.entry.topic, state)
 
     def chitchat(self, intent: str, text: str, state: State) -> Turn:

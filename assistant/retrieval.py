@@ -26,6 +26,7 @@ class FusionParams:
     dense_floor: float = 0.80   # e5 cosines bunch at 0.83-0.92: rescale from here to 1.0
     answer_shift: float = 0.0   # added to the answer-passage cosine before max() with questions
     topic_boost: float = 0.10   # added when the entry's topic equals the NLU topic
+    lexical: str = "rel"        # BM25 scaling: "rel" (share of the best score) or "sat" (s / (s + 5))
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Calibration:
 
     coef: list[float] = field(default_factory=lambda: [8.0, 6.0, 0.0, 0.0])
     intercept: float = -5.0
-    answer_at: float = 0.5
+    answer_at: float = 0.5      # at or above: answer
+    clarify_at: float = 0.15    # below answer_at: answer and list alternatives; below this: ask which
     params: FusionParams = field(default_factory=FusionParams)
     report: dict[str, float] = field(default_factory=dict)
 
@@ -140,8 +142,11 @@ class Retriever:
              params: FusionParams | None = None) -> np.ndarray:
         p = params or self.params
         dn = np.clip((dense - p.dense_floor) / (1.0 - p.dense_floor), 0.0, 1.0)
-        top = float(lexical.max()) if len(lexical) else 0.0
-        ln = lexical / top if top > 0 else np.zeros_like(lexical)
+        if p.lexical == "sat":
+            ln = lexical / (lexical + 5.0)
+        else:
+            top = float(lexical.max()) if len(lexical) else 0.0
+            ln = lexical / top if top > 0 else np.zeros_like(lexical)
         if mode == "dense":
             fused = dn
         elif mode == "bm25":

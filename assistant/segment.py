@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from functools import lru_cache
@@ -36,6 +37,8 @@ class Segmenter:
     def _init(self) -> None:
         with self._lock:
             if not self._ready:
+                # jieba installs its own DEBUG handler at import; keep its chatter out of our logs.
+                logging.getLogger("jieba").setLevel(logging.WARNING)
                 self._tk.initialize()
                 if self._userdict.exists():
                     self._tk.load_userdict(str(self._userdict))

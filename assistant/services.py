@@ -57,8 +57,10 @@ class Services:
         s.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             if not self.actions_up():
+                from .cli import QUIET_ENV
+
                 self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
-                            {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root)})
+                            {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV})
             if not self.rasa_up():
                 model = rasa_model(s)
                 if not model.exists():

@@ -37,10 +37,58 @@ def ensure_model(settings: Settings) -> None:
     say(f"embedding model converted in {time.perf_counter() - start:.1f} s")
 
 
+ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
+
+
+def kb_nlu_path(settings: Settings) -> Path:
+    return settings.rasa_model_dir / "kb_questions.yml"
+
+
+def write_kb_nlu(settings: Settings) -> Path:
+    """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
+
+    Titles and questions go to their entry's topic; each garbage item is asked once, in one of a
+    few phrasings. Examples already in nlu_data/ are skipped, so no example has two intents.
+    """
+    import yaml
+
+    from .knowledge import load
+
+    kb = load(settings.knowledge_dir)
+    seen = set()
+    for path in sorted((settings.root / "nlu_data").rglob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        for block in data.get("nlu", []) or []:
+            seen.update(ln.strip()[2:].strip() for ln in str(block.get("examples", "")).splitlines()
+                        if ln.strip().startswith("- "))
+    per_topic: dict[str, list[str]] = {}
+    for e in kb.entries:
+        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions))
+    if kb.items:
+        for i, item in enumerate(kb.items.items):
+            per_topic.setdefault(kb.items.topic, []).append(ITEM_TEMPLATES[i % len(ITEM_TEMPLATES)].format(item.name))
+    blocks = []
+    for topic, texts in sorted(per_topic.items()):
+        examples = []
+        for t in texts:
+            t = " ".join(t.split())
+            if t and t not in seen:
+                seen.add(t)
+                examples.append(t)
+        blocks.append({"intent": f"faq_{topic}", "examples": "".join(f"- {t}\n" for t in examples)})
+    path = kb_nlu_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Generated from knowledge/ by `python -m assistant train`; do not edit.\n"
+    body = yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False, width=1000)
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
 def training_inputs(settings: Settings) -> list[Path]:
     root = settings.root
     files = [root / "config.yml", root / "domain.yml"]
     files += sorted((root / "nlu_data").rglob("*.yml"))
+    files += sorted(settings.knowledge_dir.rglob("*.yml"))
     files += sorted((root / "assistant" / "resources" / "jieba").glob("*"))
     return files
 
@@ -83,7 +131,8 @@ def train(settings: Settings, *, force: bool = False) -> bool:
     log.parent.mkdir(parents=True, exist_ok=True)
     say(f"training the Rasa model (several minutes on 2 cores; log: {log.relative_to(settings.root)}) …")
     start = time.perf_counter()
-    proc = _rasa(settings, ["train", "--data", "nlu_data", "--domain", "domain.yml", "--config", "config.yml",
+    kb_nlu = write_kb_nlu(settings)
+    proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml", "--config", "config.yml",
                             "--out", str(model.parent), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
                  log)
     if proc.returncode != 0 or not model.exists():
@@ -95,7 +144,8 @@ def train(settings: Settings, *, force: bool = False) -> bool:
 
 
 def validate(settings: Settings) -> int:
-    return _rasa(settings, ["data", "validate", "--fail-on-warnings", "--data", "nlu_data", "--domain",
+    kb_nlu = write_kb_nlu(settings)
+    return _rasa(settings, ["data", "validate", "--fail-on-warnings", "--data", "nlu_data", str(kb_nlu), "--domain",
                             "domain.yml", "--config", "config.yml"]).returncode
 
 

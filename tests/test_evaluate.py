@@ -19,8 +19,16 @@ def test_own_eval_set_is_large_and_independent_of_training_data() -> None:
 
     cases = load_cases(DATA / "eval_cases.yml")
     assert len(cases) >= 250
-    nlu = yaml.safe_load((ROOT / "nlu_data" / "nlu.yml").read_text(encoding="utf-8"))
-    training = {prepare(ln.strip()[2:].strip()) for b in nlu["nlu"] for ln in b["examples"].splitlines() if ln.strip()}
+    from assistant.config import load_settings
+    from assistant.setup import kb_nlu_path, write_kb_nlu
+
+    settings = load_settings(ROOT)
+    write_kb_nlu(settings)
+    training = set()
+    for path in (ROOT / "nlu_data" / "nlu.yml", kb_nlu_path(settings)):  # hand-written and from knowledge/
+        nlu = yaml.safe_load(path.read_text(encoding="utf-8"))
+        training |= {prepare(ln.strip()[2:].strip()) for b in nlu["nlu"] for ln in b["examples"].splitlines()
+                     if ln.strip()}
     copied = [c.text for c in cases if prepare(c.text) in training]
     assert not copied, copied
     assert len({c.text for c in cases}) == len(cases)
