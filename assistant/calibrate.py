@@ -28,20 +28,23 @@ def held_out(kb: KnowledgeBase) -> tuple[KnowledgeBase, list[tuple[str, str, str
     return KnowledgeBase(entries=entries, items=kb.items, contacts=kb.contacts, root=kb.root), asked
 
 
-def calibrate(kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, negatives: list[str]) -> Calibration:
-    from sklearn.linear_model import LogisticRegression
-
+def held_out_retriever(kb: KnowledgeBase, index: DenseIndex,
+                       embedder: Embedder) -> tuple[Retriever, list[tuple[str, str, str]]]:
+    """A retriever that has not seen the held-out phrasings (vectors reused, nothing re-encoded)."""
     sub_kb, asked = held_out(kb)
     keep_texts = {(e.id, t) for e in sub_kb.entries for t in (e.title, *e.questions)}
     rows = [i for i, d in enumerate(index.docs) if d.kind == "p" or (d.entry_id, d.text) in keep_texts]
     sub_index = DenseIndex([index.docs[i] for i in rows], index.vectors[rows], index.model_name)
-    retriever = Retriever(sub_kb, sub_index, embedder)
+    return Retriever(sub_kb, sub_index, embedder), asked
 
+
+def calibrate(kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, negatives: list[str]) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    retriever, asked = held_out_retriever(kb, index, embedder)
     qvecs = embedder.encode_queries([q for q, _, _ in asked])
     nvecs = embedder.encode_queries(negatives) if negatives else np.zeros((0, qvecs.shape[1]))
-    pos_raw = []
-    for (q, _, _), v in zip(asked, qvecs):
-        pos_raw.append((q, v))
+    pos_raw = [(q, v) for (q, _, _), v in zip(asked, qvecs)]
     truth = [eid for _, eid, _ in asked]
     topics = [t for _, _, t in asked]
 

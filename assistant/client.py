@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -33,9 +33,10 @@ class Reply:
     latency_ms: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("latency_ms")
-        return d
+        """The stable JSON shape of `ask --json`."""
+        return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
+                "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
+                "ticket_id": self.ticket_id}
 
 
 class RasaClient:

@@ -95,3 +95,14 @@ def test_state_round_trips_through_slots() -> None:
     s = State(misses=2, pending=["a", "b"], offered_human=True)
     assert State.from_slots(s.as_slots()) == s
     assert State.from_slots({}) == State()
+
+
+def test_middle_confidence_answers_and_lists_alternatives(mini_kb_dir: Path) -> None:
+    engine = make_engine(mini_kb_dir, answer_at=1.01)
+    engine.retriever.calibration.clarify_at = 0.0
+    turn = engine.answer("车位怎么租", "faq_parking", State())
+    assert turn.route == "answer" and len(turn.replies) == 2
+    assert replies.RELATED.split("{")[0] in turn.replies[1] and "2." in turn.replies[1]
+    assert len(turn.sources) == 3 and turn.state.pending[0] == turn.sources[0]["id"]
+    follow = engine.fallback("3", turn.state)
+    assert follow.route == "answer" and follow.sources[0]["id"] == turn.state.pending[2]

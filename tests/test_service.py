@@ -64,6 +64,13 @@ def test_ask_plain_prints_the_reply(served: tuple[Settings, Services]) -> None:
     assert "有害垃圾" in proc.stdout and "来源" in proc.stdout
 
 
+def test_chat_command_talks_in_one_conversation(served: tuple[Settings, Services]) -> None:
+    proc = cli(served[0], "chat", stdin="垃圾几点扔\n今天天气怎么样\n股票会涨吗\n好的\n/quit\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "来源" in out and replies.OFFER_HUMAN[:10] in out and replies.HANDOFF_ACK[:10] in out
+
+
 def test_jsonl_answers_each_line_and_reports_bad_lines(served: tuple[Settings, Services]) -> None:
     lines = [
         json.dumps({"text": "厨余垃圾几点扔"}, ensure_ascii=False),

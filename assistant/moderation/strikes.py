@@ -1,0 +1,156 @@
+"""Strikes (rule violations) per sender and group, with expiry: in memory or in SQL.
+
+A strike records who, where, which rule and when; never the message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from sqlalchemy import DateTime, Index, Integer, String, create_engine, delete, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+UTC = dt.timezone.utc
+
+
+def utc(t: dt.datetime) -> dt.datetime:
+    """Aware UTC; naive times are taken as UTC."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Strike:
+    conversation_id: str
+    sender_id: str
+    rule_id: str
+    at: dt.datetime
+    expires_at: dt.datetime
+
+
+@runtime_checkable
+class StrikeStore(Protocol):
+    def add(self, strike: Strike) -> None: ...
+
+    def active(self, conversation_id: str, sender_id: str, now: dt.datetime) -> list[Strike]:
+        """Unexpired strikes, oldest first."""
+        ...
+
+    def clear(self, conversation_id: str, sender_id: str) -> int:
+        """Remove every strike of the sender in the group (a pardon); how many were removed."""
+        ...
+
+    def purge_expired(self, now: dt.datetime) -> int: ...
+
+
+class MemoryStrikeStore:
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], list[Strike]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, strike: Strike) -> None:
+        s = Strike(strike.conversation_id, strike.sender_id, strike.rule_id, utc(strike.at),
+                   utc(strike.expires_at))
+        with self._lock:
+            self._by_key.setdefault((s.conversation_id, s.sender_id), []).append(s)
+
+    def active(self, conversation_id: str, sender_id: str, now: dt.datetime) -> list[Strike]:
+        now = utc(now)
+        with self._lock:
+            found = [s for s in self._by_key.get((conversation_id, sender_id), []) if s.expires_at > now]
+        return sorted(found, key=lambda s: s.at)
+
+    def clear(self, conversation_id: str, sender_id: str) -> int:
+        with self._lock:
+            return len(self._by_key.pop((conversation_id, sender_id), []))
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        now = utc(now)
+        removed = 0
+        with self._lock:
+            for key in list(self._by_key):
+                keep = [s for s in self._by_key[key] if s.expires_at > now]
+                removed += len(self._by_key[key]) - len(keep)
+                if keep:
+                    self._by_key[key] = keep
+                else:
+                    del self._by_key[key]
+        return removed
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _StrikeRow(_Base):
+    __tablename__ = "moderation_strikes"
+    __table_args__ = (Index("ix_moderation_strikes_who", "conversation_id", "sender_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(200))
+    sender_id: Mapped[str] = mapped_column(String(200))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime())            # naive UTC
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(), index=True)
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return utc(t).replace(tzinfo=None)
+
+
+class SqlStrikeStore:
+    """Strikes in any SQLAlchemy database; a SQLite file by default. Creates its table."""
+
+    def __init__(self, url: str | Engine = "sqlite:///.run/moderation.sqlite3", *,
+                 root: Path | None = None) -> None:
+        if isinstance(url, str):
+            url = self._resolve(url, root)
+            self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        else:
+            self.engine = url
+        _Base.metadata.create_all(self.engine)
+
+    @staticmethod
+    def _resolve(url: str, root: Path | None) -> str:
+        """Relative SQLite paths are taken from the project folder; their folder is created."""
+        u = make_url(url)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+            path = Path(u.database)
+            if not path.is_absolute():
+                path = (root or Path.cwd()) / path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return str(u.set(database=str(path)))
+        return url
+
+    def add(self, strike: Strike) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add(_StrikeRow(conversation_id=strike.conversation_id, sender_id=strike.sender_id,
+                                   rule_id=strike.rule_id, at=_naive(strike.at),
+                                   expires_at=_naive(strike.expires_at)))
+
+    def active(self, conversation_id: str, sender_id: str, now: dt.datetime) -> list[Strike]:
+        q = (select(_StrikeRow)
+             .where(_StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id,
+                    _StrikeRow.expires_at > _naive(now))
+             .order_by(_StrikeRow.at, _StrikeRow.id))
+        with Session(self.engine) as session:
+            return [Strike(r.conversation_id, r.sender_id, r.rule_id, utc(r.at), utc(r.expires_at))
+                    for r in session.scalars(q)]
+
+    def clear(self, conversation_id: str, sender_id: str) -> int:
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(delete(_StrikeRow).where(
+                _StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id))
+            return int(result.rowcount or 0)
+
+    def purge_expired(self, now: dt.datetime) -> int:
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(delete(_StrikeRow).where(_StrikeRow.expires_at <= _naive(now)))
+            return int(result.rowcount or 0)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,20 @@
+"""Dispute tickets: a store (SQLite by default, PostgreSQL by URL), SLA clocks and an admin CLI.
+
+    from assistant.tickets import open_store, Reporter
+    with open_store() as store:                       # $ASSISTANT_TICKETS_URL or models/tickets.db
+        ticket, created = store.open_or_append(Reporter("wx-123", "张伟"), "noise", "5栋101", "楼上每晚12点后还在拖椅子")
+"""
+
+from __future__ import annotations
+
+from .errors import (InvalidTransition, SLAConfigError, StoreUnavailable, TicketError, TicketNotFound,
+                     ValidationError)
+from .models import CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Reporter, Ticket
+from .sla import Calendar, SLAPolicy, load_calendar, load_sla
+from .store import RatingRefused, SQLTicketStore, TicketStore, default_url, open_store
+from .text import mask_name, normalize_unit, redact
+
+__all__ = ["CATEGORIES", "Calendar", "Event", "InvalidTransition", "LIMITS", "PRIORITIES", "RatingRefused",
+           "Reporter", "SLAConfigError", "SLAPolicy", "SQLTicketStore", "STATUSES", "StoreUnavailable",
+           "TRANSITIONS", "Ticket", "TicketError", "TicketNotFound", "TicketStore", "ValidationError",
+           "default_url", "load_calendar", "load_sla", "mask_name", "normalize_unit", "open_store", "redact"]
