@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,6 @@ class ModerationConfig:
 
     def with_rule(self, rule_id: str, **changes: Any) -> ModerationConfig:
         """A copy with one rule changed (tests and per-estate overrides in code)."""
-        from dataclasses import replace
         rules = tuple(replace(r, **changes) if r.id == rule_id else r for r in self.rules)
         return replace(self, rules=rules)
 
@@ -113,6 +112,8 @@ class _LineLoader(yaml.SafeLoader):
         # Each value's own line, for errors that point at a field.
         mapping["__lines__"] = {k.value: v.start_mark.line + 1 for k, v in node.value
                                 if isinstance(k, yaml.ScalarNode)}
+        mapping["__items__"] = {k.value: [i.start_mark.line + 1 for i in v.value] for k, v in node.value
+                                if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.SequenceNode)}
         return mapping
 
 
@@ -137,9 +138,9 @@ class _Reader:
         self.path = path
         self.problems: list[DataError] = []
 
-    def bad(self, msg: str, node: dict[str, Any] | None, fld: str, key: str | None = None) -> None:
-        line = None
-        if isinstance(node, dict):
+    def bad(self, msg: str, node: dict[str, Any] | None, fld: str, key: str | None = None,
+            line: int | None = None) -> None:
+        if line is None and isinstance(node, dict):
             line = node.get("__lines__", {}).get(key, node.get(LINE)) if key else node.get(LINE)
         self.problems.append(DataError(msg, path=str(self.path), line=line, field=fld))
 
@@ -150,7 +151,7 @@ class _Reader:
         if not isinstance(value, dict):
             self.bad("must be a mapping", node, where, key)
             return {}
-        for k in sorted(set(value) - known - {LINE, "__lines__"}, key=str):
+        for k in sorted(set(value) - known - {LINE, "__lines__", "__items__"}, key=str):
             self.bad(f"unknown field {k!r} (known: {', '.join(sorted(known))})", value, f"{where}.{k}", k)
         return value
 
@@ -192,7 +193,9 @@ class _Reader:
             try:
                 out.append(re.compile(src, re.IGNORECASE))
             except re.error as exc:
-                self.bad(f"bad regular expression #{i + 1}: {exc}", node, f"{where}.{key}[{i}]", key)
+                items = node.get("__items__", {}).get(key) or []   # the pattern's own line
+                self.bad(f"bad regular expression: {exc}", node, f"{where}.{key}[{i}]", key,
+                         line=items[i] if i < len(items) else None)
         return tuple(out)
 
     def template(self, node: dict[str, Any], key: str, where: str, allowed: set[str],
@@ -237,7 +240,7 @@ def load_config(path: str | Path | None = None) -> ModerationConfig:
     r = _Reader(path)
     if not isinstance(raw, dict):
         raise ModerationConfigError([DataError("the file must be a mapping", path=str(path), line=1)])
-    for k in sorted(set(raw) - _TOP - {LINE, "__lines__"}, key=str):
+    for k in sorted(set(raw) - _TOP - {LINE, "__lines__", "__items__"}, key=str):
         r.bad(f"unknown field {k!r}", raw, str(k), k)
 
     estate = r.get(raw, "estate", "", str, "本小区")
@@ -312,8 +315,8 @@ def _combos(r: _Reader, body: dict[str, Any], where: str) -> tuple[tuple[re.Patt
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
         combos = []
         for i, combo in enumerate(value):
-            combos.append(r.regexes({"together": combo, LINE: body.get(LINE),
-                                     "__lines__": body.get("__lines__", {})}, "together", f"{where}[{i}]"))
+            line = (body.get("__items__", {}).get("together") or [body.get(LINE)] * (i + 1))[i]
+            combos.append(r.regexes({"together": combo, LINE: line}, "together", f"{where}[{i}]"))
         return tuple(c for c in combos if c)
     combo = r.regexes(body, "together", where)
     return (combo,) if combo else ()
@@ -326,7 +329,7 @@ def _rules(r: _Reader, raw: dict[str, Any]) -> tuple[Rule, ...]:
         return ()
     out: list[Rule] = []
     for rid, body in node.items():
-        if rid in (LINE, "__lines__"):
+        if rid in (LINE, "__lines__", "__items__"):
             continue
         where = f"rules.{rid}"
         if not isinstance(rid, str) or not _RULE_ID.match(rid):
@@ -336,7 +339,7 @@ def _rules(r: _Reader, raw: dict[str, Any]) -> tuple[Rule, ...]:
             r.bad("must be a mapping", node, where, rid)
             continue
         known = _LINK_FIELDS if rid == "ad.link" else _FLOOD_FIELDS if rid == "flood" else _RULE_FIELDS
-        for k in sorted(set(body) - known - {LINE, "__lines__"}, key=str):
+        for k in sorted(set(body) - known - {LINE, "__lines__", "__items__"}, key=str):
             r.bad(f"unknown field {k!r} (known: {', '.join(sorted(known))})", body, f"{where}.{k}", k)
         label = r.get(body, "label", where, str, "")
         reason = r.get(body, "reason", where, str, "")

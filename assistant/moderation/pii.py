@@ -29,6 +29,8 @@ CARD_PREFIXES = ("62", "60", "4", "51", "52", "53", "54", "55", "2221-2720", "35
 _GROUP = re.compile(r"[0-9]+(?:[xX](?![A-Za-z0-9]))?")
 _SEP = re.compile(r"[ \t\u00a0\-\u2010-\u2015]{1,3}")
 _MAX_DIGITS = 21
+# A Luhn-valid number right after these words is an order / tracking / invoice number.
+_NOT_CARD = re.compile(r"(订单|单号|运单|快递|流水|编号|工单|发票|会员卡|取件码|交易号|序列号)[号码:：\s]*$")
 _PROV_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE = re.compile(
     rf"(?<![A-Za-z0-9])[{_PROV_CHARS}]([A-HJ-NP-Za-hj-np-z])[·・•\s]?"
@@ -75,6 +77,11 @@ def is_id_number(value: str) -> bool:
     if int(value[:2]) not in PROVINCES or not plausible_birth(value[6:14]):
         return False
     return id_check_char(value[:17]) == value[17]
+
+
+def _id_shaped(value: str) -> bool:
+    """A province code and a 19xx/20xx year where an ID number has them."""
+    return int(value[:2]) in PROVINCES and value[6:8] in ("19", "20")
 
 
 def luhn_check_digit(partial: str) -> str:
@@ -171,8 +178,8 @@ def _classify(value: str, sizes: tuple[int, ...], whole: bool, cfg: PiiSettings)
     n = len(value)
     if cfg.id_card and n == 18 and (whole or sizes in _LAYOUTS["id_card"]) and is_id_number(value):
         return "id_card"
-    if digits != value:
-        return None
+    if digits != value or (n == 18 and _id_shaped(value)):
+        return None   # an ID number with a typo is not a bank card
     if cfg.bank_card and 16 <= n <= 19 and (whole or _card_layout(sizes)) \
             and is_bank_card(value, cfg.card_prefixes):
         return "bank_card"
@@ -206,6 +213,8 @@ def find_pii(text: str, cfg: PiiSettings | None = None) -> list[Finding]:
             if kind is None or value.upper() in cfg.allow_numbers:
                 continue
             start, end = groups[0][0], groups[-1][1]
+            if kind == "bank_card" and _NOT_CARD.search(folded[max(0, start - 8):start]):
+                continue
             if kind == "mobile" and start > 0 and folded[start - 1] == "+":
                 start -= 1
             used[i:j + 1] = [True] * (j - i + 1)

@@ -13,7 +13,7 @@ MOBILE_MARK = "[手机号已隐藏]"
 _ASCII = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
                         "Ｘ": "X", "ｘ": "x", "－": "-", "　": " ", "＋": "+"})
 
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_ID_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 # 16-19 digits, contiguous or in groups of four separated by one space or hyphen.
 _CARD_RE = re.compile(r"(?<![\d-])(?:\d{16,19}|\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?)(?![\d])")
 _MOBILE_RE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?!\d)")

@@ -1,0 +1,24 @@
+"""Group-rule moderation and privacy protection for the owners' group.
+
+    from assistant.moderation import Moderator, Message
+    decision = Moderator().check(Message("wx_u1", "group-1", "加V领福利 abc12345"))
+    decision.action, decision.rule_id, decision.reply
+
+Rules and thresholds live in one YAML file (``default_rules.yml`` here, or ``load_config(path)``).
+"""
+
+from __future__ import annotations
+
+from .config import DEFAULT_RULES, ModerationConfig, ModerationConfigError, Rule, load_config
+from .members import JoinReply, Roster, Unit, parse_nickname
+from .moderator import Decision, Message, ModerationError, Moderator, store_from_config
+from .pii import (Finding, PiiSettings, find_pii, id_check_char, is_bank_card, is_id_number, is_mobile,
+                  luhn_check_digit, luhn_ok, redact)
+from .strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore
+
+__all__ = [
+    "DEFAULT_RULES", "Decision", "Finding", "JoinReply", "MemoryStrikeStore", "Message", "ModerationConfig",
+    "ModerationConfigError", "ModerationError", "Moderator", "PiiSettings", "Roster", "Rule", "SqlStrikeStore",
+    "Strike", "StrikeStore", "Unit", "find_pii", "id_check_char", "is_bank_card", "is_id_number", "is_mobile",
+    "load_config", "luhn_check_digit", "luhn_ok", "parse_nickname", "redact", "store_from_config",
+]
