@@ -63,11 +63,12 @@ def _listener_pid(port: int) -> int | None:
 
 def latency(settings: Settings, cases_path: Path, n: int = 300) -> dict[str, Any]:
     from .client import Assistant, RasaClient
+    from .moderation import Moderator
     from .services import Services
 
     texts = [c.text for c in load_cases(cases_path)]
     with Services(settings) as svc:
-        bot = Assistant(RasaClient(settings.rasa_url))
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
         # Warm: 20 residents whose conversations already exist, asking in turn.
         senders = [f"bench-resident-{i}" for i in range(20)]
         for i, t in enumerate(texts[:40]):

@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true")
     sub.add_parser("validate", help="rasa data validate on nlu_data/")
 
+    from .tickets.cli import add_parser as add_tickets
+
+    add_tickets(sub)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = bench.add_subparsers(dest="bench_cmd", required=True)
     bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
@@ -91,8 +94,10 @@ def _assistant(settings: Settings) -> Iterator[Any]:
     from .client import Assistant, RasaClient
     from .services import Services
 
+    from .moderation import Moderator
+
     with Services(settings):
-        bot = Assistant(RasaClient(settings.rasa_url))
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
         try:
             yield bot
         finally:
@@ -270,5 +275,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
+def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
+    from .tickets.cli import run
+
+    return run(args)
+
+
+COMMANDS = {"tickets": cmd_tickets, "ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
             "setup": cmd_setup, "train": cmd_train, "validate": cmd_validate, "bench": cmd_bench}

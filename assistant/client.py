@@ -11,12 +11,15 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import replies
-from .text import is_blank, prepare
+from .text import is_blank, normalize, prepare
+
+if TYPE_CHECKING:
+    from .moderation import Moderator
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,12 @@ class RasaClient:
 
 
 class Assistant:
-    def __init__(self, client: RasaClient) -> None:
+    """Resident message in, Reply out. With a moderator, rule-breaking messages (ads, personal
+    data, abuse, fee fraud, flooding) are handled here and never reach Rasa."""
+
+    def __init__(self, client: RasaClient, moderator: Moderator | None = None) -> None:
         self.client = client
+        self.moderator = moderator
 
     def ask(self, text: str, sender: str | None = None) -> Reply:
         start = time.perf_counter()
@@ -69,6 +76,13 @@ class Assistant:
 
     def _ask(self, text: str, sender: str) -> Reply:
         clean = prepare(text)
+        if self.moderator is not None and clean:
+            from .moderation import Message
+
+            decision = self.moderator.check(Message(sender, sender, normalize(text)))
+            if not decision.allowed:
+                said = [r for r in (decision.reply, *decision.extra_replies) if r]
+                return Reply("moderation", said or [decision.explanation], intent=decision.rule_id)
         if is_blank(clean):
             return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
         try:

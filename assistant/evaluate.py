@@ -45,7 +45,9 @@ class Report:
 
     def metrics(self) -> dict[str, Any]:
         out = self.outcomes
-        with_topic = [o for o in out if o.case.topics and "answer" in o.case.routes]
+        # Topic is checked where an answer is expected, unless the reply took another accepted route.
+        with_topic = [o for o in out if o.case.topics and "answer" in o.case.routes
+                      and (o.reply.route == "answer" or not o.route_ok)]
         oos = [o for o in out if o.case.routes == ("fallback",) or set(o.case.routes) <= {"fallback", "chitchat"}]
         lat = np.array([o.reply.latency_ms for o in out]) if out else np.zeros(1)
         per_route = {}

@@ -45,3 +45,19 @@ def test_blank_input_never_reaches_rasa() -> None:
     bot = Assistant(RasaClient(f"http://127.0.0.1:{free_port()}", timeout=2))
     assert bot.ask("   \n").replies == [replies.BLANK]
     assert bot.ask("👍🙏").replies == [replies.EMOJI_ONLY]
+
+
+def test_rule_breaking_messages_are_moderated_before_rasa() -> None:
+    from assistant.moderation import Moderator
+    from assistant.moderation.pii import id_check_char
+
+    body = "11010519491231002"
+    id_number = body + id_check_char(body)
+    bot = Assistant(RasaClient(f"http://127.0.0.1:{free_port()}", timeout=2), Moderator())
+    pii = bot.ask(f"我的身份证号是{id_number}，帮我查下物业费")
+    assert pii.route == "moderation" and pii.replies
+    assert not any(id_number in r for r in pii.replies)  # never echoed back
+    ad = bot.ask("高价回收黄金，欢迎私聊 微信 gold888")
+    assert ad.route == "moderation" and ad.intent and ad.intent.startswith("ad")
+    # Innocent messages go on to Rasa (here: down, so the polite failure reply).
+    assert bot.ask("物业费怎么交").replies == [replies.SERVICE_DOWN]

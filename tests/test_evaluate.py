@@ -63,3 +63,14 @@ def test_metrics(tmp_path: Path) -> None:
     assert m["per_route"]["answer"] == {"precision": pytest.approx(2 / 3, abs=1e-3), "recall": 1.0, "support": 2}
     assert m["confusions"] == [{"expected": "fallback", "got": "answer", "count": 1}]
     assert m["latency_ms"]["p50"] == 25.0
+
+
+def test_topic_is_not_checked_when_another_accepted_route_was_taken(tmp_path: Path) -> None:
+    p = tmp_path / "cases.yml"
+    p.write_text("cases:\n- {text: a, route: [answer, ticket], topic: repair}\n"
+                 "- {text: b, route: [answer, ticket], topic: repair}\n"
+                 "- {text: c, route: answer, topic: repair}\n", encoding="utf-8")
+    answers = {"a": Reply("ticket", ["x"]), "b": Reply("answer", ["x"], topic="parking"),
+               "c": Reply("fallback", ["x"], topic="repair")}
+    m = run(load_cases(p), lambda t: answers[t]).metrics()
+    assert m["topic_cases"] == 2 and m["topic_accuracy"] == 0.5
