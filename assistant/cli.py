@@ -55,9 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true")
     sub.add_parser("validate", help="rasa data validate on nlu_data/")
 
+    from .handoff.cli import add_parser as add_handoff
     from .tickets.cli import add_parser as add_tickets
 
     add_tickets(sub)
+    add_handoff(sub)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = bench.add_subparsers(dest="bench_cmd", required=True)
     bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
@@ -281,5 +283,11 @@ def cmd_tickets(args: argparse.Namespace, settings: Settings) -> int:
     return run(args)
 
 
-COMMANDS = {"tickets": cmd_tickets, "ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
+def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
+    from .handoff.cli import run
+
+    return run(args)
+
+
+COMMANDS = {"tickets": cmd_tickets, "handoff": cmd_handoff, "ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
             "setup": cmd_setup, "train": cmd_train, "validate": cmd_validate, "bench": cmd_bench}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -105,6 +106,7 @@ class Retriever:
                  segmenter: Segmenter | None = None, calibration: Calibration | None = None) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
         self.kb, self.index, self.embedder = kb, index, embedder
         self.seg = segmenter or default_segmenter()
         self.calibration = calibration or Calibration()

@@ -43,9 +43,10 @@ def handoff_event(kind: str, handoff: Handoff, admin: Admin | None = None,
 
 
 def _ids(event: dict[str, Any]) -> str:
-    admin = event.get("admin") or {}
+    admin = event.get("admin")
+    admin_id = admin.get("id", "-") if isinstance(admin, dict) else (admin or "-")
     return (f"{event.get('event', '?')} {event.get('handoff_id', '?')} "
-            f"conversation={event.get('conversation_id', '?')} admin={admin.get('id', '-')}")
+            f"conversation={event.get('conversation_id', '?')} admin={admin_id}")
 
 
 class LogNotifier:

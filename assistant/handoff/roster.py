@@ -25,6 +25,7 @@ Errors name the file, the line and the field (``RosterError``, a ``DataError``).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -182,8 +183,6 @@ class _Checker:
 
 def load_roster(path: str | Path | None = None) -> Roster:
     """Read and check a roster file (default $ASSISTANT_HANDOFF_ROSTER, else the packaged example)."""
-    import os
-
     p = Path(path or os.environ.get(ROSTER_ENV) or EXAMPLE)
     if not p.is_file():
         raise RosterError("no such file", path=str(p))
