@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("cases", type=Path)
     e.add_argument("--json", action="store_true")
 
-    sub.add_parser("chat", help="interactive terminal chat")
+    ch = sub.add_parser("chat", help="interactive terminal chat")
+    ch.add_argument("--group", action="store_true",
+                    help="simulate the owners' group: several residents, @助手 mentions, /join, moderation")
     sub.add_parser("serve", help="run the Rasa and action servers until interrupted")
 
     kb = sub.add_parser("kb", help="knowledge base tools")
@@ -194,6 +196,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     con = Console()
     con.print("[dim]正在启动助手（首次启动约需半分钟）…[/]")
+    if args.group:
+        return _group_chat(settings)
     with _assistant(settings) as bot:
         sender = f"chat-{uuid.uuid4().hex[:8]}"
         con.print("[bold green]锦山壹号小区助手[/] 已就绪。输入问题后回车；输入 /quit 退出。")
@@ -209,6 +213,22 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 con.print(f"[bold green]助手 > [/]{r}")
             con.print(f"[dim]({reply.route}{' · ' + reply.topic if reply.topic else ''}, "
                       f"{reply.latency_ms:.0f} ms)[/]")
+    return 0
+
+
+def _group_chat(settings: Settings) -> int:
+    from .adapters.terminal import run_terminal
+    from .client import Assistant, RasaClient
+    from .gateway import Gateway
+    from .moderation import Moderator
+    from .services import Services
+
+    with Services(settings):
+        bot = Assistant(RasaClient(settings.rasa_url))  # the gateway moderates every group message
+        try:
+            run_terminal(Gateway(Moderator(), bot.ask), sys.stdin, sys.stdout, prompt="> ")
+        finally:
+            bot.close()
     return 0
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
-
 from .client import Reply
 from .engine import ROUTES
 from .errors import DataError
-from .knowledge import LINE, TOPICS, _LineLoader
+from .knowledge import TOPICS
+from .yamlfile import LINE, read_yaml
 
 
 @dataclass(frozen=True)
@@ -94,13 +93,7 @@ def _tuple(value: Any, allowed: Iterable[str], what: str, path: Path, line: int)
 
 def load_cases(path: str | Path) -> list[Case]:
     path = Path(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_LineLoader)  # noqa: S506
-    except OSError as exc:
-        raise DataError(f"cannot read: {exc.strerror}", path=str(path)) from exc
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise DataError(f"bad YAML: {exc.problem}", path=str(path), line=line) from exc
+    data = read_yaml(path)
     raw = data.get("cases") if isinstance(data, dict) else None
     if not isinstance(raw, list):
         raise DataError("expected a top-level `cases:` list", path=str(path), line=1)

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import DataError, KnowledgeError
+from .yamlfile import LINE, read_yaml
 
 TOPICS = ("parking", "garbage", "repair", "property", "community", "merchants", "safety")
 TOPIC_NAMES = {"parking": "停车", "garbage": "垃圾分类", "repair": "报修维修", "property": "物业服务",
@@ -22,7 +21,6 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _ENTRY_FIELDS = {"id", "title", "questions", "answer", "updated", "tags", "topic"}
 _ITEM_FIELDS = {"name", "aliases", "category", "note"}
-LINE = "__line__"
 
 
 @dataclass(frozen=True)
@@ -77,27 +75,6 @@ class KnowledgeBase:
     def render(self, text: str) -> str:
         """Fill ``{{key}}`` contact placeholders."""
         return _PLACEHOLDER.sub(lambda m: self.contacts.get(m.group(1), m.group(0)), text)
-
-
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records each mapping's 1-based line under ``__line__``."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        mapping = super().construct_mapping(node, deep=deep)
-        mapping[LINE] = node.start_mark.line + 1
-        return mapping
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from exc
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise DataError(f"bad YAML: {exc.problem}", path=str(path), line=line) from exc
 
 
 def _date(value: Any) -> str | None:
@@ -236,7 +213,7 @@ def load(root: str | Path) -> KnowledgeBase:
         chk.bad("no .yml files", root, None)
     for path in files:
         try:
-            data = _read_yaml(path)
+            data = read_yaml(path)
         except DataError as exc:
             chk.problems.append(exc)
             continue

@@ -71,6 +71,17 @@ def test_chat_command_talks_in_one_conversation(served: tuple[Settings, Services
     assert "来源" in out and replies.OFFER_HUMAN[:10] in out and replies.HANDOFF_ACK[:10] in out
 
 
+def test_group_chat_moderates_and_answers_mentions(served: tuple[Settings, Services]) -> None:
+    lines = ["5-101-张三: 大家好", "5-101-张三: @助手 垃圾几点扔", "6-202-李四: 加我微信 vx123456 低息贷款秒批",
+             "/join 小王", "/quit"]
+    proc = cli(served[0], "chat", "--group", stdin="\n".join(lines) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "来源" in out                      # the mention was answered from the knowledge base
+    assert "[管理]" in out                    # the ad got an admin action
+    assert "楼号-房号-姓名" in out or "5-101" in out  # the newcomer was asked for the nickname format
+
+
 def test_jsonl_answers_each_line_and_reports_bad_lines(served: tuple[Settings, Services]) -> None:
     lines = [
         json.dumps({"text": "厨余垃圾几点扔"}, ensure_ascii=False),

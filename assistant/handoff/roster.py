@@ -37,7 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from ..errors import DataError
-from ..knowledge import LINE, _LineLoader
+from ..yamlfile import LINE, read_yaml
+from ..yamlfile import LineLoader as _LineLoader
 
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "roster.yml"
 ROSTER_ENV = "ASSISTANT_HANDOFF_ROSTER"
@@ -134,15 +135,7 @@ _KeyLineLoader.add_constructor("tag:yaml.org,2002:timestamp", _KeyLineLoader.con
 
 
 def _read(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RosterError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from None
-    try:
-        return yaml.load(text, Loader=_KeyLineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise RosterError(f"bad YAML: {exc.problem}", path=str(path), line=line) from None
+    return read_yaml(path, _KeyLineLoader, RosterError)
 
 
 class _Checker:

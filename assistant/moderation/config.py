@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from ..yamlfile import read_yaml as _read_yaml
+
 from ..errors import DataError
 from .pii import CARD_PREFIXES, KINDS, PLACEHOLDERS, PiiSettings
 
@@ -118,17 +120,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError("file not found", path=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from exc
-    try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise DataError(f"bad YAML: {exc.problem}", path=str(path), line=line) from exc
+    return _read_yaml(path, _LineLoader)
 
 
 class _Reader:

@@ -53,7 +53,7 @@ def gateway(mod_config: ModerationConfig, answerer: FakeAnswerer) -> Gateway:
 def webhook(gateway: Gateway) -> Iterator[Any]:
     """A real webhook server on a free loopback port, serving in a thread."""
     server = make_webhook_server(gateway, "127.0.0.1", 0, secret=SECRET)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

@@ -169,3 +169,12 @@ def test_burst_of_500_messages_in_one_second(gateway: Gateway, answerer: FakeAns
     assert [r.route for r in results] == ["answer"] * 500
     assert sorted(s for _, s in answerer.calls) == sorted(f"test:g{i % 5}:u{i % 100}" for i in range(500))
     assert len({t for t in answerer.texts}) == 500
+
+
+def test_concurrent_repeats_count_one_strike(gateway: Gateway, answerer: FakeAnswerer) -> None:
+    # The same ad 200 times at once: every message handled, one strike (the cooldown), no lost update.
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(gateway.handle, [msg(f"@助手 {AD}", "u3") for _ in range(200)]))
+    assert len(results) == 200 and all(r.route == MODERATION for r in results)
+    assert gateway.moderator.strikes("g1", "u3", T0) == 1
+    assert answerer.calls == []
