@@ -41,7 +41,7 @@ class EngineAction(Action, ABC):
     def name(self) -> str: ...
 
     @abstractmethod
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn: ...
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn: ...
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,7 +50,7 @@ class EngineAction(Action, ABC):
         intent_info = message.get("intent") or {}
         intent = intent_info.get("name") or "nlu_fallback"
         state = State.from_slots(tracker.current_slot_values())
-        turn = self.respond(get_engine(), text, intent, state)
+        turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
         for reply in turn.replies:
             dispatcher.utter_message(text=reply)
         meta = turn.meta() | {"intent": intent, "confidence": intent_info.get("confidence")}
@@ -64,7 +64,7 @@ class ActionAnswer(EngineAction):
     def name(self) -> str:
         return "action_answer"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
         return engine.answer(text, intent, state)
 
 
@@ -72,29 +72,29 @@ class ActionChitchat(EngineAction):
     def name(self) -> str:
         return "action_chitchat"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
-        return engine.chitchat(intent, text, state)
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
+        return engine.chitchat(intent, text, state, sender)
 
 
 class ActionComplain(EngineAction):
     def name(self) -> str:
         return "action_complain"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
-        return engine.complain(text, state)
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
+        return engine.complain(text, state, sender)
 
 
 class ActionHandoff(EngineAction):
     def name(self) -> str:
         return "action_handoff"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
-        return engine.handoff(text, state)
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
+        return engine.handoff(text, state, sender)
 
 
 class ActionFallback(EngineAction):
     def name(self) -> str:
         return "action_fallback"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State) -> Turn:
+    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
         return engine.fallback(text, state)

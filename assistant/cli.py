@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,12 +97,17 @@ def main(argv: list[str] | None = None) -> int:
 @contextmanager
 def _assistant(settings: Settings) -> Iterator[Any]:
     from .client import Assistant, RasaClient
+    from .handoff import HandoffError, open_handoffs
+    from .moderation import Moderator
     from .services import Services
 
-    from .moderation import Moderator
-
     with Services(settings):
-        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
+        try:
+            handoffs = open_handoffs()
+        except HandoffError as exc:
+            log.error("handoff queue unavailable: %s", exc)
+            handoffs = None
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs)
         try:
             yield bot
         finally:
@@ -148,8 +154,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress
 
     from .evaluate import load_cases, run
+    from .services import Services
 
     cases = load_cases(args.cases)
+    if "ASSISTANT_TICKETS_URL" not in os.environ and not Services(settings).rasa_up():
+        # Servers started for this run keep the cases' tickets and handoffs out of the real queue.
+        scratch = tempfile.mkdtemp(prefix="assistant-eval-")
+        os.environ["ASSISTANT_TICKETS_URL"] = f"sqlite:///{scratch}/tickets.db"
     with _assistant(settings) as bot:
         if args.json:
             report = run(cases, bot.ask)

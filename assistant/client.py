@@ -19,6 +19,7 @@ from . import replies
 from .text import is_blank, normalize, prepare
 
 if TYPE_CHECKING:
+    from .handoff import HandoffStore
     from .moderation import Moderator
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,11 @@ class Assistant:
     """Resident message in, Reply out. With a moderator, rule-breaking messages (ads, personal
     data, abuse, fee fraud, flooding) are handled here and never reach Rasa."""
 
-    def __init__(self, client: RasaClient, moderator: Moderator | None = None) -> None:
+    def __init__(self, client: RasaClient, moderator: Moderator | None = None,
+                 handoffs: HandoffStore | None = None) -> None:
         self.client = client
         self.moderator = moderator
+        self.handoffs = handoffs  # while a conversation is with a human admin, the bot stays quiet
 
     def ask(self, text: str, sender: str | None = None) -> Reply:
         start = time.perf_counter()
@@ -83,6 +86,9 @@ class Assistant:
             if not decision.allowed:
                 said = [r for r in (decision.reply, *decision.extra_replies) if r]
                 return Reply("moderation", said or [decision.explanation], intent=decision.rule_id)
+        if self.handoffs is not None and self.handoffs.is_paused(sender):
+            log.info("sender=%s handed off: the bot stays quiet", sender)
+            return Reply("handoff", [])
         if is_blank(clean):
             return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
         try:

@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import replies
 from .config import Settings, load_settings
+from .errors import AssistantError
 from .knowledge import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from .retrieval import Retriever
 from .text import is_blank, prepare
+
+if TYPE_CHECKING:
+    from .desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +71,22 @@ def source_of(entry: Entry, score: float) -> dict[str, Any]:
 
 
 class Engine:
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever) -> None:
-        self.kb, self.retriever = kb, retriever
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: Desk | None = None) -> None:
+        self.kb, self.retriever, self.desk = kb, retriever, desk
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> Engine:
         from .build import load_retriever
+        from .desk import Desk
 
         settings = settings or load_settings()
         retriever = load_retriever(settings)
-        return cls(retriever.kb, retriever)
+        try:
+            desk: Desk | None = Desk.open()
+        except AssistantError as exc:  # answering must go on without the ticket database
+            log.error("ticket/handoff database unavailable, complaints are only acknowledged: %s", exc)
+            desk = None
+        return cls(retriever.kb, retriever, desk)
 
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State) -> Turn:
@@ -107,19 +117,31 @@ class Engine:
             return turn
         return self._clarify(result.hits, topic or top.entry.topic, state)
 
-    def chitchat(self, intent: str, text: str, state: State) -> Turn:
+    def chitchat(self, intent: str, text: str, state: State, sender: str = "") -> Turn:
         picked = self._pending_choice(text, state)
         if picked:
             return picked
         if intent == "affirm" and state.offered_human:
-            return self.handoff(text, State())
+            return self.handoff(text, State(), sender, reason="low_confidence")
         return Turn("chitchat", [replies.CHITCHAT.get(intent, replies.CHITCHAT["greet"])])
 
-    def complain(self, text: str, state: State) -> Turn:
-        return Turn("ticket", [replies.COMPLAIN_ACK])
+    def complain(self, text: str, state: State, sender: str = "") -> Turn:
+        if self.desk is None or not sender:
+            return Turn("ticket", [replies.COMPLAIN_ACK])
+        ticket, created = self.desk.complain(sender, prepare(text))
+        from .desk import CATEGORY_NAMES
 
-    def handoff(self, text: str, state: State) -> Turn:
-        return Turn("handoff", [replies.HANDOFF_ACK])
+        template = replies.TICKET_OPENED if created else replies.TICKET_APPENDED
+        said = [template.format(id=ticket.id, category=CATEGORY_NAMES.get(ticket.category, ticket.category))]
+        if ticket.unit is None:
+            said.append(replies.ASK_UNIT)
+        return Turn("ticket", said, ticket_id=ticket.id)
+
+    def handoff(self, text: str, state: State, sender: str = "", reason: str = "request_human") -> Turn:
+        if self.desk is None or not sender:
+            return Turn("handoff", [replies.HANDOFF_ACK])
+        handoff, admin = self.desk.hand_off(sender, reason, prepare(text))
+        return Turn("handoff", [replies.HANDOFF_TO.format(name=admin.name, id=handoff.id)])
 
     def fallback(self, text: str, state: State) -> Turn:
         picked = self._pending_choice(text, state)

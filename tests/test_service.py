@@ -23,14 +23,19 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def served():  # noqa: ANN201
+def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     settings = load_settings().with_ports(free_port(), free_port())
     if not rasa_model(settings).exists():
         pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
+    # A scratch ticket/handoff database, shared by the servers and the CLI subprocesses.
+    db = tmp_path_factory.mktemp("desk") / "tickets.db"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
     svc = Services(settings)
     svc.start()
     yield settings, svc
     svc.stop()
+    mp.undo()
 
 
 @pytest.fixture
@@ -62,6 +67,35 @@ def test_ask_plain_prints_the_reply(served: tuple[Settings, Services]) -> None:
     proc = cli(served[0], "ask", "电池是什么垃圾")
     assert proc.returncode == 0, proc.stderr
     assert "有害垃圾" in proc.stdout and "来源" in proc.stdout
+
+
+def test_a_complaint_opens_a_ticket_admins_can_see(served: tuple[Settings, Services]) -> None:
+    proc = cli(served[0], "ask", "--json", "--sender", "resident-complaint-1", "我是5栋101的，楼上装修太吵了，天天电钻响")
+    out = json.loads(proc.stdout)
+    assert out["route"] == "ticket" and out["ticket_id"] and out["ticket_id"] in out["replies"][0]
+    again = json.loads(cli(served[0], "ask", "--json", "--sender", "resident-complaint-1",
+                           "楼上还是很吵，晚上十点了还在装修").stdout)
+    assert again["route"] == "ticket" and again["ticket_id"] == out["ticket_id"]  # appended, not duplicated
+    show = cli(served[0], "tickets", "show", "--json", out["ticket_id"])
+    assert show.returncode == 0, show.stderr
+    ticket = json.loads(show.stdout)
+    text = json.dumps(ticket, ensure_ascii=False)
+    assert "5-101" in text and "noise" in text and "电钻" in text
+
+
+def test_handoff_keeps_the_bot_quiet_until_released(served: tuple[Settings, Services]) -> None:
+    sender = "resident-handoff-1"
+    first = json.loads(cli(served[0], "ask", "--json", "--sender", sender, "我要找人工客服").stdout)
+    assert first["route"] == "handoff" and "管理员" in first["replies"][0]
+    quiet = json.loads(cli(served[0], "ask", "--json", "--sender", sender, "垃圾几点扔").stdout)
+    assert quiet["route"] == "handoff" and quiet["replies"] == []
+    listed = json.loads(cli(served[0], "handoff", "list", "--json").stdout)["handoffs"]
+    mine = [h for h in listed if h["conversation_id"] == sender]
+    assert len(mine) == 1 and mine[0]["state"] == "waiting"
+    released = cli(served[0], "handoff", "release", mine[0]["id"], "--admin", "wang")
+    assert released.returncode == 0, released.stderr
+    back = json.loads(cli(served[0], "ask", "--json", "--sender", sender, "垃圾几点扔").stdout)
+    assert back["route"] == "answer" and back["topic"] == "garbage"
 
 
 def test_chat_command_talks_in_one_conversation(served: tuple[Settings, Services]) -> None:
