@@ -102,7 +102,7 @@ def test_chat_command_talks_in_one_conversation(served: tuple[Settings, Services
     proc = cli(served[0], "chat", stdin="垃圾几点扔\n今天天气怎么样\n股票会涨吗\n好的\n/quit\n")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "来源" in out and replies.OFFER_HUMAN[:10] in out and replies.HANDOFF_ACK[:10] in out
+    assert "来源" in out and replies.OFFER_HUMAN[:9] in out and "值班管理员" in out
 
 
 def test_group_chat_moderates_and_answers_mentions(served: tuple[Settings, Services]) -> None:
