@@ -114,6 +114,16 @@ def _assistant(settings: Settings) -> Iterator[Any]:
             bot.close()
 
 
+def _scratch_desk(settings: Settings) -> None:
+    """Servers started for an eval or a benchmark keep its tickets and handoffs out of the real
+    queue (a temporary database), unless ASSISTANT_TICKETS_URL says otherwise."""
+    from .services import Services
+
+    if "ASSISTANT_TICKETS_URL" not in os.environ and not Services(settings).rasa_up():
+        scratch = tempfile.mkdtemp(prefix="assistant-eval-")
+        os.environ["ASSISTANT_TICKETS_URL"] = f"sqlite:///{scratch}/tickets.db"
+
+
 def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
@@ -154,13 +164,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress
 
     from .evaluate import load_cases, run
-    from .services import Services
 
     cases = load_cases(args.cases)
-    if "ASSISTANT_TICKETS_URL" not in os.environ and not Services(settings).rasa_up():
-        # Servers started for this run keep the cases' tickets and handoffs out of the real queue.
-        scratch = tempfile.mkdtemp(prefix="assistant-eval-")
-        os.environ["ASSISTANT_TICKETS_URL"] = f"sqlite:///{scratch}/tickets.db"
+    _scratch_desk(settings)
     with _assistant(settings) as bot:
         if args.json:
             report = run(cases, bot.ask)
@@ -301,6 +307,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.bench_cmd == "latency":
         cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
+        _scratch_desk(settings)
         print(_dump(bench.latency(settings, cases, args.n)))
         return 0
     result = bench.retrieval(settings, args.cases)

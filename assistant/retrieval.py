@@ -15,9 +15,10 @@ from .embedding import Embedder
 from .index import DenseIndex
 from .knowledge import Entry, Item, ItemTable, KnowledgeBase
 from .segment import Segmenter, default_segmenter
-from .text import prepare, strip_emoji
+from .text import clip, prepare, strip_emoji
 
 MODES = ("hybrid", "dense", "bm25")
+QUERY_CHARS = 160
 GARBAGE_CUE = re.compile(r"垃圾|扔|丢|分类|回收|投放|哪个桶|什么桶|哪类|哪一类|属于|处理")
 
 
@@ -127,7 +128,8 @@ class Retriever:
 
     def raw_scores(self, query: str, qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-entry (dense cosine, BM25 score)."""
-        text = strip_emoji(prepare(query)) or query
+        # Long stories: keep the start and the end, where the question is (and e5 stays fast).
+        text = clip(strip_emoji(prepare(query)) or query, QUERY_CHARS)
         if qvec is None:
             qvec = self.embedder.encode_queries([text])[0]
         scores, rows = self.index.search(qvec, len(self.index.docs))

@@ -15,7 +15,7 @@ _EMOJI = re.compile(
     "\U0000fe00-\U0000fe0f\U0001f3fb-\U0001f3ff\u200d\u2b00-\u2bff\u2300-\u23ff]+"
 )
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
-MAX_CHARS = 400
+MAX_CHARS = 240
 
 
 def normalize(text: str) -> str:
