@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
@@ -31,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from ..errors import AssistantError
 from ..tickets.errors import StoreUnavailable
 from ..tickets.schema import UTCDateTime
-from ..tickets.store import default_url, make_engine, safe_url
+from ..tickets.store import SQLStore, _first_line, default_url, make_engine, safe_url
 
 log = logging.getLogger("assistant.handoff")
 
@@ -237,43 +236,22 @@ def open_handoffs(url: str | None = None, *, clock: Callable[[], datetime] = _no
     return SQLHandoffStore(engine, clock=clock, take_timeout=take_timeout, tz=tz)
 
 
-def _first_line(exc: OperationalError) -> str:
-    return (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0]
-
-
 # --- the store -------------------------------------------------------------------------------
 
-class SQLHandoffStore:
+class SQLHandoffStore(SQLStore):
     """HandoffStore on SQLAlchemy. Use open_handoffs(); close with dispose() or a ``with`` block.
 
     ``take_timeout`` (optional) is the default for expire(), and makes is_paused() stop pausing a
     waiting handoff past it even before expire() runs."""
 
+    unavailable = HandoffUnavailable
+
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = _now,
                  take_timeout: timedelta | None = None, tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.clock = clock
         self.take_timeout = take_timeout
         self.tz = tz
-        self._write_engine = engine.execution_options(ticket_write=True)
-
-    def __enter__(self) -> SQLHandoffStore:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.dispose()
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
-    @contextmanager
-    def _session(self, write: bool) -> Iterator[Session]:
-        try:
-            with Session(self._write_engine if write else self.engine, expire_on_commit=False) as s, s.begin():
-                yield s
-        except OperationalError as exc:
-            raise HandoffUnavailable(f"database error on {safe_url(str(self.engine.url))}: "
-                                     f"{_first_line(exc)}") from None
 
     def _now(self) -> datetime:
         return _utc(self.clock())

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from sqlalchemy import Engine, create_engine, event, func, or_, select
 from sqlalchemy.engine import make_url
@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from ..errors import AssistantError
 from .errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
 from .ids import format_ticket_id, normalize_ticket_id
 from .models import (ACTIVE, PAUSED, Event, Reporter, Ticket, category_field, check_transition,
@@ -176,18 +177,16 @@ def _reporter(reporter: Reporter | str) -> tuple[str, str]:
     return rid, mask_name(name)
 
 
-class SQLTicketStore:
-    """TicketStore on SQLAlchemy. Use open_store(); close with dispose() or a ``with`` block."""
+class SQLStore:
+    """Plumbing shared by the SQLAlchemy stores (tickets, handoffs): engines, sessions, closing."""
 
-    def __init__(self, engine: Engine, *, sla: SLAPolicy | None = None,
-                 clock: Callable[[], datetime] = _now) -> None:
+    unavailable: type[AssistantError] = StoreUnavailable  # raised when the database fails
+
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sla = sla or load_sla()
-        self.clock = clock
         self._write_engine = engine.execution_options(ticket_write=True)
-        self._pg = engine.dialect.name == "postgresql"
 
-    def __enter__(self) -> SQLTicketStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -196,15 +195,25 @@ class SQLTicketStore:
     def dispose(self) -> None:
         self.engine.dispose()
 
-    # --- sessions ------------------------------------------------------------------------
-
     @contextmanager
     def _session(self, write: bool) -> Iterator[Session]:
         try:
             with Session(self._write_engine if write else self.engine, expire_on_commit=False) as s, s.begin():
                 yield s
         except OperationalError as exc:
-            raise StoreUnavailable(f"database error on {safe_url(str(self.engine.url))}: {_first_line(exc)}") from None
+            raise self.unavailable(f"database error on {safe_url(str(self.engine.url))}: "
+                                   f"{_first_line(exc)}") from None
+
+
+class SQLTicketStore(SQLStore):
+    """TicketStore on SQLAlchemy. Use open_store(); close with dispose() or a ``with`` block."""
+
+    def __init__(self, engine: Engine, *, sla: SLAPolicy | None = None,
+                 clock: Callable[[], datetime] = _now) -> None:
+        super().__init__(engine)
+        self.sla = sla or load_sla()
+        self.clock = clock
+        self._pg = engine.dialect.name == "postgresql"
 
     def _now(self) -> datetime:
         return utc(self.clock())

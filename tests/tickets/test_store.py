@@ -33,7 +33,7 @@ def test_protocol_is_implemented() -> None:
 
 
 def test_create_fields(store: SQLTicketStore, clock: FakeClock) -> None:
-    t = store.create(ALICE, "噪音", "5号楼1单元101", f"楼上吵，电话13812345678，身份证11010519491231002X",
+    t = store.create(ALICE, "噪音", "5号楼1单元101", "楼上吵，电话13812345678，身份证11010519491231002X",
                      other_party="5栋201", priority="high")
     assert re.fullmatch(r"T-20261123-\d{4,}", t.id)
     assert (t.category, t.unit, t.other_party_unit, t.priority, t.status) == ("noise", "5-1-101", "5-201", "high", "open")
