@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from assistant.engine import Engine, State, Turn
 
 log = logging.getLogger(__name__)
+MACHINE_CHANNELS = (None, "rest")
 _engine: Engine | None = None
 _lock = threading.Lock()
 
@@ -53,8 +54,10 @@ class EngineAction(Action, ABC):
         turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
         for reply in turn.replies:
             dispatcher.utter_message(text=reply)
-        meta = turn.meta() | {"intent": intent, "confidence": intent_info.get("confidence")}
-        dispatcher.utter_message(json_message=meta)
+        if tracker.get_latest_input_channel() in MACHINE_CHANNELS:
+            # The REST API also gets route, topic and sources; chat widgets get only the text.
+            meta = turn.meta() | {"intent": intent, "confidence": intent_info.get("confidence")}
+            dispatcher.utter_message(json_message=meta)
         log.info("sender=%s action=%s intent=%s route=%s topic=%s", tracker.sender_id, self.name(), intent,
                  turn.route, turn.topic)
         return [SlotSet(k, v) for k, v in turn.state.as_slots().items()]

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ch.add_argument("--group", action="store_true",
                     help="simulate the owners' group: several residents, @助手 mentions, /join, moderation")
     sub.add_parser("serve", help="run the Rasa and action servers until interrupted")
+    wc = sub.add_parser("webchat", help="serve the web chat page (rasa-webchat widget) and both servers")
+    wc.add_argument("--port", type=int, help="page port (default 8088 or $ASSISTANT_WEBCHAT_PORT)")
 
     kb = sub.add_parser("kb", help="knowledge base tools")
     kbs = kb.add_subparsers(dest="kb_cmd", required=True)
@@ -262,6 +265,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_webchat(args: argparse.Namespace, settings: Settings) -> int:
+    from .services import Services
+    from .webchat import serve_page
+
+    settings = settings.with_ports(webchat_port=args.port)
+    with Services(settings) as svc:
+        server = serve_page(settings)
+        print(f"web chat on {settings.webchat_url}/ (Rasa socket.io at {settings.rasa_url}). Ctrl-C to stop.",
+              flush=True)
+        try:
+            if svc.started:
+                svc.wait()
+            else:
+                threading.Event().wait()
+        finally:
+            server.shutdown()
+    return 0
+
+
 def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
     from .knowledge import load
 
@@ -327,5 +349,5 @@ def cmd_handoff(args: argparse.Namespace, settings: Settings) -> int:
     return run(args)
 
 
-COMMANDS = {"tickets": cmd_tickets, "handoff": cmd_handoff, "ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
+COMMANDS = {"webchat": cmd_webchat, "tickets": cmd_tickets, "handoff": cmd_handoff, "ask": cmd_ask, "eval": cmd_eval, "chat": cmd_chat, "serve": cmd_serve, "kb": cmd_kb,
             "setup": cmd_setup, "train": cmd_train, "validate": cmd_validate, "bench": cmd_bench}

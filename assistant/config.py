@@ -41,6 +41,7 @@ class Settings:
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
+    webchat_port: int = 8088
     embed_model: str = ""           # a sentence-transformers name or folder; "" = converted e5
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
@@ -86,8 +87,14 @@ class Settings:
     def action_url(self) -> str:
         return f"http://{self.host}:{self.action_port}"
 
-    def with_ports(self, rasa_port: int | None = None, action_port: int | None = None) -> Settings:
-        return replace(self, rasa_port=rasa_port or self.rasa_port, action_port=action_port or self.action_port)
+    @property
+    def webchat_url(self) -> str:
+        return f"http://{self.host}:{self.webchat_port}"
+
+    def with_ports(self, rasa_port: int | None = None, action_port: int | None = None,
+                   webchat_port: int | None = None) -> Settings:
+        return replace(self, rasa_port=rasa_port or self.rasa_port, action_port=action_port or self.action_port,
+                       webchat_port=webchat_port or self.webchat_port)
 
 
 def load_settings(root: Path | None = None) -> Settings:
@@ -98,6 +105,7 @@ def load_settings(root: Path | None = None) -> Settings:
         host=os.environ.get("ASSISTANT_HOST", "127.0.0.1"),
         rasa_port=_int("ASSISTANT_RASA_PORT", 5005),
         action_port=_int("ASSISTANT_ACTION_PORT", 5055),
+        webchat_port=_int("ASSISTANT_WEBCHAT_PORT", 8088),
         embed_model=model,
         query_prefix=os.environ.get("ASSISTANT_QUERY_PREFIX", "query: " if is_e5 else ""),
         passage_prefix=os.environ.get("ASSISTANT_PASSAGE_PREFIX", "passage: " if is_e5 else ""),

@@ -106,7 +106,7 @@ class Services:
         if not python.exists():
             raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run `make setup` first")
         return [str(python), "-m", "rasa", "run", "--enable-api", "-m", str(model), "-i", s.host,
-                "-p", str(s.rasa_port), "--endpoints", str(self._endpoints()),
+                "-p", str(s.rasa_port), "--cors", s.webchat_url, "--endpoints", str(self._endpoints()),
                 "--credentials", str(s.root / "credentials.yml")]
 
     def _endpoints(self) -> Path:

@@ -163,3 +163,10 @@ def setup(settings: Settings, *, force_train: bool = False) -> None:
     retriever = load_retriever(settings, progress=True)
     say(f"index: {len(retriever.index.docs)} texts; calibration {retriever.calibration.report}")
     train(settings, force=force_train)
+    from .errors import ConfigError
+    from .webchat import ensure_bundle
+
+    try:
+        say(f"web chat widget: {ensure_bundle(settings).relative_to(settings.root)}")
+    except ConfigError as exc:
+        say(f"web chat widget not available: {exc}")

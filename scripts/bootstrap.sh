@@ -51,3 +51,13 @@ ensure_venv .venv/rasa "$RASA_PY" requirements/rasa.lock -- \
   .venv/rasa/bin/python -m pip install -q --disable-pip-version-check -r requirements/rasa.lock
 ensure_venv .venv/app "$APP_PY" requirements/app.lock pyproject.toml -- \
   sh -c '.venv/app/bin/python -m pip install -q --disable-pip-version-check -r requirements/app.lock && .venv/app/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .'
+
+# Debian chromium drives the web chat's real-browser test (Playwright uses it; it downloads no browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing Debian chromium for the browser test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[bootstrap] note: Debian chromium is missing; the web chat browser test needs it (apt-get install chromium)" >&2
+  fi
+fi

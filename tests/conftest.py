@@ -121,3 +121,33 @@ def mini_kb_dir(tmp_path: Path) -> Path:
 
 def app_python() -> str:
     return sys.executable
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The real Rasa server and action server, on free loopback ports, for the whole session."""
+    from assistant.config import load_settings
+    from assistant.services import Services, rasa_model
+
+    settings = load_settings().with_ports(free_port(), free_port(), free_port())
+    if not rasa_model(settings).exists():
+        pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
+    # A scratch ticket/handoff database, shared by the servers and the CLI subprocesses.
+    db = tmp_path_factory.mktemp("desk") / "tickets.db"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
+    svc = Services(settings)
+    svc.start()
+    yield settings, svc
+    svc.stop()
+    mp.undo()
+
+

@@ -1,18 +1,13 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
 from assistant import replies
 from assistant.client import Assistant, RasaClient, parse
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .conftest import free_port
 
 
 def test_parse_reads_texts_and_action_metadata() -> None:

@@ -14,28 +14,11 @@ from assistant.client import Assistant, RasaClient
 from assistant.config import Settings, load_settings
 from assistant.engine import ROUTES
 from assistant.evaluate import load_cases, run
-from assistant.services import Services, rasa_model
+from assistant.services import Services
 
 from .conftest import DATA, ROOT
-from .test_client import free_port
 
 pytestmark = pytest.mark.services
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    settings = load_settings().with_ports(free_port(), free_port())
-    if not rasa_model(settings).exists():
-        pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
-    # A scratch ticket/handoff database, shared by the servers and the CLI subprocesses.
-    db = tmp_path_factory.mktemp("desk") / "tickets.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
-    svc = Services(settings)
-    svc.start()
-    yield settings, svc
-    svc.stop()
-    mp.undo()
 
 
 @pytest.fixture
