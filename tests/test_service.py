@@ -11,7 +11,7 @@ import pytest
 
 from assistant import replies
 from assistant.client import Assistant, RasaClient
-from assistant.config import Settings, load_settings
+from assistant.config import Settings
 from assistant.engine import ROUTES
 from assistant.evaluate import load_cases, run
 from assistant.services import Services
