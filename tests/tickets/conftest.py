@@ -6,34 +6,17 @@ schema per test, dropped afterwards; they skip, naming host and port, when it is
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from assistant.tickets.sla import Calendar, SLAPolicy, Target
 from assistant.tickets.store import SQLTicketStore, open_store
 
-PG_URL = os.environ.get("ASSISTANT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Monday 2026-11-23 10:00 in Shanghai.
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-
-
-class FakeClock:
-    def __init__(self, start: datetime = MONDAY_10) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
+from ..pg import MONDAY_10, PG_URL, SHANGHAI, FakeClock, pg_problem  # noqa: F401 - re-exported
+from ..pg import pg_schema_url as shared_pg_schema_url
 
 
 def test_sla() -> SLAPolicy:
@@ -47,49 +30,11 @@ def test_sla() -> SLAPolicy:
 test_sla.__test__ = False  # a helper, not a test
 
 
-def _pg_problem(url: str = PG_URL) -> str | None:
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    try:
-        import psycopg
-
-        with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
-                             dbname=u.database, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip with the reason
-        return f"PostgreSQL at {u.host}:{u.port or 5432} unreachable: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-    return None
-
-
-_PG_PROBLEM: list[str | None] = []
-
-
-def pg_problem() -> str | None:
-    if not _PG_PROBLEM:
-        _PG_PROBLEM.append(_pg_problem())
-    return _PG_PROBLEM[0]
 
 
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped after the test."""
-    problem = pg_problem()
-    if problem:
-        pytest.skip(problem)
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(PG_URL)
-    schema = f"tickets_test_{uuid.uuid4().hex[:10]}"
-    conninfo = dict(host=u.host, port=u.port or 5432, user=u.username, password=u.password, dbname=u.database)
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield u.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    yield from shared_pg_schema_url("tickets_test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from assistant.tickets.schema import Base
 from assistant.tickets.store import MIGRATIONS, SQLTicketStore, open_store
 
-from .conftest import _pg_problem, test_sla
+from ..pg import problem_for as _pg_problem
+from .conftest import test_sla
 
 
 def test_single_head() -> None:
