@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -155,7 +156,16 @@ def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
     url = url or default_url()
     engine = make_engine(url, busy_timeout=busy_timeout)
     try:
-        migrate(engine)
+        for attempt in range(5):
+            try:
+                migrate(engine)
+                break
+            except OperationalError as exc:
+                # Several processes opening a brand-new SQLite file at once can see "database is
+                # locked" before the busy timeout applies (e.g. while one switches it to WAL).
+                if "locked" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * 2 ** attempt)
     except OperationalError as exc:
         engine.dispose()
         raise StoreUnavailable(f"cannot open {safe_url(url)}: {_first_line(exc)}") from None

@@ -176,7 +176,7 @@ def test_concurrent_requests_open_one(make_store: Callable[..., SQLHandoffStore]
 
     def worker(s: SQLHandoffStore) -> None:
         try:
-            barrier.wait()
+            barrier.wait(timeout=60)
             h, created = s.request("conv-race", "wx-1", "request_human")
             results.append((h.id, created))
         except BaseException as exc:  # noqa: BLE001
@@ -200,7 +200,7 @@ def test_concurrent_takes_one_wins(make_store: Callable[..., SQLHandoffStore]) -
     lost: list[str] = []
 
     def worker(i: int, s: SQLHandoffStore) -> None:
-        barrier.wait()
+        barrier.wait(timeout=60)
         try:
             won.append(s.take(h.id, f"admin-{i}").admin or "")
         except AlreadyTaken as exc:
@@ -223,7 +223,7 @@ def test_concurrent_sweeps_expire_each_once(make_store: Callable[..., SQLHandoff
     seen: list[str] = []
 
     def worker(s: SQLHandoffStore) -> None:
-        barrier.wait()
+        barrier.wait(timeout=60)
         seen.extend(h.id for h in s.expire(take_timeout=timedelta(minutes=5)))
 
     threads = [threading.Thread(target=worker, args=(s,)) for s in stores]

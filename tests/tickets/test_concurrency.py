@@ -29,9 +29,10 @@ def _run_clients(url: str, work) -> list[BaseException]:  # noqa: ANN001
     def client(n: int) -> None:
         try:
             with open_store(url, sla=test_sla()) as store:     # every client migrates concurrently too
-                start.wait()
+                start.wait(timeout=120)
                 work(n, store)
         except BaseException as exc:  # noqa: BLE001
+            start.abort()  # a client that fails must not leave the others waiting at the barrier
             errors.append(exc)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
