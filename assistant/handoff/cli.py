@@ -66,32 +66,24 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed ``handoff`` command; errors are printed in one line, never as a traceback."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..tickets.store import default_url, safe_url
+    from ..tickets.cli import guarded
+    from ..tickets.store import default_url
 
     url = args.db or default_url()
-    try:
+
+    def act() -> int:
         roster_file = args.roster or os.environ.get(ROSTER_ENV) or None
         roster = load_roster(roster_file) if roster_file else None
         with open_handoffs(url) as store:
             return COMMANDS[args.handoff_cmd](store, roster, args)
-    except (HandoffValidation, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except HandoffError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"error: database error on {safe_url(url)}: {type(exc).__name__}", file=sys.stderr)
-        return 1
+
+    return guarded(url, act, usage=(HandoffValidation, DataError), failures=(HandoffError,))
 
 
 def main(argv: list[str] | None = None) -> int:
-    top = argparse.ArgumentParser(prog="python -m assistant")
-    add_parser(top.add_subparsers(dest="cmd", required=True))
-    args = top.parse_args(["handoff", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
+    from ..tickets.cli import standalone
+
+    return standalone("handoff", add_parser, run, argv)
 
 
 # --- commands ------------------------------------------------------------------------------

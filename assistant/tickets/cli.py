@@ -92,17 +92,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed ``tickets`` command; errors are printed in one line, never as a traceback."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     url = args.db or default_url()
-    try:
+
+    def act() -> int:
         sla = load_sla(args.sla or os.environ.get(SLA_ENV) or None)
         with open_store(url, sla=sla) as store:
             return COMMANDS[args.tickets_cmd](store, args)
-    except (ValidationError, DataError) as exc:
+
+    return guarded(url, act, usage=(ValidationError, DataError), failures=(TicketError,))
+
+
+def guarded(url: str, act: Callable[[], int], *, usage: tuple[type[Exception], ...],
+            failures: tuple[type[Exception], ...]) -> int:
+    """Run an admin command: bad input exits 2, refused or failed operations 1, one line each."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return act()
+    except usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except TicketError as exc:
+    except failures as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
@@ -110,11 +120,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def standalone(name: str, add: Callable[[Any], argparse.ArgumentParser], run: Callable[[argparse.Namespace], int],
+               argv: list[str] | None) -> int:
+    """``python -m assistant.<name>``: the same command as ``python -m assistant <name>``."""
     top = argparse.ArgumentParser(prog="python -m assistant")
-    add_parser(top.add_subparsers(dest="cmd", required=True))
-    args = top.parse_args(["tickets", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)
+    add(top.add_subparsers(dest="cmd", required=True))
+    return run(top.parse_args([name, *(sys.argv[1:] if argv is None else argv)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return standalone("tickets", add_parser, run, argv)
 
 
 # --- commands ------------------------------------------------------------------------------
