@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-from .handoff import HandoffStore, LogNotifier, Notifier, Roster, handoff_event, load_roster, open_handoffs
-from .tickets import Reporter
+from .errors import ConfigError
+from .handoff import HandoffStore, Notifier, Roster, handoff_event, load_roster, open_handoffs
+from .push import CSAT, NoResidents, ResidentUnreachable, Residents
+from .tickets import Reporter, Ticket
 from .tickets.store import TicketStore, open_store
 from .tickets.text import normalize_unit
 
@@ -34,6 +37,31 @@ _UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|�
                    r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 
 
+def dedup_window() -> timedelta:
+    """How long a resident's repeat complaint of the same category is appended, not a new ticket."""
+    raw = os.environ.get("ASSISTANT_DEDUP_HOURS", "24")
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise ConfigError(f"ASSISTANT_DEDUP_HOURS={raw!r} is not a number of hours") from None
+    return timedelta(hours=max(hours, 0.0))
+
+
+def handoff_timeout() -> timedelta:
+    """How long a handoff may wait for an admin before the resident is told and a ticket keeps the
+    request: $ASSISTANT_HANDOFF_TIMEOUT minutes (default 30)."""
+    raw = os.environ.get("ASSISTANT_HANDOFF_TIMEOUT", "").strip()
+    if not raw:
+        return timedelta(minutes=30)
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not 0 < minutes < 7 * 24 * 60:
+        raise ConfigError(f"ASSISTANT_HANDOFF_TIMEOUT={raw!r} is not a number of minutes (e.g. 30)")
+    return timedelta(minutes=minutes)
+
+
 def infer_category(text: str) -> str:
     for category, words in CATEGORY_WORDS:
         if re.search(words, text):
@@ -56,16 +84,40 @@ class Desk:
     handoffs: HandoffStore
     roster: Roster
     notifier: Notifier
+    residents: Residents = field(default_factory=NoResidents)
 
     @classmethod
-    def open(cls, url: str | None = None) -> Desk:
-        """Stores at ``url`` (default $ASSISTANT_TICKETS_URL, else models/tickets.db)."""
-        return cls(open_store(url), open_handoffs(url), load_roster(), LogNotifier())
+    def open(cls, url: str | None = None, rasa_url: str | None = None) -> Desk:
+        """Stores at ``url`` (default $ASSISTANT_TICKETS_URL, else models/tickets.db); residents are
+        reached through the Rasa server at ``rasa_url`` (default: the configured one)."""
+        from .admin_notify import notifier_from_env
+        from .config import load_settings
+        from .push import RasaResidents
 
-    def complain(self, sender: str, text: str):  # noqa: ANN201 - returns (Ticket, created)
-        category = infer_category(text)
-        priority = "urgent" if _URGENT.search(text) else ("high" if category == "safety" else "normal")
-        ticket, created = self.tickets.open_or_append(Reporter(sender), category, find_unit(text), text,
+        residents = RasaResidents(rasa_url or load_settings().rasa_url)
+        return cls(open_store(url), open_handoffs(url), load_roster(), notifier_from_env(), residents)
+
+    def resolve(self, ticket_id: str, *, actor: str, comment: str | None = None) -> tuple[Ticket, list[str]]:
+        """Resolve the ticket and ask its reporter for a 1-5 satisfaction score in the chat. Returns the
+        ticket and any texts the caller's own channel must deliver (see ``push``)."""
+        ticket = self.tickets.resolve(ticket_id, actor=actor, comment=comment)
+        try:
+            texts = self.residents.tell(ticket.reporter_id, CSAT, {"ticket_id": ticket.id})
+            note = "已在聊天中请居民评价（满意度 1-5 分）"
+        except ResidentUnreachable:
+            texts, note = [], "满意度调查未能送达：助手未在运行，请线下询问居民评价"
+        self.tickets.comment(ticket.id, note, actor="system")
+        return self.tickets.get(ticket.id), texts
+
+    def complain(self, sender: str, text: str, *, category: str | None = None, unit: str | None = None,
+                 other_party: str | None = None, priority: str | None = None) -> tuple[Ticket, bool]:
+        """Open a ticket for ``sender`` or append to the same resident's open one of this category
+        (within $ASSISTANT_DEDUP_HOURS, default 24). What is not given is inferred from ``text``."""
+        category = category or infer_category(text)
+        priority = priority or ("urgent" if _URGENT.search(text) else ("high" if category == "safety" else "normal"))
+        unit = unit if unit is not None else find_unit(text)
+        ticket, created = self.tickets.open_or_append(Reporter(sender), category, unit or None, text,
+                                                      dedup_window(), other_party=other_party,
                                                       priority=priority)
         log.info("ticket %s %s for sender=%s category=%s", ticket.id, "opened" if created else "appended",
                  sender, category)

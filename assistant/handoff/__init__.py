@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from .notify import EVENTS, LogNotifier, MultiNotifier, Notifier, WebhookNotifier, handoff_event
+from .notify import (EVENTS, TICKET_EVENTS, LogNotifier, MultiNotifier, Notifier, WebhookNotifier, handoff_event,
+                     ticket_event)
 from .queue import (OPEN, REASONS, STATES, AlreadyTaken, Handoff, HandoffError, HandoffNotFound, HandoffStore,
                     HandoffUnavailable, HandoffValidation, InvalidHandoffState, SQLHandoffStore,
                     normalize_handoff_id, open_handoffs, redact_summary)
@@ -19,6 +20,6 @@ from .roster import Admin, Roster, RosterError, load_roster
 
 __all__ = ["Admin", "AlreadyTaken", "EVENTS", "Handoff", "HandoffError", "HandoffNotFound", "HandoffStore",
            "HandoffUnavailable", "HandoffValidation", "InvalidHandoffState", "LogNotifier", "MultiNotifier",
-           "Notifier", "OPEN", "REASONS", "Roster", "RosterError", "SQLHandoffStore", "STATES",
+           "Notifier", "OPEN", "REASONS", "Roster", "RosterError", "SQLHandoffStore", "STATES", "TICKET_EVENTS",
            "WebhookNotifier", "handoff_event", "load_roster", "normalize_handoff_id", "open_handoffs",
-           "redact_summary"]
+           "redact_summary", "ticket_event"]

@@ -1,4 +1,4 @@
-"""Telling admins about handoffs: a small Notifier protocol and three notifiers.
+"""Telling admins about handoffs and overdue tickets: a small Notifier protocol and three notifiers.
 
 Events are plain dicts, built with ``handoff_event``::
 
@@ -6,7 +6,15 @@ Events are plain dicts, built with ``handoff_event``::
      "conversation_id": …, "resident_id": …, "reason": …, "state": …, "summary": <redacted>,
      "admin": {"id", "name", "contacts", ...} | None, "at": ISO time}
 
-Notifiers never raise into the conversation: failures are logged (ids only) and dropped.
+(``handoff.expired`` events from the sweeper add ``ticket_id`` and ``resident_told``), or with
+``ticket_event``::
+
+    {"event": "ticket.overdue", "event_id": "…", "ticket_id": "T-20261123-0007", "category": …,
+     "priority": …, "status": …, "kind": "first_response" | "resolution", "due": ISO time,
+     "assignee": … | None, "admin": {...} | None, "at": ISO time}
+
+Ticket events carry no resident text (no description, no unit). Notifiers never raise into the
+conversation: failures are logged (ids only) and dropped.
 """
 
 from __future__ import annotations
@@ -21,11 +29,13 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..tickets.models import Ticket
 from .queue import Handoff, redact_summary
 from .roster import Admin
 
 log = logging.getLogger("assistant.handoff.notify")
 EVENTS = ("handoff.requested", "handoff.taken", "handoff.released", "handoff.expired")
+TICKET_EVENTS = ("ticket.overdue",)
 
 
 class Notifier(Protocol):
@@ -42,11 +52,25 @@ def handoff_event(kind: str, handoff: Handoff, admin: Admin | None = None,
             "at": (at or datetime.now(timezone.utc)).isoformat()}
 
 
+def ticket_event(ticket: Ticket, kind: str, admin: Admin | None = None, at: datetime | None = None,
+                 event: str = "ticket.overdue") -> dict[str, Any]:
+    """The event dict for ``ticket`` having missed its ``kind`` due time (first_response or
+    resolution); ``admin`` is who should act. No resident text goes in."""
+    due = ticket.first_response_due if kind == "first_response" else ticket.resolution_due
+    return {"event": event, "event_id": uuid.uuid4().hex, "ticket_id": ticket.id, "category": ticket.category,
+            "priority": ticket.priority, "status": ticket.status, "kind": kind, "due": due.isoformat(),
+            "assignee": ticket.assignee, "admin": admin.as_dict() if admin else None,
+            "at": (at or datetime.now(timezone.utc)).isoformat()}
+
+
 def _ids(event: dict[str, Any]) -> str:
     admin = event.get("admin")
     admin_id = admin.get("id", "-") if isinstance(admin, dict) else (admin or "-")
+    if str(event.get("event", "")).startswith("ticket."):
+        return f"{event.get('event')} {event.get('ticket_id', '?')} kind={event.get('kind', '?')} admin={admin_id}"
+    ticket = f" ticket={event['ticket_id']}" if event.get("ticket_id") else ""
     return (f"{event.get('event', '?')} {event.get('handoff_id', '?')} "
-            f"conversation={event.get('conversation_id', '?')} admin={admin_id}")
+            f"conversation={event.get('conversation_id', '?')}{ticket} admin={admin_id}")
 
 
 class LogNotifier:
@@ -80,7 +104,9 @@ class WebhookNotifier:
 
     def notify(self, event: dict[str, Any]) -> None:
         try:
-            payload = {**event, "summary": redact_summary(str(event.get("summary") or ""))}
+            payload = dict(event)
+            if "summary" in payload:
+                payload["summary"] = redact_summary(str(payload["summary"] or ""))
             if not self.background:
                 self.send(payload)
                 return
@@ -147,3 +173,10 @@ class MultiNotifier:
                 n.notify(event)
             except Exception as exc:  # noqa: BLE001 - never into the conversation
                 log.error("notifier %s failed on %s: %s", type(n).__name__, _ids(event), type(exc).__name__)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait for background sends of the notifiers that have them (before a command exits)."""
+        for n in self.notifiers:
+            flush = getattr(n, "flush", None)
+            if callable(flush):
+                flush(timeout)

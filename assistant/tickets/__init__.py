@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from .errors import (InvalidTransition, SLAConfigError, StoreUnavailable, TicketError, TicketNotFound,
                      ValidationError)
-from .models import CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Reporter, Ticket
+from .models import (CATEGORIES, LIMITS, OVERDUE_KINDS, PRIORITIES, STATUSES, SYSTEM, TRANSITIONS, Event,
+                     Reporter, Ticket)
 from .sla import Calendar, SLAPolicy, load_calendar, load_sla
 from .store import RatingRefused, SQLTicketStore, TicketStore, default_url, open_store
 from .text import mask_name, normalize_unit, redact
 
-__all__ = ["CATEGORIES", "Calendar", "Event", "InvalidTransition", "LIMITS", "PRIORITIES", "RatingRefused",
-           "Reporter", "SLAConfigError", "SLAPolicy", "SQLTicketStore", "STATUSES", "StoreUnavailable",
+__all__ = ["CATEGORIES", "Calendar", "Event", "InvalidTransition", "LIMITS", "OVERDUE_KINDS", "PRIORITIES",
+           "RatingRefused", "Reporter", "SLAConfigError", "SLAPolicy", "SQLTicketStore", "STATUSES", "SYSTEM",
+           "StoreUnavailable",
            "TRANSITIONS", "Ticket", "TicketError", "TicketNotFound", "TicketStore", "ValidationError",
            "default_url", "load_calendar", "load_sla", "mask_name", "normalize_unit", "open_store", "redact"]

@@ -196,6 +196,8 @@ def _change(e: Event) -> str:
         parts.append(f"to {e.value}")
     elif e.value and e.action == "rated":
         parts.append(f"{e.value}/5")
+    elif e.value and e.action == "reminded":
+        parts.append(f"{e.value} overdue")
     return " ".join(parts)
 
 

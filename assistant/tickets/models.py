@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .errors import InvalidTransition, ValidationError
-from .text import clean, mask_name, normalize_unit, redact
+from .text import clean, mask_name, normalize_building, normalize_unit, redact
 
 CATEGORIES = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety",
               "renovation", "other")
@@ -22,6 +22,8 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 STATUSES = ("open", "assigned", "in_progress", "waiting_resident", "resolved", "closed")
 ACTIVE = ("open", "assigned", "in_progress", "waiting_resident")     # not yet resolved
 PAUSED = "waiting_resident"                                            # SLA clock stopped
+SYSTEM = "system"            # the assistant's own notes: never a first response
+OVERDUE_KINDS = ("first_response", "resolution")
 
 # open -> assigned -> in_progress <-> waiting_resident -> resolved -> closed; resolved/closed -> open.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -100,9 +102,9 @@ def unit_field(name: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > LIMITS["unit"]:
         raise ValidationError(name, f"is not a unit: {str(value)[:40]!r}")
-    unit = normalize_unit(value)
+    unit = normalize_unit(value) or normalize_building(value)
     if unit is None:
-        raise ValidationError(name, f"cannot read {value!r} as a unit (e.g. 5-101, 5栋101, 5号楼1单元101)")
+        raise ValidationError(name, f"cannot read {value!r} as a unit (e.g. 5-101, 5栋101, 5号楼1单元101, 五号楼)")
     return unit
 
 
@@ -177,15 +179,15 @@ class Event:
     ticket_id: str
     at: datetime
     actor: str
-    action: str          # created, appended, assigned, commented, status, rated
+    action: str          # created, appended, assigned, commented, status, rated, reminded
     from_status: str | None
     to_status: str | None
     comment: str | None
-    value: str | None    # the assignee for 'assigned', the score for 'rated'
+    value: str | None    # the assignee for 'assigned', the score for 'rated', the kind for 'reminded'
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
-__all__ = ["ACTIVE", "CATEGORIES", "Event", "LIMITS", "PRIORITIES", "Reporter", "STATUSES", "TRANSITIONS",
-           "Ticket", "check_transition", "mask_name", "normalize_unit"]
+__all__ = ["ACTIVE", "CATEGORIES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter", "STATUSES",
+           "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]

@@ -80,3 +80,15 @@ class EventRow(Base):
     to_status: Mapped[str | None] = mapped_column(String(20))
     comment: Mapped[str | None] = mapped_column(String(2000))
     value: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReminderRow(Base):
+    """One overdue reminder sent to the admins: at most one per ticket and kind (the primary key),
+    so sweepers in several processes never repeat it."""
+
+    __tablename__ = "ticket_reminders"
+
+    ticket_id: Mapped[str] = mapped_column(String(24), ForeignKey("tickets.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)     # first_response | resolution
+    due: Mapped[datetime] = mapped_column(UTCDateTime)                  # the due time that was missed
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol, Self
 
 from sqlalchemy import Engine, create_engine, event, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
@@ -26,9 +28,9 @@ from sqlalchemy.pool import StaticPool
 from ..errors import AssistantError
 from .errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
 from .ids import format_ticket_id, normalize_ticket_id
-from .models import (ACTIVE, PAUSED, Event, Reporter, Ticket, category_field, check_transition,
-                     name_field, priority_field, score_field, text_field, unit_field, utc)
-from .schema import EventRow, TicketRow
+from .models import (ACTIVE, OVERDUE_KINDS, PAUSED, SYSTEM, Event, Reporter, Ticket, category_field,
+                     check_transition, name_field, priority_field, score_field, text_field, unit_field, utc)
+from .schema import EventRow, ReminderRow, TicketRow
 from .sla import SLAPolicy, load_sla
 from .text import mask_name, normalize_building
 
@@ -75,6 +77,8 @@ class TicketStore(Protocol):
     def rate(self, ticket_id: str, score: int, comment: str | None = None, *, actor: str | None = None) -> Ticket: ...
 
     def overdue(self, now: datetime | None = None) -> list[Ticket]: ...
+
+    def claim_reminder(self, ticket_id: str, kind: str, due: datetime) -> bool: ...
 
 
 def _now() -> datetime:
@@ -247,8 +251,8 @@ class SQLTicketStore(SQLStore):
 
     @staticmethod
     def _responded(row: TicketRow, actor: str, at: datetime) -> None:
-        """The first action by anyone but the reporter is the first response."""
-        if row.first_response_at is None and actor != row.reporter_id:
+        """The first action by anyone but the reporter (or the assistant's own notes) is the first response."""
+        if row.first_response_at is None and actor not in (row.reporter_id, SYSTEM):
             row.first_response_at = at
 
     # --- creating ------------------------------------------------------------------------
@@ -365,6 +369,26 @@ class SQLTicketStore(SQLStore):
             tickets = [_ticket(r) for r in s.scalars(q)]
         return sorted(tickets, key=lambda t: t.first_response_due if t.overdue_kind(now) == "first_response"
                       else t.resolution_due)
+
+    def claim_reminder(self, ticket_id: str, kind: str, due: datetime) -> bool:
+        """Record that the admins are being reminded that the ticket missed its ``kind`` due time
+        (first_response or resolution). True for exactly one caller per ticket and kind, whatever
+        the number of processes: that caller sends the reminder. The claim is also an audit event
+        (actor ``system``, action ``reminded``); it does not count as a response."""
+        if kind not in OVERDUE_KINDS:
+            raise ValidationError("kind", f"unknown overdue kind {kind!r}; one of {', '.join(OVERDUE_KINDS)}")
+        due = utc(due)
+        with self._session(write=True) as s:
+            row = self._row(s, ticket_id)
+            now = self._now()
+            insert = pg_insert if self._pg else sqlite_insert
+            claimed = s.execute(insert(ReminderRow).values(ticket_id=row.id, kind=kind, due=due, sent_at=now)
+                                .on_conflict_do_nothing().returning(ReminderRow.kind)).first()
+            if claimed is None:       # the row was there: someone reminded already
+                return False
+            s.add(EventRow(ticket_id=row.id, at=now, actor=SYSTEM, action="reminded", value=kind))
+            log.info("ticket %s reminder %s claimed", row.id, kind)
+            return True
 
     # --- changing ------------------------------------------------------------------------
 
