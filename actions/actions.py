@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from assistant import complaint
 from assistant.engine import Engine, State, Turn
 
 log = logging.getLogger(__name__)
@@ -46,21 +47,32 @@ class EngineAction(Action, ABC):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
-        message = tracker.latest_message or {}
-        text = message.get("text") or ""
-        intent_info = message.get("intent") or {}
-        intent = intent_info.get("name") or "nlu_fallback"
+        text, intent, _ = latest(tracker)
         state = State.from_slots(tracker.current_slot_values())
         turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
-        for reply in turn.replies:
-            dispatcher.utter_message(text=reply)
-        if tracker.get_latest_input_channel() in MACHINE_CHANNELS:
-            # The REST API also gets route, topic and sources; chat widgets get only the text.
-            meta = turn.meta() | {"intent": intent, "confidence": intent_info.get("confidence")}
-            dispatcher.utter_message(json_message=meta)
-        log.info("sender=%s action=%s intent=%s route=%s topic=%s", tracker.sender_id, self.name(), intent,
-                 turn.route, turn.topic)
-        return [SlotSet(k, v) for k, v in turn.state.as_slots().items()]
+        return say(dispatcher, tracker, self.name(), turn, state_slots=True)
+
+
+def latest(tracker: Tracker) -> tuple[str, str, float | None]:
+    """The latest message's text, intent name and confidence."""
+    message = tracker.latest_message or {}
+    intent_info = message.get("intent") or {}
+    return message.get("text") or "", intent_info.get("name") or "nlu_fallback", intent_info.get("confidence")
+
+
+def say(dispatcher: CollectingDispatcher, tracker: Tracker, action: str, turn: Turn, *,
+        state_slots: bool = False) -> list[dict[str, Any]]:
+    """Utter the turn's replies (plus its metadata on the REST channel) and return its slot events."""
+    _, intent, confidence = latest(tracker)
+    for reply in turn.replies:
+        dispatcher.utter_message(text=reply)
+    if tracker.get_latest_input_channel() in MACHINE_CHANNELS:
+        # The REST API also gets route, topic and sources; chat widgets get only the text.
+        dispatcher.utter_message(json_message=turn.meta() | {"intent": intent, "confidence": confidence})
+    log.info("sender=%s action=%s intent=%s route=%s topic=%s ticket=%s", tracker.sender_id, action, intent,
+             turn.route, turn.topic, turn.ticket_id)
+    slots = (turn.state.as_slots() if state_slots else {}) | turn.slots
+    return [SlotSet(k, v) for k, v in slots.items()]
 
 
 class ActionAnswer(EngineAction):
@@ -68,7 +80,7 @@ class ActionAnswer(EngineAction):
         return "action_answer"
 
     def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.answer(text, intent, state)
+        return engine.answer(text, intent, state, sender)
 
 
 class ActionChitchat(EngineAction):
@@ -77,14 +89,6 @@ class ActionChitchat(EngineAction):
 
     def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
         return engine.chitchat(intent, text, state, sender)
-
-
-class ActionComplain(EngineAction):
-    def name(self) -> str:
-        return "action_complain"
-
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.complain(text, state, sender)
 
 
 class ActionHandoff(EngineAction):
@@ -100,4 +104,119 @@ class ActionFallback(EngineAction):
         return "action_fallback"
 
     def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.fallback(text, state)
+        return engine.fallback(text, state, sender)
+
+
+# -- the complaint form (complaint_form in domain.yml) ---------------------------------------------
+
+def form_slots(tracker: Tracker) -> dict[str, Any]:
+    return {name: tracker.get_slot(name) for name in complaint.SLOTS}
+
+
+class ValidateComplaintForm(Action):
+    """Reads each answer (or the opening complaint) and names the next slot to ask; the form ends
+    when nothing is left, or early on "算了" / "转人工" / an angry message."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text, _, _ = latest(tracker)
+        slots = form_slots(tracker)
+        asked = tracker.get_slot("requested_slot") if tracker.active_loop_name == "complaint_form" else None
+        step = get_engine().complaint_step(text, slots, asked, tracker.sender_id)
+        for reply in step.said:
+            dispatcher.utter_message(text=reply)
+        slots.update(step.updates)
+        events = [SlotSet(k, v) for k, v in step.updates.items()]
+        if asked and asked not in step.updates:
+            events.append(SlotSet(asked, slots.get(asked)))   # Rasa rejects a form turn that sets nothing
+        todo = complaint.needed(slots)
+        log.info("sender=%s complaint form asked=%s next=%s", tracker.sender_id, asked, todo[0] if todo else None)
+        return [*events, SlotSet("requested_slot", todo[0] if todo else None)]
+
+
+class AskComplaintSlot(Action, ABC):
+    @property
+    @abstractmethod
+    def slot(self) -> str: ...
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        turn = get_engine().complaint_question(self.slot, form_slots(tracker))
+        return say(dispatcher, tracker, self.name(), turn)
+
+
+class AskComplaintCategory(AskComplaintSlot):
+    slot = complaint.CATEGORY
+
+
+class AskComplaintUnit(AskComplaintSlot):
+    slot = complaint.UNIT
+
+
+class AskComplaintDescription(AskComplaintSlot):
+    slot = complaint.DESCRIPTION
+
+
+class AskComplaintOtherParty(AskComplaintSlot):
+    slot = complaint.OTHER_PARTY
+
+
+class AskComplaintUrgency(AskComplaintSlot):
+    slot = complaint.URGENCY
+
+
+class AskComplaintConfirmed(AskComplaintSlot):
+    slot = complaint.CONFIRMED
+
+
+class ActionSubmitComplaint(Action):
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        text, _, _ = latest(tracker)
+        turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text)
+        return say(dispatcher, tracker, self.name(), turn)
+
+
+# -- messages the admins' side triggers (assistant/push.py) -------------------------------------------
+
+def entity(tracker: Tracker, name: str) -> str | None:
+    for ent in (tracker.latest_message or {}).get("entities") or []:
+        if ent.get("entity") == name and ent.get("value"):
+            return str(ent["value"])
+    return None
+
+
+class ActionAskCsat(Action):
+    def name(self) -> str:
+        return "action_ask_csat"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        ticket_id = entity(tracker, "ticket_id")
+        if not ticket_id:   # a resident typed something NLU read as this trigger
+            log.warning("sender=%s csat asked without a ticket id", tracker.sender_id)
+            return ActionFallback().run(dispatcher, tracker, domain)
+        turn = get_engine().ask_csat(ticket_id)
+        return say(dispatcher, tracker, self.name(), turn) + [SlotSet("csat_ticket", ticket_id)]
+
+
+class ActionHandoffTimeout(Action):
+    def name(self) -> str:
+        return "action_handoff_timeout"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: dict[str, Any]) -> list[dict[str, Any]]:
+        ticket_id, handoff_id = entity(tracker, "ticket_id"), entity(tracker, "handoff_id")
+        if not (ticket_id or handoff_id):
+            return ActionFallback().run(dispatcher, tracker, domain)
+        turn = get_engine().handoff_timed_out(ticket_id, handoff_id)
+        return say(dispatcher, tracker, self.name(), turn)

@@ -3,25 +3,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
+from assistant import complaint
 from assistant.engine import State
 
 from .test_engine import make_engine
 
 
-def tracker(text: str, intent: str, slots: dict | None = None, confidence: float = 0.93) -> Tracker:
+def tracker(text: str, intent: str, slots: dict | None = None, confidence: float = 0.93, *,
+            form: bool = False, entities: list[dict] | None = None, sender: str = "resident-1",
+            channel: str | None = None) -> Tracker:
+    events = [{"event": "user", "text": text, "input_channel": channel}] if channel else []
     return Tracker.from_dict({
-        "sender_id": "resident-1",
+        "sender_id": sender,
         "slots": slots or {},
         "latest_message": {"text": text, "intent": {"name": intent, "confidence": confidence},
-                           "entities": []},
-        "events": [],
+                           "entities": entities or []},
+        "events": events,
         "paused": False,
         "followup_action": None,
-        "active_loop": {},
+        "active_loop": {"name": "complaint_form"} if form else {},
         "latest_action_name": "action_listen",
     })
 
@@ -33,7 +37,7 @@ def engine(mini_kb_dir: Path):  # noqa: ANN201
     actions.set_engine(None)
 
 
-def run(action: actions.EngineAction, t: Tracker) -> tuple[list[dict], list[dict]]:
+def run(action: Action, t: Tracker) -> tuple[list[dict], list[dict]]:
     d = CollectingDispatcher()
     events = action.run(d, t, {})
     return d.messages, events
@@ -59,7 +63,6 @@ def test_fallback_action_counts_misses_through_slots() -> None:
 
 @pytest.mark.parametrize(("action", "intent", "route"), [
     (actions.ActionChitchat(), "greet", "chitchat"),
-    (actions.ActionComplain(), "complain", "ticket"),
     (actions.ActionHandoff(), "request_human", "handoff"),
 ])
 def test_every_action_reports_its_route(action: actions.EngineAction, intent: str, route: str) -> None:
@@ -70,9 +73,178 @@ def test_every_action_reports_its_route(action: actions.EngineAction, intent: st
 
 def test_action_names_match_the_domain() -> None:
     import yaml
+    from rasa_sdk.executor import ActionExecutor
 
     from .conftest import ROOT
 
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    names = {cls().name() for cls in actions.EngineAction.__subclasses__()}
-    assert names == set(domain["actions"])
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == set(domain["actions"])
+    assert set(domain["forms"]["complaint_form"]["required_slots"]) == set(complaint.ASKED)
+    assert set(complaint.SLOTS) | {"csat_ticket"} <= set(domain["slots"])
+
+
+# -- the complaint form, CSAT and automatic handoff, with a real ticket database ------------------
+
+class Told:
+    """Residents stand-in: records what the admins' side asked to tell."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+
+    def tell(self, conversation_id: str, intent: str, entities: dict) -> list[str]:
+        self.calls.append((conversation_id, intent, entities))
+        return []
+
+
+@pytest.fixture
+def desk(tmp_path: Path, mini_kb_dir: Path):  # noqa: ANN201
+    from assistant.desk import Desk
+    from assistant.handoff import LogNotifier, load_roster, open_handoffs
+    from assistant.tickets.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'tickets.db'}"
+    d = Desk(open_store(url), open_handoffs(url), load_roster(), LogNotifier(), Told())
+    engine = make_engine(mini_kb_dir, answer_at=0.0)
+    engine.desk = d
+    actions.set_engine(engine)
+    yield d
+    d.tickets.dispose()
+    d.handoffs.dispose()
+
+
+def slot_events(events: list[dict]) -> dict:
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def walk(answers: list[str], opening: str, sender: str = "resident-1") -> tuple[dict, list[str]]:
+    """Run the form the way Rasa does: validate, then ask for the requested slot; return the
+    slots when the form ends and everything the bot said."""
+    validate = actions.ValidateComplaintForm()
+    slots: dict = {}
+    said: list[str] = []
+    messages, events = run(validate, tracker(opening, "complain", slots, sender=sender))
+    said += [m["text"] for m in messages if m.get("text")]
+    slots.update(slot_events(events))
+    for answer in answers:
+        asked = slots.get("requested_slot")
+        if asked is None:
+            break
+        ask = next(cls for cls in actions.AskComplaintSlot.__subclasses__() if cls.slot == asked)()
+        messages, _ = run(ask, tracker("", "complain", slots, sender=sender))
+        said += [m["text"] for m in messages if m.get("text")]
+        messages, events = run(validate, tracker(answer, "inform", slots, form=True, sender=sender))
+        said += [m["text"] for m in messages if m.get("text")]
+        slots.update(slot_events(events))
+    return slots, said
+
+
+def test_form_happy_path_opens_a_ticket(desk) -> None:  # noqa: ANN001
+    slots, said = walk(["不清楚", "一般", "是"], "楼上装修太吵了，天天电钻响，我住5栋101")
+    assert slots["requested_slot"] is None and slots["complaint_confirmed"] is True
+    assert any("请确认工单信息" in s and "5-101" in s for s in said)
+    messages, events = run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots, channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert meta["route"] == "ticket" and meta["ticket_id"]
+    ticket = desk.tickets.get(meta["ticket_id"])
+    assert (ticket.category, ticket.unit, ticket.priority) == ("noise", "5-101", "normal")
+    assert "电钻" in ticket.description and ticket.reporter_id == "resident-1"
+    assert all(v is None for k, v in slot_events(events).items() if k.startswith("complaint_"))
+    assert desk.handoffs.open_for("resident-1") is None          # noise is not a sensitive category
+
+
+def test_form_asks_only_what_is_missing_and_reads_answers(desk) -> None:  # noqa: ANN001
+    slots, said = walk(["2", "五号楼", "邻居家的狗天天半夜叫", "6-302", "紧急", "是的"], "我要投诉")
+    assert said[0].startswith("好的，我来帮您登记")
+    assert (slots["complaint_category"], slots["complaint_unit"], slots["complaint_other_party"],
+            slots["complaint_urgency"]) == ("pets", "5", "6-302", "urgent")
+    _, events = run(actions.ActionSubmitComplaint(), tracker("是的", "affirm", slots))
+    ticket = desk.tickets.list()[0]
+    assert (ticket.category, ticket.unit, ticket.other_party_unit, ticket.priority) == ("pets", "5", "6-302", "urgent")
+
+
+def test_form_cancel_creates_nothing(desk) -> None:  # noqa: ANN001
+    slots, _ = walk(["算了"], "我要投诉")
+    assert slots["requested_slot"] is None and slots["complaint_stop"] == "cancel"
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("算了", "deny", slots))
+    assert "已取消" in messages[0]["text"]
+    assert desk.tickets.list() == []
+
+
+def test_form_correction_before_confirming(desk) -> None:  # noqa: ANN001
+    slots, said = walk(["不清楚", "一般", "房号是5-102", "是"], "楼上太吵了，我住5栋101")
+    assert any("已更正" in s for s in said)
+    confirmations = [s for s in said if "请确认工单信息" in s]
+    assert "5-101" in confirmations[0] and "5-102" in confirmations[1]
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots))
+    assert desk.tickets.list()[0].unit == "5-102"
+
+
+def test_a_repeat_complaint_is_appended_not_duplicated(desk) -> None:  # noqa: ANN001
+    first, _ = walk(["不清楚", "一般", "是"], "楼上太吵了，我住5栋101")
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", first))
+    again, _ = walk(["不清楚", "一般", "是"], "楼上还是很吵，晚上十点了，我住5栋101")
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("是", "affirm", again))
+    assert len(desk.tickets.list()) == 1 and "补充" in messages[0]["text"]
+    assert [e.action for e in desk.tickets.events(desk.tickets.list()[0].id)].count("appended") == 1
+
+
+def test_fee_disputes_also_go_to_a_human(desk) -> None:  # noqa: ANN001
+    slots, _ = walk(["5-101", "一般", "是"], "这个月物业费多收了两百，不合理")
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots, channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert meta["route"] == "handoff" and meta["ticket_id"]
+    handoff = desk.handoffs.open_for("resident-1")
+    assert handoff is not None and handoff.reason == "sensitive_category" and meta["ticket_id"] in handoff.summary
+
+
+def test_an_angry_complaint_skips_the_questions_and_goes_to_a_human(desk) -> None:  # noqa: ANN001
+    slots, _ = walk([], "气死了！！！楼上天天半夜装修，什么破物业都不管")
+    assert slots["requested_slot"] is None and slots["complaint_stop"] == "angry"
+    run(actions.ActionSubmitComplaint(), tracker("", "complain", slots))
+    assert desk.tickets.list()[0].category in {"noise", "renovation"}
+    assert desk.handoffs.open_for("resident-1").reason == "abusive"
+
+
+def test_two_low_confidence_turns_hand_off(desk) -> None:  # noqa: ANN001
+    _, events = run(actions.ActionFallback(), tracker("天气怎么样", "out_of_scope"))
+    assert desk.handoffs.open_for("resident-1") is None
+    messages, _ = run(actions.ActionFallback(), tracker("股票会涨吗", "out_of_scope", slot_events(events),
+                                                        channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert meta["route"] == "handoff"
+    assert desk.handoffs.open_for("resident-1").reason == "low_confidence"
+
+
+def test_resolving_asks_for_a_score_and_the_answer_is_stored(desk) -> None:  # noqa: ANN001
+    ticket, _ = desk.complain("resident-1", "楼下烧烤油烟太大", category="cleaning")
+    desk.tickets.assign(ticket.id, "wang", actor="wang")
+    resolved, _ = desk.resolve(ticket.id, actor="wang", comment="已协调")
+    assert desk.residents.calls == [("resident-1", "EXTERNAL_csat", {"ticket_id": ticket.id})]
+    assert resolved.status == "resolved"
+    messages, events = run(actions.ActionAskCsat(), tracker("", "EXTERNAL_csat",
+                                                            entities=[{"entity": "ticket_id", "value": ticket.id}]))
+    assert ticket.id in messages[0]["text"] and "1-5" in messages[0]["text"]
+    slots = slot_events(events)
+    assert slots["csat_ticket"] == ticket.id
+    messages, events = run(actions.ActionFallback(), tracker("5分", "inform", slots))
+    assert "5 分" in messages[0]["text"] and slot_events(events)["csat_ticket"] is None
+    assert desk.tickets.get(ticket.id).satisfaction == 5
+
+
+def test_a_triggered_intent_without_ids_falls_back(desk) -> None:  # noqa: ANN001
+    messages, _ = run(actions.ActionAskCsat(), tracker("EXTERNAL_csat", "EXTERNAL_csat"))
+    assert messages and "超出了我能回答的范围" in messages[0]["text"]
+    messages, _ = run(actions.ActionHandoffTimeout(), tracker("x", "EXTERNAL_handoff_timeout",
+                                                              entities=[{"entity": "ticket_id", "value": "T-1"}]))
+    assert "T-1" in messages[0]["text"]
+
+
+def test_a_question_in_complaint_words_is_answered_not_ticketed(desk) -> None:  # noqa: ANN001
+    slots, _ = walk([], "车位怎么租？")
+    assert slots["requested_slot"] is None and slots["complaint_stop"] == "answered"
+    messages, events = run(actions.ActionSubmitComplaint(), tracker("车位怎么租？", "complain", slots, channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert meta["route"] == "answer" and meta["topic"] == "parking"
+    assert slot_events(events)["complaint_stop"] is None and desk.tickets.list() == []

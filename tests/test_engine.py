@@ -87,7 +87,9 @@ def test_blank_messages_get_a_prompt(confident: Engine, text: str) -> None:
 
 
 def test_complaints_and_handoff_are_acknowledged(confident: Engine) -> None:
-    assert confident.complain("楼上太吵了", State()).route == "ticket"
+    assert confident.complain("楼上太吵了") is None                                # the form starts
+    asked = confident.complain("车位怎么租？")                                      # a question: answered
+    assert asked is not None and asked.route == "answer" and replies.COMPLAIN_HINT in asked.replies
     assert confident.handoff("转人工", State()).route == "handoff"
 
 

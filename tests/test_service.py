@@ -52,18 +52,42 @@ def test_ask_plain_prints_the_reply(served: tuple[Settings, Services]) -> None:
     assert "有害垃圾" in proc.stdout and "来源" in proc.stdout
 
 
-def test_a_complaint_opens_a_ticket_admins_can_see(served: tuple[Settings, Services]) -> None:
-    proc = cli(served[0], "ask", "--json", "--sender", "resident-complaint-1", "我是5栋101的，楼上装修太吵了，天天电钻响")
-    out = json.loads(proc.stdout)
-    assert out["route"] == "ticket" and out["ticket_id"] and out["ticket_id"] in out["replies"][0]
-    again = json.loads(cli(served[0], "ask", "--json", "--sender", "resident-complaint-1",
-                           "楼上还是很吵，晚上十点了还在装修").stdout)
-    assert again["route"] == "ticket" and again["ticket_id"] == out["ticket_id"]  # appended, not duplicated
-    show = cli(served[0], "tickets", "show", "--json", out["ticket_id"])
+def ask_json(settings: Settings, sender: str, text: str) -> dict:
+    proc = cli(settings, "ask", "--json", "--sender", sender, text)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_a_complaint_goes_through_the_form_into_a_ticket_admins_can_see(served: tuple[Settings, Services]) -> None:
+    settings, sender = served[0], "resident-complaint-1"
+    start = ask_json(settings, sender, "我是5栋101的，楼上装修太吵了，天天电钻响")
+    assert start["route"] == "ticket" and start["ticket_id"] is None     # the form started
+    assert "对方" in start["replies"][-1]                                 # category and unit were understood
+    assert "紧急" in ask_json(settings, sender, "不清楚")["replies"][-1]
+    confirm = ask_json(settings, sender, "一般")
+    assert "请确认工单信息" in confirm["replies"][-1] and "5-101" in confirm["replies"][-1]
+    done = ask_json(settings, sender, "是")
+    assert done["route"] == "ticket" and done["ticket_id"] and done["ticket_id"] in done["replies"][0]
+    show = cli(settings, "tickets", "show", "--json", done["ticket_id"])
     assert show.returncode == 0, show.stderr
-    ticket = json.loads(show.stdout)
-    text = json.dumps(ticket, ensure_ascii=False)
+    text = json.dumps(json.loads(show.stdout), ensure_ascii=False)
     assert "5-101" in text and "noise" in text and "电钻" in text
+    # The same resident again: the form runs, and the ticket is appended, not duplicated.
+    ask_json(settings, sender, "楼上还是很吵，晚上十点了还在装修")
+    for answer in ("不清楚", "一般"):
+        ask_json(settings, sender, answer)
+    again = ask_json(settings, sender, "是")
+    assert again["ticket_id"] == done["ticket_id"] and "补充" in again["replies"][0]
+
+
+def test_a_complaint_can_be_cancelled(served: tuple[Settings, Services]) -> None:
+    settings, sender = served[0], "resident-complaint-2"
+    assert ask_json(settings, sender, "我要投诉")["route"] == "ticket"
+    out = ask_json(settings, sender, "算了")
+    assert out["route"] == "ticket" and out["ticket_id"] is None and "已取消" in out["replies"][0]
+    listed = json.loads(cli(settings, "tickets", "list", "--json").stdout)
+    assert not [t for t in listed if t["reporter_id"] == sender]
+    assert ask_json(settings, sender, "垃圾几点扔")["route"] == "answer"     # back to normal
 
 
 def test_handoff_keeps_the_bot_quiet_until_released(served: tuple[Settings, Services]) -> None:
@@ -85,7 +109,7 @@ def test_chat_command_talks_in_one_conversation(served: tuple[Settings, Services
     proc = cli(served[0], "chat", stdin="垃圾几点扔\n今天天气怎么样\n股票会涨吗\n好的\n/quit\n")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "来源" in out and replies.OFFER_HUMAN[:9] in out and "值班管理员" in out
+    assert "来源" in out and replies.MISSED_TWICE in out and "值班管理员" in out   # two misses: a person takes over
 
 
 def test_group_chat_moderates_and_answers_mentions(served: tuple[Settings, Services]) -> None:
@@ -117,9 +141,9 @@ def test_jsonl_answers_each_line_and_reports_bad_lines(served: tuple[Settings, S
     assert out[0]["route"] == "answer" and out[0]["topic"] == "garbage"
     assert "error" in out[1] and out[1]["line"] == 2
     assert "error" in out[2] and "text" in out[2]["error"]
-    assert out[3]["route"] == "fallback" and out[4]["route"] == "fallback"
-    assert replies.OFFER_HUMAN in out[4]["replies"]
-    assert out[5]["route"] == "handoff"  # the same sender accepted the offered human
+    assert out[3]["route"] == "fallback"
+    assert out[4]["route"] == "handoff" and replies.MISSED_TWICE in out[4]["replies"]  # the second miss
+    assert out[5]["route"] == "handoff" and out[5]["replies"] == []  # the bot stays quiet
     assert "error" in out[6]
 
 
