@@ -1,0 +1,23 @@
+"""The admins' web console (FastAPI, server-rendered): tickets, their audit log and actions, the handoff queue.
+
+    from assistant.console import create_app, load_tokens
+    from assistant.desk import Desk
+    desk = Desk.open()
+    app = create_app(desk, load_tokens("models/console_tokens.yml", desk.roster))
+
+Serve it with ``python -m assistant console`` (loopback, port 8090 or $ASSISTANT_CONSOLE_PORT).
+"""
+
+from __future__ import annotations
+
+from .app import create_app, error_text
+from .tokens import (
+           AdminToken,
+           TokenFileError,
+           create_tokens,
+           default_tokens_path,
+           load_tokens,
+)
+
+__all__ = ["AdminToken", "TokenFileError", "create_app", "create_tokens", "default_tokens_path", "error_text",
+           "load_tokens"]

@@ -1,0 +1,117 @@
+"""Admin login tokens for the web console.
+
+The file (default ``models/console_tokens.yml``, or ``$ASSISTANT_CONSOLE_TOKENS``) is a YAML list::
+
+    - admin: wang          # a roster admin id
+      token: 3q2-...       # at least 16 characters; keep the file private (mode 0600)
+
+``create_tokens`` writes one random token per roster admin into a new file with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ..errors import DataError
+from ..handoff.roster import Roster
+from ..yamlfile import LINE, read_yaml
+
+TOKENS_ENV = "ASSISTANT_CONSOLE_TOKENS"
+MIN_TOKEN = 16
+HEADER = ("# 锦山壹号 admin console login tokens (one per roster admin). Keep this file private (mode 0600).\n"
+          "# Each admin logs in with their own token; delete an entry to revoke it.\n")
+
+
+class TokenFileError(DataError):
+    """The tokens file is wrong; the message names the file, line and field."""
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    admin: str
+    token: str
+
+    def __repr__(self) -> str:            # never print a token
+        return f"AdminToken(admin={self.admin!r}, token=<hidden>)"
+
+
+def default_tokens_path(root: Path | None = None) -> Path:
+    """$ASSISTANT_CONSOLE_TOKENS, else <project root>/models/console_tokens.yml."""
+    env = os.environ.get(TOKENS_ENV)
+    if env:
+        return Path(env)
+    if root is None:
+        from ..config import find_root
+        root = find_root()
+    return Path(root) / "models" / "console_tokens.yml"
+
+
+def as_tokens(tokens: Iterable[AdminToken] | Mapping[str, str]) -> tuple[AdminToken, ...]:
+    """AdminTokens from a list of them or a mapping admin id -> token."""
+    if isinstance(tokens, Mapping):
+        return tuple(AdminToken(str(a), str(t)) for a, t in tokens.items())
+    return tuple(tokens)
+
+
+def load_tokens(path: str | Path, roster: Roster | None = None) -> tuple[AdminToken, ...]:
+    """Read and check a tokens file; with a roster, every admin must be in it."""
+    p = Path(path)
+    raw = read_yaml(p, error=TokenFileError)
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise TokenFileError("must be a list of {admin: <roster admin id>, token: <text>}", path=str(p), line=1)
+    out: list[AdminToken] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        line = item.get(LINE) if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            raise TokenFileError("each entry must be a mapping with admin and token", path=str(p), field=f"[{i}]")
+        extra = sorted(str(k) for k in item if k not in ("admin", "token", LINE))
+        if extra:
+            raise TokenFileError(f"unknown key(s) {', '.join(extra)}", path=str(p), line=line, field=f"[{i}]")
+        admin, token = item.get("admin"), item.get("token")
+        if not isinstance(admin, str) or not admin.strip():
+            raise TokenFileError("admin must be a roster admin id", path=str(p), line=line, field=f"[{i}].admin")
+        admin = admin.strip()
+        if roster is not None and roster.get(admin) is None:
+            known = ", ".join(a.id for a in roster.admins)
+            raise TokenFileError(f"unknown admin {admin!r} (roster: {known})", path=str(p), line=line,
+                                 field=f"[{i}].admin")
+        if not isinstance(token, str) or len(token.strip()) < MIN_TOKEN:
+            raise TokenFileError(f"token must be text of at least {MIN_TOKEN} characters", path=str(p), line=line,
+                                 field=f"[{i}].token")
+        token = token.strip()
+        if token in seen:
+            raise TokenFileError("the same token is listed twice", path=str(p), line=line, field=f"[{i}].token")
+        seen.add(token)
+        out.append(AdminToken(admin, token))
+    if not out:
+        raise TokenFileError("no tokens: nobody could log in", path=str(p))
+    return tuple(out)
+
+
+def create_tokens(path: str | Path, roster: Roster) -> tuple[AdminToken, ...]:
+    """Write a new tokens file (mode 0600) with one random token per roster admin; refuses to overwrite."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tokens = tuple(AdminToken(a.id, secrets.token_urlsafe(24)) for a in roster.admins)
+    body = HEADER + yaml.safe_dump([{"admin": t.admin, "token": t.token} for t in tokens],
+                                   allow_unicode=True, sort_keys=False)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(body)
+    os.chmod(p, 0o600)            # whatever the umask
+    return tokens
+
+
+def readable_by_others(path: str | Path) -> bool:
+    """True when group or others may read or write the file."""
+    return bool(Path(path).stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
