@@ -8,6 +8,7 @@ Everything between (moderation, routing, answering) is the gateway's job.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -35,6 +36,21 @@ class AdapterError(AssistantError):
 
 
 # -- the message model -----------------------------------------------------------------------
+
+
+def decode_json(raw: Any, what: str) -> Any:
+    """A JSON document given as bytes or str, decoded; anything else is returned as it is."""
+    if isinstance(raw, (bytes, bytearray)):
+        try:
+            raw = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AdapterError(what, f"not UTF-8 (byte {exc.start})") from None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise AdapterError(what, f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    return raw
 
 
 def now() -> dt.datetime:

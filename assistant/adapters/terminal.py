@@ -16,8 +16,20 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .base import (DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdapterError, Event, IncomingMessage, MemberJoined,
-                   MemberLeft, Wake, parse_payload)
+from .base import (
+    DEFAULT_WAKE,
+    MUTE,
+    RECALL,
+    REMOVE,
+    WARN,
+    AdapterError,
+    Event,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    Wake,
+    parse_payload,
+)
 
 if TYPE_CHECKING:
     from ..gateway import Gateway, GatewayResult

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .base import DEFAULT_WAKE, AdapterError, Event, Wake, parse_payload
+from .base import DEFAULT_WAKE, AdapterError, Event, Wake, decode_json, parse_payload
 
 if TYPE_CHECKING:
     from ..gateway import Gateway, GatewayResult
@@ -66,17 +66,7 @@ class WebhookAdapter:
 
     def parse(self, raw: Any) -> Event:
         """A JSON body (bytes or str) or an already decoded object."""
-        if isinstance(raw, (bytes, bytearray)):
-            try:
-                raw = bytes(raw).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise AdapterError("body", f"not UTF-8 (byte {exc.start})") from None
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise AdapterError("body", f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") \
-                    from None
+        raw = decode_json(raw, "body")
         return parse_payload(raw, self.platform, self.wake)
 
     def render(self, result: GatewayResult) -> dict[str, Any]:

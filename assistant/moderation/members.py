@@ -8,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DataError
 from ..text import strip_emoji
@@ -73,6 +74,9 @@ class Roster:
             raise DataError("roster file not found", path=str(path)) from None
         except UnicodeDecodeError as exc:
             raise DataError(f"not UTF-8 text ({exc.reason})", path=str(path)) from exc
+        except OSError as exc:     # a folder, no permission
+            raise DataError(f"cannot read the roster: {exc.strerror or type(exc).__name__}",
+                            path=str(path)) from None
         return cls.parse(text, str(path))
 
     @classmethod
@@ -87,6 +91,18 @@ class Roster:
                 raise DataError(f"header must name the columns building,unit,room (missing {need})",
                                 path=path, line=1, field=need)
         units: set[tuple[str, str | None, str]] = set()
+        try:
+            cls._rows(rows, cols, path, units)
+        except csv.Error as exc:
+            raise DataError(f"not valid CSV: {exc}", path=path, line=rows.line_num) from None
+        if not units:
+            # An empty roster would flag every new member's unit as unknown.
+            raise DataError("the roster lists no units (one building,unit,room row per unit)", path=path,
+                            line=rows.line_num or 1)
+        return cls(units)
+
+    @staticmethod
+    def _rows(rows: Any, cols: list[str], path: str, units: set[tuple[str, str | None, str]]) -> None:
         for row in rows:
             line = rows.line_num
             if not any(c.strip() for c in row):
@@ -104,7 +120,6 @@ class Roster:
             u = rec.get("unit") or ""
             units.add((b, str(int(unicodedata.normalize("NFKC", u))) if u else None,
                        unicodedata.normalize("NFKC", rec["room"])))
-        return cls(units)
 
     def __contains__(self, unit: Unit) -> bool:
         if (unit.building, unit.unit, unit.room) in self.units:

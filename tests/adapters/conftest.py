@@ -9,6 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from assistant.adapters import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server
+from assistant.adapters.telegram import TelegramAdapter
 from assistant.client import Reply
 from assistant.gateway import Gateway
 from assistant.moderation import ModerationConfig, Moderator, load_config
@@ -136,6 +137,68 @@ SAMPLES = [
                    (body({**message("x"), "type": "poke"}), "type")],
     ),
 ]
+
+
+# Telegram: Bot API Update JSON; the bot is @jinshan_bot (id 999), the group a supergroup.
+TG_BOT = {"id": 999, "is_bot": True, "first_name": "小区助手", "username": "jinshan_bot"}
+TG_GROUP = {"id": -100123, "type": "supergroup", "title": "锦山壹号业主群"}
+
+
+def tg_user(uid: int | str = 42, name: str = "5-101-张三", **extra: Any) -> dict[str, Any]:
+    return {"id": uid, "is_bot": False, "first_name": name, **extra}
+
+
+def tg_message(text: str | None, sender: dict[str, Any] | None = None, chat: dict[str, Any] | None = None,
+               message_id: int = 10, mention: bool = False, **extra: Any) -> dict[str, Any]:
+    """A message; ``mention`` marks a leading @jinshan_bot as a mention entity, as Telegram does."""
+    msg: dict[str, Any] = {"message_id": message_id, "date": 1764000000, "chat": chat or TG_GROUP,
+                           "from": sender or tg_user(), **extra}
+    if text is not None:
+        msg["text"] = text
+    if mention:
+        msg["entities"] = [{"type": "mention", "offset": 0, "length": len("@jinshan_bot")}]
+    return msg
+
+
+def tg_update(message: dict[str, Any], update_id: int = 1, key: str = "message") -> bytes:
+    return body({"update_id": update_id, key: message})
+
+
+def tg_adapter() -> TelegramAdapter:
+    return TelegramAdapter(username="jinshan_bot", bot_id=999)
+
+
+SAMPLES.append(Samples(
+    name="telegram",
+    make=tg_adapter,
+    group_mention=tg_update(tg_message("@jinshan_bot 垃圾几点扔", mention=True)),
+    group_plain=tg_update(tg_message("今天电梯又坏了")),
+    private=tg_update(tg_message("车位怎么租", chat={"id": 42, "type": "private", "first_name": "5-101-张三"})),
+    joined=tg_update(tg_message(None, new_chat_members=[tg_user(43, "6-202-李四")])),
+    left=tg_update(tg_message(None, left_chat_member=tg_user(43, "6-202-李四"))),
+    extra_fields=body({"update_id": 1, "x_platform": [1, 2], "message": {
+        **tg_message("@jinshan_bot 垃圾几点扔", sender=tg_user("u1", is_premium=True, avatar="x"), mention=True),
+        "link_preview_options": {"is_disabled": True}, "has_protected_content": True}}),
+    malformed=[(None, "update"), (b"{not json", "update"), (b"\xff\xfe", "update"), (b"[1, 2]", "update"),
+               (body({"update_id": 1}), "message"),
+               (body({"update_id": 1, "callback_query": {"id": "1"}}), "message"),
+               (body({"update_id": 1, "message": "hi"}), "message"),
+               (body({"update_id": 1, "message": {"message_id": 1, "from": tg_user(), "text": "x"}}), "message.chat"),
+               (tg_update(tg_message("x", chat={"type": "group"})), "message.chat.id"),
+               (tg_update(tg_message("x", chat={"id": 5, "type": "channel"})), "message.chat.type"),
+               (body({"update_id": 1, "message": {"message_id": 1, "chat": TG_GROUP, "text": "x"}}), "message.from"),
+               (tg_update(tg_message("x", sender={"first_name": "a"})), "message.from.id"),
+               (tg_update(tg_message(None, sticker={"file_id": "s"})), "message.text"),
+               (tg_update(tg_message(None, caption=5)), "message.caption"),
+               (tg_update({**tg_message("x"), "text": ["x"]}), "message.text"),
+               (tg_update(tg_message("x", entities=[{"type": "mention", "offset": 0, "length": 99}])),
+                "message.entities[0]"),
+               (tg_update(tg_message("x", entities="bold")), "message.entities"),
+               (tg_update({**tg_message("x"), "date": "yesterday"}), "message.date"),
+               (tg_update(tg_message("x"), key="edited_message")[:-1], "update"),
+               (tg_update(tg_message(None, new_chat_members=[TG_BOT])), "message.new_chat_members"),
+               (tg_update(tg_message(None, new_chat_members={"id": 1})), "message.new_chat_members")],
+))
 
 
 @pytest.fixture(params=SAMPLES, ids=[s.name for s in SAMPLES])

@@ -1,0 +1,80 @@
+"""What the platform commands (``chat --group``, ``webhook``, ``telegram``) share: the residents
+roster option and the real assistant as the gateway's answerer."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..client import Reply
+    from ..config import Settings
+    from ..gateway import Answerer, Gateway
+    from ..moderation import Roster
+
+log = logging.getLogger(__name__)
+
+RESIDENTS_ENV = "ASSISTANT_RESIDENTS_CSV"
+
+
+def add_residents_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--residents", type=Path, metavar="CSV",
+                   help=f"units that exist (columns building,unit,room): new members' nicknames are checked "
+                        f"against it (default ${RESIDENTS_ENV}, else members.roster in the rules file)")
+
+
+def residents_roster(path: Path | str | None = None) -> Roster | None:
+    """The roster at ``path``, else at $ASSISTANT_RESIDENTS_CSV, else None (the rules file's own
+    ``members.roster``, if any, applies). A bad file raises ``DataError`` naming the file and line."""
+    from ..moderation import Roster
+
+    path = path or os.environ.get(RESIDENTS_ENV, "").strip() or None
+    if path is None:
+        return None
+    roster = Roster.load(Path(path))
+    log.info("residents roster: %d units", len(roster.units))
+    return roster
+
+
+def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer: Answerer | None = None,
+                  persistent_strikes: bool = True) -> Gateway:
+    """A gateway for a real group: the estate's rules, the roster (``residents_roster``), strikes
+    kept in the strike database (``strikes.database`` in the rules file) so they survive a restart."""
+    from ..gateway import Gateway
+    from ..moderation import Moderator, load_config, store_from_config
+
+    config = load_config()
+    store = store_from_config(config, settings.root) if persistent_strikes else None
+    return Gateway(Moderator(config, store, roster), answerer or not_ready)
+
+
+def not_ready(text: str, sender: str) -> Reply:
+    """The answerer until the servers are up (the gateway turns the error into SERVICE_DOWN)."""
+    raise RuntimeError("the assistant is not ready yet")
+
+
+@contextmanager
+def live_answerer(settings: Settings) -> Iterator[Answerer]:
+    """The real assistant (Rasa and action servers started when not running, stopped after), as
+    ``chat --group`` uses it: no moderator of its own (the gateway moderates), with the handoff
+    queue so conversations taken by a human admin stay quiet."""
+    from ..client import Assistant, RasaClient
+    from ..handoff import HandoffError, open_handoffs
+    from ..services import Services
+
+    with Services(settings):
+        try:
+            handoffs = open_handoffs()
+        except HandoffError as exc:
+            log.error("handoff queue unavailable: %s", type(exc).__name__)
+            handoffs = None
+        bot = Assistant(RasaClient(settings.rasa_url), None, handoffs)
+        try:
+            yield bot.ask
+        finally:
+            bot.close()
