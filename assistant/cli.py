@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("chat", help="interactive terminal chat")
     ch.add_argument("--group", action="store_true",
                     help="simulate the owners' group: several residents, @助手 mentions, /join, moderation")
+    from .adapters.serving import add_residents_option
+    add_residents_option(ch)
     sub.add_parser("serve", help="run the Rasa and action servers until interrupted")
     wc = sub.add_parser("webchat", help="serve the web chat page (rasa-webchat widget) and both servers")
     wc.add_argument("--port", type=int, help="page port (default 8088 or $ASSISTANT_WEBCHAT_PORT)")
@@ -66,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_tickets(sub)
     add_handoff(sub)
+    # Commands defined in their own modules: add_parser(sub) sets ``run(args, settings) -> int``.
+    from .adapters.telegram_cli import add_parser as add_telegram
+    from .adapters.webhook_cli import add_parser as add_webhook
+    add_telegram(sub)
+    add_webhook(sub)
+    from .sweep_cli import add_parser as add_desk
+    add_desk(sub)
+    from .console.cli import add_parser as add_console
+    add_console(sub)
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = bench.add_subparsers(dest="bench_cmd", required=True)
     bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
@@ -86,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
     try:
         settings = load_settings().with_ports(args.rasa_port, args.action_port)
-        return COMMANDS[args.cmd](args, settings)
+        handler = COMMANDS.get(args.cmd) or args.run
+        return handler(args, settings)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -217,7 +229,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     con = Console()
     con.print("[dim]正在启动助手（首次启动约需半分钟）…[/]")
     if args.group:
-        return _group_chat(settings)
+        return _group_chat(settings, args.residents)
     with _assistant(settings) as bot:
         sender = f"chat-{uuid.uuid4().hex[:8]}"
         con.print("[bold green]锦山壹号小区助手[/] 已就绪。输入问题后回车；输入 /quit 退出。")
@@ -236,26 +248,51 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _group_chat(settings: Settings) -> int:
+def _group_chat(settings: Settings, residents: Path | None = None) -> int:
+    from .adapters.serving import residents_roster
     from .adapters.terminal import run_terminal
     from .client import Assistant, RasaClient
     from .gateway import Gateway
     from .moderation import Moderator
     from .services import Services
 
+    moderator = Moderator(roster=residents_roster(residents))  # a bad roster fails before the servers start
     with Services(settings):
         bot = Assistant(RasaClient(settings.rasa_url))  # the gateway moderates every group message
         try:
-            run_terminal(Gateway(Moderator(), bot.ask), sys.stdin, sys.stdout, prompt="> ")
+            run_terminal(Gateway(moderator, bot.ask), sys.stdin, sys.stdout, prompt="> ")
         finally:
             bot.close()
     return 0
 
 
+@contextmanager
+def desk_sweeper(settings: Settings) -> Iterator[None]:
+    """While the assistant runs: expire handoffs nobody took and remind admins of overdue tickets,
+    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once."""
+    from .desk import Desk
+    from .sweep import Sweeper
+
+    try:
+        every = float(os.environ.get("ASSISTANT_SWEEP_SECONDS", "60"))
+        desk = Desk.open(rasa_url=settings.rasa_url)
+    except (AssistantError, ValueError) as exc:
+        print(f"warning: no handoff/SLA sweeps: {exc}", file=sys.stderr)
+        yield
+        return
+    sweeper = Sweeper(desk, every=max(every, 1.0)).start()
+    try:
+        yield
+    finally:
+        sweeper.stop()
+        desk.tickets.dispose()
+        desk.handoffs.dispose()
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from .services import Services
 
-    with Services(settings) as svc:
+    with Services(settings) as svc, desk_sweeper(settings):
         if not svc.started:
             print(f"both servers already running: {settings.rasa_url} and {settings.action_url}")
             return 0
@@ -270,7 +307,7 @@ def cmd_webchat(args: argparse.Namespace, settings: Settings) -> int:
     from .webchat import serve_page
 
     settings = settings.with_ports(webchat_port=args.port)
-    with Services(settings) as svc:
+    with Services(settings) as svc, desk_sweeper(settings):
         server = serve_page(settings)
         print(f"web chat on {settings.webchat_url}/ (Rasa socket.io at {settings.rasa_url}). Ctrl-C to stop.",
               flush=True)
