@@ -128,10 +128,11 @@ class ValidateComplaintForm(Action):
         step = get_engine().complaint_step(text, slots, asked, tracker.sender_id)
         for reply in step.said:
             dispatcher.utter_message(text=reply)
+        if asked is None:      # a new form: nothing left over from an earlier, unfinished one
+            slots = dict.fromkeys(complaint.SLOTS)
         slots.update(step.updates)
-        events = [SlotSet(k, v) for k, v in step.updates.items()]
-        if asked and asked not in step.updates:
-            events.append(SlotSet(asked, slots.get(asked)))   # Rasa rejects a form turn that sets nothing
+        changed = complaint.SLOTS if asked is None else [*step.updates, *([asked] if asked not in step.updates else [])]
+        events = [SlotSet(k, slots.get(k)) for k in changed]   # Rasa rejects a form turn that sets nothing
         todo = complaint.needed(slots)
         log.info("sender=%s complaint form asked=%s next=%s", tracker.sender_id, asked, todo[0] if todo else None)
         return [*events, SlotSet("requested_slot", todo[0] if todo else None)]

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import complaint, replies
 from .config import Settings, load_settings
+from .desk import CATEGORY_NAMES, handoff_timeout
 from .errors import AssistantError
 from .knowledge import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from .retrieval import Retriever
 from .text import is_blank, prepare
-
-from .desk import CATEGORY_NAMES, handoff_timeout
 
 if TYPE_CHECKING:
     from .desk import Desk

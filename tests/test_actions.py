@@ -248,3 +248,11 @@ def test_a_question_in_complaint_words_is_answered_not_ticketed(desk) -> None:  
     meta = [m["custom"] for m in messages if m.get("custom")][0]
     assert meta["route"] == "answer" and meta["topic"] == "parking"
     assert slot_events(events)["complaint_stop"] is None and desk.tickets.list() == []
+
+
+def test_a_new_form_forgets_an_unfinished_one(desk) -> None:  # noqa: ANN001
+    left = {"complaint_category": "fees", "complaint_unit": "9-909", "complaint_stop": None}
+    _, events = run(actions.ValidateComplaintForm(), tracker("我要投诉", "complain", left))
+    slots = slot_events(events)
+    assert slots["complaint_category"] is None and slots["complaint_unit"] is None
+    assert slots["requested_slot"] == "complaint_category"
