@@ -47,10 +47,20 @@ class EngineAction(Action, ABC):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if quiet(tracker):
+            return []
         text, intent, _ = latest(tracker)
         state = State.from_slots(tracker.current_slot_values())
         turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
         return say(dispatcher, tracker, self.name(), turn, state_slots=True)
+
+
+def quiet(tracker: Tracker) -> bool:
+    """True while a human admin has the conversation: the action then says and changes nothing."""
+    if get_engine().handed_off(tracker.sender_id):
+        log.info("sender=%s handed off: the bot stays quiet", tracker.sender_id)
+        return True
+    return False
 
 
 def latest(tracker: Tracker) -> tuple[str, str, float | None]:
@@ -122,6 +132,8 @@ class ValidateComplaintForm(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if quiet(tracker):
+            return [SlotSet(complaint.STOP, "cancel"), SlotSet("requested_slot", None)]
         text, _, _ = latest(tracker)
         slots = form_slots(tracker)
         asked = tracker.get_slot("requested_slot") if tracker.active_loop_name == "complaint_form" else None
@@ -148,6 +160,8 @@ class AskComplaintSlot(Action, ABC):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if quiet(tracker):
+            return []
         turn = get_engine().complaint_question(self.slot, form_slots(tracker))
         return say(dispatcher, tracker, self.name(), turn)
 
@@ -182,6 +196,8 @@ class ActionSubmitComplaint(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if quiet(tracker):
+            return [SlotSet(name, None) for name in complaint.SLOTS]
         text, _, _ = latest(tracker)
         turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text)
         return say(dispatcher, tracker, self.name(), turn)

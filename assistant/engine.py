@@ -108,6 +108,17 @@ class Engine:
             desk = None
         return cls(retriever.kb, retriever, desk)
 
+    def handed_off(self, sender: str) -> bool:
+        """Whether a human admin has this conversation: then the bot says nothing in it, whatever
+        channel the message came through (the web chat talks to Rasa directly)."""
+        if self.desk is None or not sender:
+            return False
+        try:
+            return self.desk.handoffs.is_paused(sender)
+        except AssistantError as exc:
+            log.warning("handoff state of sender=%s unknown: %s", sender, type(exc).__name__)
+            return False
+
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
         picked = self._csat(text, state) or self._pending_choice(text, state)

@@ -256,3 +256,22 @@ def test_a_new_form_forgets_an_unfinished_one(desk) -> None:  # noqa: ANN001
     slots = slot_events(events)
     assert slots["complaint_category"] is None and slots["complaint_unit"] is None
     assert slots["requested_slot"] == "complaint_category"
+
+
+def test_while_handed_off_every_action_stays_quiet(desk) -> None:  # noqa: ANN001
+    """The web chat talks to Rasa directly, so the actions themselves keep the bot quiet."""
+    messages, _ = run(actions.ActionHandoff(), tracker("转人工", "request_human"))
+    assert messages and "值班管理员" in messages[0]["text"]
+    for action, text, intent in [(actions.ActionAnswer(), "车位怎么租", "faq_parking"),
+                                 (actions.ActionChitchat(), "你好", "greet"),
+                                 (actions.ActionFallback(), "天气", "out_of_scope"),
+                                 (actions.AskComplaintUnit(), "", "complain")]:
+        assert run(action, tracker(text, intent)) == ([], [])
+    messages, events = run(actions.ValidateComplaintForm(), tracker("楼上太吵了", "complain"))
+    assert messages == [] and slot_events(events)["requested_slot"] is None
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("楼上太吵了", "complain", {"complaint_category": "noise"}))
+    assert messages == [] and desk.tickets.list() == []
+    handoff = desk.handoffs.open_for("resident-1")
+    desk.handoffs.release(handoff.id, "wang")
+    messages, _ = run(actions.ActionAnswer(), tracker("车位怎么租", "faq_parking"))
+    assert messages and "来源" in messages[0]["text"]                 # back after the admin released it
