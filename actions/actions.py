@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant import complaint
@@ -74,6 +74,9 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, action: str, turn: T
         state_slots: bool = False) -> list[dict[str, Any]]:
     """Utter the turn's replies (plus its metadata on the REST channel) and return its slot events."""
     _, intent, confidence = latest(tracker)
+    if turn.followup:        # the next action speaks (the complaint form asks its first question)
+        log.info("sender=%s action=%s intent=%s followup=%s", tracker.sender_id, action, intent, turn.followup)
+        return [FollowupAction(turn.followup)]
     for reply in turn.replies:
         dispatcher.utter_message(text=reply)
     if tracker.get_latest_input_channel() in MACHINE_CHANNELS:

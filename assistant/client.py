@@ -8,6 +8,7 @@ the custom actions attach. Whatever goes wrong, the resident gets a reply.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .moderation import Moderator
 
 log = logging.getLogger(__name__)
+_MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
 
 
 @dataclass
@@ -79,13 +81,28 @@ class Assistant:
 
     def _ask(self, text: str, sender: str) -> Reply:
         clean = prepare(text)
+        warning: Reply | None = None
         if self.moderator is not None and clean:
             from .moderation import Message
 
             decision = self.moderator.check(Message(sender, sender, normalize(text)))
             if not decision.allowed:
-                said = [r for r in (decision.reply, *decision.extra_replies) if r]
-                return Reply("moderation", said or [decision.explanation], intent=decision.rule_id)
+                said = [r for r in (decision.reply, *decision.extra_replies) if r] or [decision.explanation]
+                warning = Reply("moderation", said, intent=decision.rule_id)
+                if decision.action != "redact":
+                    return warning
+                # Personal data only: as in the group gateway, warn, then answer the redacted question.
+                clean = prepare(decision.redacted_text)
+                if is_blank(_MARK.sub("", clean)):
+                    return warning            # nothing but the number: nothing to answer
+        reply = self._answer(clean, sender)
+        if warning is None:
+            return reply
+        warning.replies += reply.replies
+        warning.topic, warning.sources, warning.ticket_id = reply.topic, reply.sources, reply.ticket_id
+        return warning
+
+    def _answer(self, clean: str, sender: str) -> Reply:
         if self.handoffs is not None and self.handoffs.is_paused(sender):
             log.info("sender=%s handed off: the bot stays quiet", sender)
             return Reply("handoff", [])

@@ -74,6 +74,15 @@ _QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|�
 _DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|为什么又|太差|[!！]")
 
 
+_COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|没人管|不管不问|"
+                         r"不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
+
+
+def is_complaint(text: str) -> bool:
+    """A statement of grievance ("楼上装修太吵了"), even when NLU read it as a question on a topic."""
+    return bool(_COMPLAINING.search(text)) and not _QUESTION.search(text)
+
+
 def is_question(text: str) -> bool:
     """A question asked in complaint words ("楼道里可以放鞋柜吗"), not a demand ("能不能管管！")."""
     return bool(_QUESTION.search(text)) and not _DEMAND.search(text)

@@ -75,6 +75,7 @@ class Turn:
     state: State = field(default_factory=State)
     ticket_id: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)   # other slots to set (the complaint form's)
+    followup: str | None = None                              # an action to run next (the complaint form)
 
     def meta(self) -> dict[str, Any]:
         return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
@@ -127,6 +128,8 @@ class Engine:
         clean = prepare(text)
         if is_blank(clean):
             return self.blank(text, state)
+        if complaint.is_complaint(clean):        # a grievance about a topic, not a question on it
+            return Turn("ticket", [], followup="complaint_form")
         topic = intent_topic(intent)
         item = self.retriever.items.match(clean, topic)
         if item:

@@ -275,3 +275,10 @@ def test_while_handed_off_every_action_stays_quiet(desk) -> None:  # noqa: ANN00
     desk.handoffs.release(handoff.id, "wang")
     messages, _ = run(actions.ActionAnswer(), tracker("车位怎么租", "faq_parking"))
     assert messages and "来源" in messages[0]["text"]                 # back after the admin released it
+
+
+def test_a_grievance_read_as_a_topic_question_starts_the_form() -> None:
+    messages, events = run(actions.ActionAnswer(), tracker("楼上装修太吵了", "faq_property"))
+    assert messages == [] and events == [{"event": "followup", "name": "complaint_form", "timestamp": None}]
+    messages, _ = run(actions.ActionAnswer(), tracker("装修几点可以开始", "faq_property"))
+    assert messages and messages[0]["text"]

@@ -52,6 +52,10 @@ def test_rule_breaking_messages_are_moderated_before_rasa() -> None:
     pii = bot.ask(f"我的身份证号是{id_number}，帮我查下物业费")
     assert pii.route == "moderation" and pii.replies
     assert not any(id_number in r for r in pii.replies)  # never echoed back
+    # As in the group gateway: the warning, then the redacted question is answered (Rasa is down here).
+    assert pii.replies[-1] == replies.SERVICE_DOWN and "隐私" in pii.replies[0]
+    only = bot.ask(f"{id_number}")
+    assert only.route == "moderation" and replies.SERVICE_DOWN not in only.replies   # nothing else to answer
     ad = bot.ask("高价回收黄金，欢迎私聊 微信 gold888")
     assert ad.route == "moderation" and ad.intent and ad.intent.startswith("ad")
     # Innocent messages go on to Rasa (here: down, so the polite failure reply).

@@ -145,3 +145,13 @@ def test_sensitive_categories_come_from_the_environment(monkeypatch: pytest.Monk
     assert c.sensitive_categories() == {"fees"}
     monkeypatch.setenv("ASSISTANT_SENSITIVE_CATEGORIES", "fees, safety")
     assert c.sensitive_categories() == {"fees", "safety"}
+
+
+@pytest.mark.parametrize(("text", "grievance"), [
+    ("楼上装修太吵了", True), ("隔壁的狗天天叫，烦死了", True), ("地库车位又被人占了", True),
+    ("物业费收得不合理", True), ("垃圾站臭死了没人管", True),
+    ("装修几点可以开始", False), ("车位被占了怎么办", False), ("接到诈骗电话怎么举报", False),
+    ("垃圾几点扔", False), ("宠物要办证吗", False),
+])
+def test_grievances_are_told_from_questions(text: str, grievance: bool) -> None:
+    assert c.is_complaint(text) is grievance
