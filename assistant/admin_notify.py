@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from .adapters.base import OutgoingMessage
 from .handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, _ids
 from .handoff.queue import redact_summary
@@ -33,6 +35,8 @@ log = logging.getLogger("assistant.admin_notify")
 WEBHOOK_ENV = "ASSISTANT_NOTIFY_WEBHOOK"
 CONVERSATION_ENV = "ASSISTANT_ADMIN_CONVERSATION"
 CHANNEL_ENV = "ASSISTANT_ADMIN_CHANNEL"
+TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+TELEGRAM_URL_ENV = "ASSISTANT_TELEGRAM_BASE_URL"
 SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
 
 REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手多次未能解答",
@@ -128,11 +132,32 @@ class ChatNotifier:
             log.error("chat %s not posted: %s", _ids(event), type(exc).__name__)
 
 
+def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",
+                  timeout: float = 10.0) -> Callable[[OutgoingMessage], None]:
+    """A ``send`` for ChatNotifier through Telegram's Bot API (sendMessage), usable from any process
+    (the action server, the console, a sweeper), not only the one polling Telegram."""
+    url = f"{base_url.rstrip('/')}{'' if base_url.rstrip('/').endswith('bot') else '/bot'}{token}/sendMessage"
+
+    def send(message: OutgoingMessage) -> None:
+        text = f"@{message.at.lstrip('@')} {message.text}" if message.at else message.text
+        resp = httpx.post(url, json={"chat_id": message.conversation_id, "text": text}, timeout=timeout,
+                          trust_env=False)
+        resp.raise_for_status()
+        if not resp.json().get("ok"):
+            raise RuntimeError("Telegram refused the message")
+
+    return send
+
+
 def notifier_from_env(send: Callable[[OutgoingMessage], None] | None = None, *,
                       background: bool = True) -> MultiNotifier:
     """Log always; a webhook when $ASSISTANT_NOTIFY_WEBHOOK is set (sent from a background thread
     unless ``background`` is False; call ``flush()`` before exiting); the admins' group when
-    $ASSISTANT_ADMIN_CONVERSATION is set and a ``send`` function is given."""
+    $ASSISTANT_ADMIN_CONVERSATION is set and a ``send`` function is given, or $TELEGRAM_BOT_TOKEN is
+    set (then through Telegram's Bot API; $ASSISTANT_TELEGRAM_BASE_URL for another endpoint)."""
+    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
+    if send is None and token:
+        send = telegram_send(token, os.environ.get(TELEGRAM_URL_ENV, "").strip() or "https://api.telegram.org/bot")
     notifiers: list[Notifier] = [LogNotifier()]
     url = os.environ.get(WEBHOOK_ENV, "").strip()
     if url:
