@@ -1,0 +1,26 @@
+"""Runs in the Rasa environment: Rasa's own evaluator plays the complaint-form test stories (happy
+path, cancel, correction, handoff) against the trained model; every intent and action must match."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "rasa" / "assistant.tar.gz"
+STORIES = Path(__file__).resolve().parent / "data" / "form_test_stories.yml"
+
+
+def test_complaint_form_stories_pass(tmp_path: Path) -> None:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make setup` (the README's test command does)")
+    proc = subprocess.run([sys.executable, "-m", "rasa", "test", "core", "-m", str(MODEL), "--stories", str(STORIES),
+                           "--out", str(tmp_path), "--fail-on-prediction-errors"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text(encoding="utf-8") if failed.exists() else proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.returncode == 0, detail
+    assert "Correct:          4 / 4" in proc.stdout + proc.stderr, detail
