@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from .errors import ConfigError
 from .handoff import HandoffStore, Notifier, Roster, handoff_event, load_roster, open_handoffs
+from .notices import CSAT as CSAT_NOTICE, Outbox, SQLOutbox, keep
 from .push import CSAT, NoResidents, ResidentUnreachable, Residents
 from .tickets import Reporter, Ticket
 from .tickets.store import TicketStore, open_store
@@ -85,27 +86,35 @@ class Desk:
     roster: Roster
     notifier: Notifier
     residents: Residents = field(default_factory=NoResidents)
+    notices: Outbox | None = None       # texts Rasa could not push wait here for a gateway; None: not kept
 
     @classmethod
     def open(cls, url: str | None = None, rasa_url: str | None = None) -> Desk:
         """Stores at ``url`` (default $ASSISTANT_TICKETS_URL, else models/tickets.db); residents are
-        reached through the Rasa server at ``rasa_url`` (default: the configured one)."""
+        reached through the Rasa server at ``rasa_url`` (default: the configured one). The outbox
+        shares the ticket store's engine (disposing the ticket store closes it)."""
         from .admin_notify import notifier_from_env
         from .config import load_settings
         from .push import RasaResidents
 
         residents = RasaResidents(rasa_url or load_settings().rasa_url)
-        return cls(open_store(url), open_handoffs(url), load_roster(), notifier_from_env(), residents)
+        tickets = open_store(url)
+        return cls(tickets, open_handoffs(url), load_roster(), notifier_from_env(), residents,
+                   SQLOutbox(tickets.engine))
 
     def resolve(self, ticket_id: str, *, actor: str, comment: str | None = None) -> tuple[Ticket, list[str]]:
-        """Resolve the ticket and ask its reporter for a 1-5 satisfaction score in the chat. Returns the
-        ticket and any texts the caller's own channel must deliver (see ``push``)."""
+        """Resolve the ticket and ask its reporter for a 1-5 satisfaction score in the chat. Texts Rasa
+        returns instead of pushing (REST-channel conversations) go to the outbox, for the gateway
+        to deliver; returns the ticket and any texts the caller's own channel must still deliver
+        (only when they could not be kept, see ``push`` and ``notices``)."""
         ticket = self.tickets.resolve(ticket_id, actor=actor, comment=comment)
         try:
             texts = self.residents.tell(ticket.reporter_id, CSAT, {"ticket_id": ticket.id})
             note = "已在聊天中请居民评价（满意度 1-5 分）"
         except ResidentUnreachable:
             texts, note = [], "满意度调查未能送达：助手未在运行，请线下询问居民评价"
+        if keep(self.notices, ticket.reporter_id, texts, CSAT_NOTICE, ticket.id):
+            texts = []
         self.tickets.comment(ticket.id, note, actor="system")
         return self.tickets.get(ticket.id), texts
 

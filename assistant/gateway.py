@@ -9,14 +9,20 @@ the moderator's replies and admin actions and never reaches the assistant. Perso
 redacted before anything is forwarded. Only messages addressed to the bot (with the @mention or
 wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
 keeps strike counts exact); answering runs concurrently.
+
+With an outbox (``assistant.notices``: what Rasa could not push, e.g. the satisfaction question
+after an admin resolved a ticket), the notices waiting for a resident's conversation go out with
+the reply to that resident's next message to the bot, before the reply; ``deliver_notices`` hands
+a long-running adapter those of its platform without waiting for a message. Each notice is
+delivered once, whichever gateway process claims it first.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import replies
 from .adapters.base import (DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdminAction, Event, IncomingMessage,
@@ -24,6 +30,9 @@ from .adapters.base import (DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdminActio
 from .client import Reply
 from .moderation import Decision, Message, Moderator, redact
 from .text import normalize
+
+if TYPE_CHECKING:
+    from .notices import Notice, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ class GatewayResult:
     decision: Decision | None = None      # the moderator's decision (group messages)
     reply: Reply | None = None            # the answerer's reply, when the message went to it
     forwarded: str | None = None          # the text the answerer saw (redacted, mention stripped)
+    notices: list[str] = field(default_factory=list)   # outbox texts delivered before the reply
 
     @property
     def texts(self) -> list[str]:
@@ -51,7 +61,7 @@ class GatewayResult:
     def as_reply(self) -> Reply:
         """What ``ask --json`` reports: the answerer's reply, or a ``moderation`` reply."""
         if self.reply is not None and self.route != MODERATION:
-            return self.reply
+            return replace(self.reply, replies=[*self.notices, *self.reply.replies]) if self.notices else self.reply
         return Reply(self.route or MODERATION, self.texts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,10 +74,12 @@ class GatewayResult:
 
 
 class Gateway:
-    def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE) -> None:
+    def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE,
+                 outbox: Outbox | None = None) -> None:
         self.moderator = moderator
         self.answerer = answerer
         self.wake = wake
+        self.outbox = outbox
         self._lock = threading.Lock()
 
     def handle(self, event: Event) -> GatewayResult:
@@ -111,9 +123,12 @@ class Gateway:
             self._log(msg, result)
             return result
         result.forwarded = question
-        result.reply = self._answer(question, _sender_key(msg))
+        key = _sender_key(msg)
+        result.reply = self._answer(question, key)
         result.route = result.reply.route
-        for line in result.reply.replies:
+        if result.route != "handoff":          # an admin has the conversation: the bot stays quiet
+            result.notices = [n.text for n in self._claim(key, platform=msg.platform)]
+        for line in [*result.notices, *result.reply.replies]:
             if msg.is_group:
                 result.outgoing.append(OutgoingMessage(msg.conversation_id, line, at=msg.sender_id))
             else:
@@ -147,9 +162,41 @@ class Gateway:
 
     def _log(self, msg: IncomingMessage, result: GatewayResult) -> None:
         d = result.decision
-        log.info("gateway platform=%s conversation=%s sender=%s message=%s to_me=%s action=%s route=%s",
+        log.info("gateway platform=%s conversation=%s sender=%s message=%s to_me=%s action=%s route=%s notices=%d",
                  msg.platform, msg.conversation_id, msg.sender_id, msg.message_id, result.forwarded is not None,
-                 d.action if d else "-", result.route)
+                 d.action if d else "-", result.route, len(result.notices))
+
+    # -- the outbox ----------------------------------------------------------------------------
+
+    def _claim(self, key: str | None = None, *, platform: str, limit: int = 50) -> list[Notice]:
+        """The outbox's notices for one conversation key, or for every key of ``platform``, now
+        this gateway's to deliver. A failing outbox is logged and delivers nothing."""
+        if self.outbox is None:
+            return []
+        try:
+            if key is not None:
+                return self.outbox.claim(key, limit=limit)
+            return self.outbox.claim(prefix=f"{platform}:", limit=limit)
+        except Exception as exc:  # noqa: BLE001 - the resident still gets the reply
+            log.error("gateway platform=%s outbox unavailable: %s", platform, type(exc).__name__)
+            return []
+
+    def deliver_notices(self, platform: str, limit: int = 50) -> list[OutgoingMessage]:
+        """Claim the notices waiting for ``platform``'s conversations (keys ``platform:…``, see
+        ``_sender_key``) and return them as messages to send now: in a group, mentioning the
+        resident; in a private chat, privately. Long-running adapters call this every few seconds.
+        The address is read back from the key, taking a group conversation id to end at the first
+        ``:``; a key that cannot be read is logged and its notice dropped."""
+        out = []
+        for n in self._claim(platform=platform, limit=limit):
+            m = _address(n.conversation_id, platform, n.text)
+            if m is None:
+                log.warning("gateway platform=%s notice %s: no address in its conversation key", platform, n.id)
+                continue
+            out.append(m)
+        if out:
+            log.info("gateway platform=%s delivering %d notice(s)", platform, len(out))
+        return out
 
     # -- members -------------------------------------------------------------------------------
 
@@ -172,3 +219,18 @@ def _sender_key(msg: IncomingMessage) -> str:
     if msg.is_group:
         return f"{msg.platform}:{msg.conversation_id}:{msg.sender_id}"
     return f"{msg.platform}:{msg.sender_id}"
+
+
+def _address(key: str, platform: str, text: str) -> OutgoingMessage | None:
+    """A message to the resident of a conversation key (``_sender_key``'s inverse): ``platform:
+    group:sender`` mentions the sender in the group, ``platform:sender`` is a private chat (where
+    the chat is the sender, as on Telegram). None when the key is not one of ``platform``'s."""
+    head = f"{platform}:"
+    if not key.startswith(head) or not key[len(head):]:
+        return None
+    conversation, sep, sender = key[len(head):].partition(":")
+    if not sep:
+        return OutgoingMessage(conversation, text, private_to=conversation)
+    if not conversation or not sender:
+        return None
+    return OutgoingMessage(conversation, text, at=sender)

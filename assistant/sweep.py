@@ -11,7 +11,9 @@
 1. expires waiting handoffs older than the take timeout (default $ASSISTANT_HANDOFF_TIMEOUT minutes,
    else 30) and for each one opens a ticket that keeps the request (the already redacted
    summary), tells the resident in the chat (``push.HANDOFF_TIMEOUT``; an unreachable resident is
-   recorded in the report and as a ticket note) and notifies the admins (``handoff.expired``).
+   recorded in the report and as a ticket note; the texts Rasa returns for a conversation it cannot
+   push to go to the desk's outbox, ``notices``, for the gateway to deliver) and notifies the admins
+   (``handoff.expired``).
    ``expire`` hands each handoff to exactly one sweeper, even across processes.
 2. reminds the admins of every overdue ticket once per kind (first_response, resolution): the
    reminder is claimed first in the ``ticket_reminders`` table (primary key ticket + kind, so a
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .desk import handoff_timeout
 from .handoff.notify import handoff_event, ticket_event
+from .notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE, keep
 from .push import HANDOFF_TIMEOUT, ResidentUnreachable
 from .tickets.models import SYSTEM
 
@@ -61,6 +64,7 @@ class ExpiredHandoff:
     told: bool                      # the resident was told in the chat
     admin_id: str | None
     texts: list[str] = field(default_factory=list)   # replies the caller's own channel must deliver
+    queued: bool = False            # Rasa's replies went to the outbox (the gateway delivers them)
 
 
 @dataclass
@@ -125,9 +129,11 @@ def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> N
         _fail(report, "ticket for handoff", h.id, exc)
     if item.ticket_id:
         try:
-            item.texts = desk.residents.tell(h.conversation_id, HANDOFF_TIMEOUT,
-                                             {"ticket_id": item.ticket_id, "handoff_id": h.id})
+            texts = desk.residents.tell(h.conversation_id, HANDOFF_TIMEOUT,
+                                        {"ticket_id": item.ticket_id, "handoff_id": h.id})
             item.told = True
+            item.queued = keep(desk.notices, h.conversation_id, texts, TIMEOUT_NOTICE, item.ticket_id)
+            item.texts = [] if item.queued else texts
         except ResidentUnreachable:
             log.warning("sweep: resident of handoff %s unreachable (conversation %s)", h.id, h.conversation_id)
         except Exception as exc:  # noqa: BLE001 - a broken Residents counts as unreachable

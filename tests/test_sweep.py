@@ -4,6 +4,7 @@ PostgreSQL (skipped, naming host and port, when the server is unreachable)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from assistant.errors import ConfigError
 from assistant.handoff import (Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event,
                                open_handoffs, ticket_event)
 from assistant.moderation import id_check_char
+from assistant.notices import SQLOutbox
 from assistant.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep, take_timeout_from_env
 from assistant.tickets.store import open_store
@@ -176,6 +178,26 @@ def test_a_broken_step_does_not_stop_the_sweep(make_desk: Callable[..., Desk], c
     assert any(e.startswith("tell resident of handoff") and e.endswith("RuntimeError") for e in report.errors)
     assert any(e.startswith("notify handoff") for e in report.errors)
     assert all(MOBILE not in e for e in report.errors)
+
+
+def test_texts_rasa_returned_go_to_the_outbox(make_desk: Callable[..., Desk], clock: FakeClock) -> None:
+    class Rest(FakeResidents):          # a REST-channel conversation: Rasa returns the texts, with a number
+        def tell(self, conversation_id: str, intent: str, entities: dict[str, Any]) -> list[str]:
+            super().tell(conversation_id, intent, entities)
+            return ["抱歉，暂时没有管理员接手", f"已登记工单 {entities['ticket_id']}，急事请拨 {MOBILE}"]
+
+    base = make_desk(residents=Rest())
+    desk = dataclasses.replace(base, notices=SQLOutbox(base.tickets.engine, clock=clock))
+    h, _ = desk.handoffs.request("telegram:-100123:42", "telegram:-100123:42", "request_human", "找人工")
+    clock.advance(hours=1)
+    report = sweep(desk, clock(), take_timeout=TIMEOUT)
+    [item] = report.expired
+    assert item.told and item.queued and item.texts == [] and not report.errors
+    stored = desk.notices.pending("telegram:-100123:42")
+    assert [(n.kind, n.ticket_id) for n in stored] == [("handoff_timeout", item.ticket_id)] * 2
+    assert stored[1].text == f"已登记工单 {item.ticket_id}，急事请拨 [手机号已隐藏]"
+    assert report.as_dict()["expired"][0]["queued"] is True
+    assert [e.comment for e in desk.tickets.events(item.ticket_id or "") if e.actor == "system"] == [TOLD_NOTE]
 
 
 def test_take_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,5 @@
 """What the platform commands (``chat --group``, ``webhook``, ``telegram``) share: the residents
-roster option and the real assistant as the gateway's answerer."""
+roster option, the residents' outbox and the real assistant as the gateway's answerer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..gateway import Answerer, Gateway
     from ..moderation import Roster
+    from ..notices import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,31 @@ def residents_roster(path: Path | str | None = None) -> Roster | None:
 
 
 def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer: Answerer | None = None,
-                  persistent_strikes: bool = True) -> Gateway:
+                  persistent_strikes: bool = True, notices: bool = True) -> Gateway:
     """A gateway for a real group: the estate's rules, the roster (``residents_roster``), strikes
-    kept in the strike database (``strikes.database`` in the rules file) so they survive a restart."""
+    kept in the strike database (``strikes.database`` in the rules file) so they survive a restart,
+    and (``notices``) the residents' outbox in the desk's database (``open_outbox``)."""
     from ..gateway import Gateway
     from ..moderation import Moderator, load_config, store_from_config
 
     config = load_config()
     store = store_from_config(config, settings.root) if persistent_strikes else None
-    return Gateway(Moderator(config, store, roster), answerer or not_ready)
+    outbox = open_outbox(settings) if notices else None
+    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox)
+
+
+def open_outbox(settings: Settings) -> Outbox | None:
+    """The outbox of notices for residents (``assistant.notices``) in the desk's database
+    ($ASSISTANT_TICKETS_URL, else models/tickets.db); None (logged) when it cannot be opened."""
+    from ..errors import AssistantError
+    from ..notices import open_outbox as open_sql_outbox
+    from ..tickets.store import default_url
+
+    try:
+        return open_sql_outbox(default_url(settings.root))
+    except AssistantError as exc:
+        log.error("residents' outbox unavailable, notices are not delivered: %s", type(exc).__name__)
+        return None
 
 
 def not_ready(text: str, sender: str) -> Reply:

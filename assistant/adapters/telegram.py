@@ -16,11 +16,17 @@ banChatMember, warn → only the message. The bot must be a group admin with "de
 "ban users" rights, and needs privacy mode off (or admin rights) to see every group message.
 Telegram forbids bots to write first: a private message to a resident who never started the bot
 is posted in the group instead, mentioning them (``private_fallback``).
+
+Notices (``assistant.notices``: the satisfaction question after a ticket is resolved, a handoff
+nobody took): when the gateway has an outbox, the bot claims the notices of Telegram conversations
+every ``notice_every`` seconds (default 5) and sends them like replies, in the group mentioning
+the resident or in the private chat, without waiting for the resident to write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -352,7 +358,7 @@ class TelegramBot:
 
     def __init__(self, gateway: Gateway, token: str, base_url: str | None = None, *,
                  adapter: TelegramAdapter | None = None, concurrent_updates: int = 8,
-                 poll_timeout: float = 30) -> None:
+                 poll_timeout: float = 30, notice_every: float = 5.0) -> None:
         from telegram import Update
         from telegram.ext import Application, TypeHandler
 
@@ -361,9 +367,14 @@ class TelegramBot:
         self.gateway = gateway
         self.adapter = adapter or TelegramAdapter(wake=gateway.wake)
         self.poll_timeout = poll_timeout
+        if not notice_every > 0:
+            raise ValueError("notice_every must be a positive number of seconds")
+        self.notice_every = notice_every
         self.processed = 0          # updates handled (answered, acted on or skipped)
+        self._notices: asyncio.Task[None] | None = None
+        self._notices_stop: asyncio.Event | None = None
         builder = Application.builder().token(token.strip()).concurrent_updates(concurrent_updates)
-        builder = builder.post_init(self._identify)
+        builder = builder.post_init(self._started).post_stop(self._stop_notices)
         if base_url:
             builder = builder.base_url(base_url)
         self.app: Application = builder.build()
@@ -373,6 +384,10 @@ class TelegramBot:
     async def _identify(self, app: Application) -> None:
         self.adapter.set_identity(app.bot.id, app.bot.username)
         log.info("telegram bot id=%s ready", app.bot.id)
+
+    async def _started(self, app: Application) -> None:
+        await self._identify(app)
+        self._start_notices()
 
     def run(self) -> None:
         """Poll until Ctrl-C (or SIGTERM)."""
@@ -386,8 +401,10 @@ class TelegramBot:
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=poll_interval, timeout=self.poll_timeout,
                                              allowed_updates=list(MESSAGE_KEYS))
+        self._start_notices()
 
     async def stop(self) -> None:
+        await self._stop_notices()
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
@@ -413,6 +430,48 @@ class TelegramBot:
             await self.send(self.adapter.render(result))
             results.append(result)
         return results
+
+    # -- notices -------------------------------------------------------------------------------
+
+    def _start_notices(self) -> None:
+        if self.gateway.outbox is None or self._notices is not None:
+            return
+        self._notices_stop = asyncio.Event()
+        self._notices = asyncio.get_running_loop().create_task(self._notice_loop(self._notices_stop),
+                                                               name="telegram-notices")
+
+    async def _stop_notices(self, _app: Application | None = None) -> None:
+        """Let a delivery in progress finish (a claimed notice is sent, not lost), then stop."""
+        task, stop = self._notices, self._notices_stop
+        self._notices = self._notices_stop = None
+        if task is None or stop is None:
+            return
+        stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 30)
+        except (asyncio.TimeoutError, TimeoutError):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _notice_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.deliver_notices()
+            with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.notice_every)
+
+    async def deliver_notices(self) -> int:
+        """Send the outbox's notices for Telegram conversations now; how many were claimed."""
+        from ..gateway import GatewayResult
+
+        try:
+            out = await asyncio.to_thread(self.gateway.deliver_notices, self.adapter.platform)
+            if out:
+                await self.send(self.adapter.render(GatewayResult(outgoing=out)))
+        except Exception as exc:  # noqa: BLE001 - the loop goes on
+            log.error("telegram notices failed: %s", type(exc).__name__)
+            return 0
+        return len(out)
 
     async def send(self, calls: list[dict[str, Any]]) -> None:
         for call in calls:

@@ -7,7 +7,9 @@
     {"conversation_id": …}            a JSON line in the webhook format (replays captured traffic)
     /help, /quit
 
-The terminal has no user ids: the nickname is the id.
+The terminal has no user ids: the nickname is the id. With an outbox on the gateway, notices
+waiting for the terminal's conversations (``assistant.notices``: a satisfaction question, a handoff
+nobody took) are printed before the next prompt.
 """
 
 from __future__ import annotations
@@ -118,10 +120,14 @@ class TerminalAdapter:
 def run_terminal(gateway: Gateway, stdin: TextIO, stdout: TextIO, adapter: TerminalAdapter | None = None,
                  prompt: str = "") -> int:
     """Read lines until EOF or /quit; write the bot's side of the group. Returns the lines handled."""
+    from ..gateway import GatewayResult
+
     adapter = adapter or TerminalAdapter(wake=gateway.wake)
     handled = 0
     stdout.write(HELP + "\n")
     while True:
+        for out in adapter.render(GatewayResult(outgoing=gateway.deliver_notices(adapter.platform))):
+            stdout.write(out + "\n")
         if prompt:
             stdout.write(prompt)
         stdout.flush()

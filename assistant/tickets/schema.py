@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -92,3 +92,28 @@ class ReminderRow(Base):
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)     # first_response | resolution
     due: Mapped[datetime] = mapped_column(UTCDateTime)                  # the due time that was missed
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+NOTICE_KINDS = ("csat", "handoff_timeout", "other")
+
+
+class NoticeRow(Base):
+    """A message for a resident whose channel Rasa cannot push to (the REST channel: the gateway's
+    platforms), waiting in the outbox until a gateway delivers it (``assistant.notices``)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint("kind IN ('csat', 'handoff_timeout', 'other')", name="ck_notices_kind"),
+        # what is still to deliver, per conversation
+        Index("ix_notices_pending", "conversation_id", "id", sqlite_where=text("delivered_at IS NULL"),
+              postgresql_where=text("delivered_at IS NULL")),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(128))        # Rasa's sender id
+    text: Mapped[str] = mapped_column(String(2000))                  # redacted
+    kind: Mapped[str] = mapped_column(String(20))                    # csat | handoff_timeout | other
+    ticket_id: Mapped[str | None] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # None until claimed for delivery

@@ -157,6 +157,11 @@ def migrate(engine: Engine) -> None:
 def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
                clock: Callable[[], datetime] = _now, busy_timeout: float = 30.0) -> SQLTicketStore:
     """Open (creating and migrating as needed) the store at ``url`` (default: default_url())."""
+    return SQLTicketStore(open_engine(url, busy_timeout=busy_timeout), sla=sla, clock=clock)
+
+
+def open_engine(url: str | None = None, *, busy_timeout: float = 30.0) -> Engine:
+    """An engine on the database at ``url`` (default: default_url()), migrated to head."""
     url = url or default_url()
     engine = make_engine(url, busy_timeout=busy_timeout)
     try:
@@ -176,7 +181,7 @@ def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
     except BaseException:
         engine.dispose()
         raise
-    return SQLTicketStore(engine, sla=sla, clock=clock)
+    return engine
 
 
 def _first_line(exc: OperationalError) -> str:

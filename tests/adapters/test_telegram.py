@@ -18,6 +18,7 @@ from assistant.client import Reply
 from assistant.errors import ConfigError, ServiceError
 from assistant.gateway import Gateway
 from assistant.moderation import ModerationConfig, Moderator, Roster
+from assistant.notices import open_outbox
 
 from .conftest import TG_BOT, FakeAnswerer, tg_message, tg_user
 from .fake_telegram import TOKEN, FakeBotAPI
@@ -29,9 +30,9 @@ ID_NUMBER = "11010519491231002X"      # a valid check digit: the moderator recog
 class Running:
     """A TelegramBot polling the fake API from its own event loop in a thread."""
 
-    def __init__(self, api: FakeBotAPI, gateway: Gateway) -> None:
+    def __init__(self, api: FakeBotAPI, gateway: Gateway, **kw: Any) -> None:
         self.api = api
-        self.bot = TelegramBot(gateway, TOKEN, api.base_url, poll_timeout=5)
+        self.bot = TelegramBot(gateway, TOKEN, api.base_url, poll_timeout=5, **kw)
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -243,6 +244,42 @@ def test_answerer_failure_still_gets_a_reply(api: FakeBotAPI, mod_config: Modera
     finally:
         running.close()
     assert len(api.calls_of("sendMessage")) == 2       # and the bot kept going
+
+
+def test_notices_are_sent_without_an_incoming_message(api: FakeBotAPI, mod_config: ModerationConfig,
+                                                      answerer: FakeAnswerer, tmp_path: Path) -> None:
+    outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")    # the desk, in another process, wrote these
+    outbox.add(f"telegram:{GROUP}:42", ["请为本次处理打分 1-5"], "csat", "T-20261123-0001")
+    outbox.add("telegram:43", ["您的转人工请求已转为工单"], "handoff_timeout", "T-20261123-0002")
+    outbox.add("webhook:g1:u1", ["not for Telegram"])
+    running = Running(api, Gateway(Moderator(mod_config), answerer, outbox=outbox), notice_every=0.05)
+    try:
+        api.wait_for(lambda: len(api.calls_of("sendMessage")) >= 2)
+        outbox.add(f"telegram:{GROUP}:44", ["稍后的通知"])              # one more while the bot runs
+        api.wait_for(lambda: len(api.calls_of("sendMessage")) >= 3)
+        time.sleep(0.2)                                                 # a few more rounds: nothing again
+    finally:
+        running.close()
+    sends = api.calls_of("sendMessage")
+    assert [(int(p["chat_id"]), p["text"]) for p in sends] == [
+        (GROUP, "@42 请为本次处理打分 1-5"), (43, "您的转人工请求已转为工单"), (GROUP, "@44 稍后的通知")]
+    assert sends[0]["entities"][0]["user"]["id"] == 42                # a real mention of the resident
+    assert running.bot.processed == 0 and answerer.calls == []
+    assert [n.text for n in outbox.pending()] == ["not for Telegram"]
+    outbox.dispose()
+
+
+def test_notice_goes_with_the_reply_too(api: FakeBotAPI, mod_config: ModerationConfig, answerer: FakeAnswerer,
+                                        tmp_path: Path) -> None:
+    outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")
+    running = Running(api, Gateway(Moderator(mod_config), answerer, outbox=outbox), notice_every=3600)
+    try:
+        outbox.add(f"telegram:{GROUP}:42", ["请为本次处理打分 1-5"], "csat")   # after the first round
+        running.deliver(tg_message("@jinshan_bot 垃圾几点扔", mention=True))
+    finally:
+        running.close()
+    assert sent_texts(api) == [(GROUP, "@5-101-张三 请为本次处理打分 1-5"), (GROUP, "@5-101-张三 答：垃圾几点扔")]
+    outbox.dispose()
 
 
 def test_parse_accepts_update_objects() -> None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from assistant.adapters import IncomingMessage, MemberJoined, TerminalAdapter, run_terminal
 from assistant.gateway import Gateway
+from assistant.notices import open_outbox
 
 from .conftest import FakeAnswerer
 
@@ -52,3 +54,19 @@ def test_run_terminal_session(gateway: Gateway, answerer: FakeAnswerer) -> None:
 
 def test_run_terminal_stops_at_eof(gateway: Gateway) -> None:
     assert run_terminal(gateway, io.StringIO(""), io.StringIO()) == 0
+
+
+def test_notices_are_printed_before_the_next_prompt(gateway: Gateway, tmp_path: Path) -> None:
+    gateway.outbox = outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")
+    outbox.add("terminal:terminal-group:5-101-张三", ["请为本次处理打分 1-5"], "csat", "T-20261123-0001")
+    outbox.add("terminal:6-202-李四", ["您的转人工请求已转为工单"], "handoff_timeout")
+    outbox.add("telegram:42", ["not for the terminal"])
+    out = io.StringIO()
+    run_terminal(gateway, io.StringIO("5-101-张三: 今天电梯又坏了\n/quit\n"), out, prompt="> ")
+    text = out.getvalue()
+    first = text.index("> ")
+    assert text.index("助手: @5-101-张三 请为本次处理打分 1-5") < first
+    assert text.index("助手 → 6-202-李四（私聊）: 您的转人工请求已转为工单") < first
+    assert text.count("请为本次处理打分") == 1
+    assert [n.text for n in outbox.pending()] == ["not for the terminal"]
+    outbox.dispose()

@@ -4,6 +4,7 @@ import json
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from assistant.adapters import WebhookAdapter, sign, verify
 from assistant.adapters.webhook import MAX_BODY, WebhookServer, make_webhook_server
 from assistant.errors import ConfigError
 from assistant.gateway import Gateway
+from assistant.notices import open_outbox
 
 from .conftest import SECRET, FakeAnswerer, body, message
 
@@ -37,6 +39,21 @@ def test_signed_message_is_answered(webhook: WebhookServer, answerer: FakeAnswer
     assert data["route"] == "answer"
     assert data["messages"] == [{"conversation_id": "g1", "text": "答：垃圾几点扔", "private_to": None, "at": "u1"}]
     assert data["actions"] == [] and answerer.calls == [("垃圾几点扔", "webhook:g1:u1")]
+
+
+def test_pending_notice_comes_with_that_conversations_next_response(webhook: WebhookServer, gateway: Gateway,
+                                                                     tmp_path: Path) -> None:
+    gateway.outbox = outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")
+    outbox.add("webhook:g1:u1", ["请为本次处理打分 1-5"], "csat", "T-20261123-0001")
+    other = post(webhook, body(message("@助手 垃圾几点扔", "u2"))).json()             # another resident
+    assert [m["text"] for m in other["messages"]] == ["答：垃圾几点扔"]
+    data = post(webhook, body(message("@助手 车位怎么租"))).json()
+    assert data["messages"] == [
+        {"conversation_id": "g1", "text": "请为本次处理打分 1-5", "private_to": None, "at": "u1"},
+        {"conversation_id": "g1", "text": "答：车位怎么租", "private_to": None, "at": "u1"}]
+    again = post(webhook, body(message("@助手 好的"))).json()
+    assert [m["text"] for m in again["messages"]] == ["答：好的"]
+    outbox.dispose()
 
 
 def test_moderation_over_http(webhook: WebhookServer, answerer: FakeAnswerer) -> None:

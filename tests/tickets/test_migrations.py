@@ -18,7 +18,7 @@ from .conftest import test_sla
 def test_single_head() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_heads() == ["0002"]
+    assert ScriptDirectory.from_config(cfg).get_heads() == ["0003"]
 
 
 def test_migrated_schema_matches_models(store: SQLTicketStore) -> None:
