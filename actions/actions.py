@@ -52,6 +52,8 @@ class EngineAction(Action, ABC):
         text, intent, _ = latest(tracker)
         state = State.from_slots(tracker.current_slot_values())
         turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
+        if state.csat_ticket and not turn.rated:     # the score may come a few messages later
+            turn.state.csat_ticket = state.csat_ticket
         return say(dispatcher, tracker, self.name(), turn, state_slots=True)
 
 

@@ -112,17 +112,19 @@ def main(argv: list[str] | None = None) -> int:
 @contextmanager
 def _assistant(settings: Settings) -> Iterator[Any]:
     from .client import Assistant, RasaClient
-    from .handoff import HandoffError, open_handoffs
+    from .handoff import open_handoffs
     from .moderation import Moderator
+    from .notices import open_outbox
     from .services import Services
 
     with Services(settings):
         try:
             handoffs = open_handoffs()
-        except HandoffError as exc:
-            log.error("handoff queue unavailable: %s", exc)
-            handoffs = None
-        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs)
+            outbox = open_outbox()
+        except AssistantError as exc:
+            log.error("handoff queue / outbox unavailable: %s", exc)
+            handoffs = outbox = None
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs, outbox)
         try:
             yield bot
         finally:
@@ -249,7 +251,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _group_chat(settings: Settings, residents: Path | None = None) -> int:
-    from .adapters.serving import residents_roster
+    from .adapters.serving import open_outbox, residents_roster
     from .adapters.terminal import run_terminal
     from .client import Assistant, RasaClient
     from .gateway import Gateway
@@ -260,7 +262,9 @@ def _group_chat(settings: Settings, residents: Path | None = None) -> int:
     with Services(settings):
         bot = Assistant(RasaClient(settings.rasa_url))  # the gateway moderates every group message
         try:
-            run_terminal(Gateway(moderator, bot.ask), sys.stdin, sys.stdout, prompt="> ")
+            # notices for the terminal's residents (satisfaction question, handoff timeout) before each prompt
+            gateway = Gateway(moderator, bot.ask, outbox=open_outbox(settings))
+            run_terminal(gateway, sys.stdin, sys.stdout, prompt="> ")
         finally:
             bot.close()
     return 0

@@ -22,6 +22,7 @@ from .text import is_blank, normalize, prepare
 if TYPE_CHECKING:
     from .handoff import HandoffStore
     from .moderation import Moderator
+    from .notices import Outbox
 
 log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
@@ -67,10 +68,11 @@ class Assistant:
     data, abuse, fee fraud, flooding) are handled here and never reach Rasa."""
 
     def __init__(self, client: RasaClient, moderator: Moderator | None = None,
-                 handoffs: HandoffStore | None = None) -> None:
+                 handoffs: HandoffStore | None = None, outbox: Outbox | None = None) -> None:
         self.client = client
         self.moderator = moderator
         self.handoffs = handoffs  # while a conversation is with a human admin, the bot stays quiet
+        self.outbox = outbox      # what the admins' side left for this resident (e.g. the CSAT question)
 
     def ask(self, text: str, sender: str | None = None) -> Reply:
         start = time.perf_counter()
@@ -113,7 +115,19 @@ class Assistant:
         except (httpx.HTTPError, ValueError) as exc:
             log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__)
             return Reply("fallback", [replies.SERVICE_DOWN])
-        return parse(messages, sender)
+        reply = parse(messages, sender)
+        reply.replies[:0] = self._notices(sender)
+        return reply
+
+    def _notices(self, sender: str) -> list[str]:
+        """Texts waiting in the outbox for this conversation, delivered before the reply."""
+        if self.outbox is None:
+            return []
+        try:
+            return [n.text for n in self.outbox.claim(sender)]
+        except Exception as exc:  # noqa: BLE001 - the reply goes out regardless
+            log.error("sender=%s outbox unavailable: %s", sender, type(exc).__name__)
+            return []
 
     def close(self) -> None:
         self.client.close()

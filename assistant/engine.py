@@ -76,6 +76,7 @@ class Turn:
     ticket_id: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)   # other slots to set (the complaint form's)
     followup: str | None = None                              # an action to run next (the complaint form)
+    rated: bool = False                                      # this turn took the awaited satisfaction score
 
     def meta(self) -> dict[str, Any]:
         return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
@@ -122,7 +123,7 @@ class Engine:
 
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
-        picked = self._csat(text, state) or self._pending_choice(text, state)
+        picked = self._pending_choice(text, state) or self._csat(text, state)
         if picked:
             return picked
         clean = prepare(text)
@@ -152,7 +153,7 @@ class Engine:
         return self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
 
     def chitchat(self, intent: str, text: str, state: State, sender: str = "") -> Turn:
-        picked = self._csat(text, state) or self._pending_choice(text, state)
+        picked = self._pending_choice(text, state) or self._csat(text, state)
         if picked:
             return picked
         if intent == "affirm" and state.offered_human:
@@ -239,8 +240,8 @@ class Engine:
                 self.desk.tickets.rate(state.csat_ticket, score, actor="resident")
             except AssistantError as exc:
                 log.warning("rating ticket %s failed: %s", state.csat_ticket, type(exc).__name__)
-                return Turn("ticket", [replies.CSAT_FAILED], ticket_id=state.csat_ticket)
-        return Turn("ticket", [replies.CSAT_THANKS.format(score=score)], ticket_id=state.csat_ticket)
+                return Turn("ticket", [replies.CSAT_FAILED], ticket_id=state.csat_ticket, rated=True)
+        return Turn("ticket", [replies.CSAT_THANKS.format(score=score)], ticket_id=state.csat_ticket, rated=True)
 
     def handoff(self, text: str, state: State, sender: str = "", reason: str = "request_human") -> Turn:
         if self.desk is None or not sender:
@@ -250,7 +251,7 @@ class Engine:
         return Turn("handoff", [replies.HANDOFF_TO.format(name=admin.name, id=handoff.id, minutes=minutes)])
 
     def fallback(self, text: str, state: State, sender: str = "") -> Turn:
-        picked = self._csat(text, state) or self._pending_choice(text, state)
+        picked = self._pending_choice(text, state) or self._csat(text, state)
         if picked:
             return picked
         clean = prepare(text)

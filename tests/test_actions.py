@@ -228,6 +228,8 @@ def test_resolving_asks_for_a_score_and_the_answer_is_stored(desk) -> None:  # n
     assert ticket.id in messages[0]["text"] and "1-5" in messages[0]["text"]
     slots = slot_events(events)
     assert slots["csat_ticket"] == ticket.id
+    _, events = run(actions.ActionAnswer(), tracker("车位怎么租", "faq_parking", slots))
+    assert slot_events(events)["csat_ticket"] == ticket.id          # still awaited after another question
     messages, events = run(actions.ActionFallback(), tracker("5分", "inform", slots))
     assert "5 分" in messages[0]["text"] and slot_events(events)["csat_ticket"] is None
     assert desk.tickets.get(ticket.id).satisfaction == 5

@@ -60,3 +60,26 @@ def test_rule_breaking_messages_are_moderated_before_rasa() -> None:
     assert ad.route == "moderation" and ad.intent and ad.intent.startswith("ad")
     # Innocent messages go on to Rasa (here: down, so the polite failure reply).
     assert bot.ask("物业费怎么交").replies == [replies.SERVICE_DOWN]
+
+
+class ScriptedRasa:
+    """Stands in for RasaClient: answers every message with one text and its metadata."""
+
+    def send(self, sender: str, text: str) -> list[dict]:
+        return [{"text": f"答：{text}"}, {"custom": {"route": "answer", "topic": "garbage"}}]
+
+    def close(self) -> None:
+        pass
+
+
+def test_outbox_notices_come_before_the_next_reply_once(tmp_path) -> None:  # noqa: ANN001
+    from assistant.notices import open_outbox
+
+    outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")
+    outbox.add("resident-5", ["您反映的问题（工单 T-1）已处理完毕，请打分 1-5"], "csat", "T-1")
+    bot = Assistant(ScriptedRasa(), outbox=outbox)  # type: ignore[arg-type]
+    other = bot.ask("垃圾几点扔", "resident-6")
+    assert other.replies == ["答：垃圾几点扔"]                       # not someone else's notice
+    first = bot.ask("垃圾几点扔", "resident-5")
+    assert first.replies[0].startswith("您反映的问题") and first.replies[1] == "答：垃圾几点扔"
+    assert bot.ask("垃圾几点扔", "resident-5").replies == ["答：垃圾几点扔"]   # delivered once

@@ -197,3 +197,32 @@ def test_action_server_down_gives_a_polite_reply(served: tuple[Settings, Service
     finally:
         svc.start()
     assert bot.ask("车位怎么租").route == "answer"
+
+
+def test_resolving_a_ticket_asks_a_rest_resident_for_a_score_with_the_next_reply(
+        served: tuple[Settings, Services]) -> None:
+    """REST conversations cannot be pushed to: the CSAT question waits in the outbox and comes with
+    the resident's next reply; the score is stored on the ticket."""
+    from assistant.desk import Desk
+
+    settings, sender = served[0], "resident-csat-rest"
+    ask_json(settings, sender, "我住7栋702，小区垃圾站好几天没人清理，臭死了")
+    out = ask_json(settings, sender, "一般")
+    while out["ticket_id"] is None and "请确认工单信息" not in out["replies"][-1]:
+        out = ask_json(settings, sender, "不清楚")
+    ticket_id = ask_json(settings, sender, "是")["ticket_id"]
+    assert ticket_id
+    desk = Desk.open(rasa_url=settings.rasa_url)
+    try:
+        desk.tickets.assign(ticket_id, "wang", actor="wang")
+        _, texts = desk.resolve(ticket_id, actor="wang", comment="已清运")
+        assert texts == []                                   # kept in the outbox, not handed back
+        nxt = ask_json(settings, sender, "垃圾几点扔")
+        assert ticket_id in nxt["replies"][0] and "1-5" in nxt["replies"][0]
+        assert any("来源" in r for r in nxt["replies"][1:])     # and the question is still answered
+        thanks = ask_json(settings, sender, "4分")                # the score, after the question came
+        assert "4 分" in thanks["replies"][0]
+        assert desk.tickets.get(ticket_id).satisfaction == 4
+    finally:
+        desk.tickets.dispose()
+        desk.handoffs.dispose()
