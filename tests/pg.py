@@ -77,3 +77,12 @@ def pg_schema_url(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(**info, autocommit=True) as conn:  # type: ignore[arg-type]
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def sqlite_or_pg(request: pytest.FixtureRequest, tmp_path: object, prefix: str) -> Iterator[str]:
+    """For a fixture parametrised over ["sqlite", "postgresql"]: a SQLite file in ``tmp_path``, or a
+    fresh PostgreSQL schema named after ``prefix``."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/tickets.db"
+    else:
+        yield from pg_schema_url(prefix)

@@ -23,7 +23,7 @@ from assistant.push import CSAT, ResidentUnreachable
 from assistant.tickets import ValidationError
 from assistant.tickets.store import MIGRATIONS, make_engine, open_store
 
-from .pg import SHANGHAI, FakeClock, pg_schema_url
+from .pg import SHANGHAI, FakeClock, sqlite_or_pg
 from .tickets.conftest import test_sla
 
 MOBILE = "13812345678"
@@ -33,10 +33,7 @@ QUESTION = "请为本次处理打分 1-5"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tickets.db'}"
-    else:
-        yield from pg_schema_url("notices_test")
+    yield from sqlite_or_pg(request, tmp_path, "notices_test")
 
 
 @pytest.fixture

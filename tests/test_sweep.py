@@ -34,7 +34,7 @@ from assistant.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper,
 from assistant.tickets.store import open_store
 
 from .conftest import free_port
-from .pg import MONDAY_10, SHANGHAI, FakeClock, pg_schema_url
+from .pg import MONDAY_10, SHANGHAI, FakeClock, sqlite_or_pg
 from .tickets.conftest import test_sla
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,10 +77,7 @@ class FakeResidents:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tickets.db'}"
-    else:
-        yield from pg_schema_url("sweep_test")
+    yield from sqlite_or_pg(request, tmp_path, "sweep_test")
 
 
 @pytest.fixture
