@@ -51,7 +51,9 @@ class EngineAction(Action, ABC):
             return []
         text, intent, _ = latest(tracker)
         state = State.from_slots(tracker.current_slot_values())
-        turn = self.respond(get_engine(), text, intent, state, tracker.sender_id)
+        engine = get_engine()
+        turn = None if intent == "request_human" else engine.abusive(text, tracker.sender_id)
+        turn = turn or self.respond(engine, text, intent, state, tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
         return say(dispatcher, tracker, self.name(), turn, state_slots=True)

@@ -91,8 +91,9 @@ class Assistant:
             if not decision.allowed:
                 said = [r for r in (decision.reply, *decision.extra_replies) if r] or [decision.explanation]
                 warning = Reply("moderation", said, intent=decision.rule_id)
-                if decision.action != "redact":
+                if decision.action != "redact" and decision.rule_id != "abuse":
                     return warning
+                # Abuse: the warning, and the assistant hands the resident to a human admin.
                 # Personal data only: as in the group gateway, warn, then answer the redacted question.
                 clean = prepare(decision.redacted_text)
                 if is_blank(_MARK.sub("", clean)):

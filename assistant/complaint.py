@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .desk import CATEGORY_NAMES, find_unit, infer_category
@@ -67,7 +68,22 @@ def wants_human(text: str) -> bool:
 
 
 def is_angry(text: str) -> bool:
-    return bool(_ANGRY.search(text))
+    """Very angry (气死了, 什么破物业!!!) or abusive (the group rules' abuse patterns)."""
+    return bool(_ANGRY.search(text)) or _abusive(text)
+
+
+@lru_cache(maxsize=1)
+def _abuse_rule() -> Any:
+    from .moderation.config import load_config
+
+    return next((r for r in load_config().rules if r.id == "abuse"), None)
+
+
+def _abusive(text: str) -> bool:
+    from .moderation.detect import match_rule, views
+
+    rule = _abuse_rule()
+    return rule is not None and match_rule(rule, views(text), False)
 
 
 _QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|哪儿|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")

@@ -121,6 +121,12 @@ class Engine:
             log.warning("handoff state of sender=%s unknown: %s", sender, type(exc).__name__)
             return False
 
+    def abusive(self, text: str, sender: str) -> Turn | None:
+        """A very angry or abusive message to the bot: a human admin takes over."""
+        if not complaint.is_angry(prepare(text)):
+            return None
+        return self.handoff(text, State(), sender, reason="abusive")
+
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
         picked = self._pending_choice(text, state) or self._csat(text, state)
@@ -257,8 +263,6 @@ class Engine:
         clean = prepare(text)
         if is_blank(clean):
             return self.blank(text, state)
-        if complaint.is_angry(clean):
-            return self.handoff(text, State(), sender, reason="abusive")
         return self._miss(Turn("fallback", [replies.FALLBACK]), state, text, sender)
 
     def blank(self, text: str, state: State) -> Turn:

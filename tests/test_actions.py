@@ -284,3 +284,9 @@ def test_a_grievance_read_as_a_topic_question_starts_the_form() -> None:
     assert messages == [] and events == [{"event": "followup", "name": "complaint_form", "timestamp": None}]
     messages, _ = run(actions.ActionAnswer(), tracker("装修几点可以开始", "faq_property"))
     assert messages and messages[0]["text"]
+
+
+def test_abuse_to_the_bot_goes_to_a_human_whatever_the_intent(desk) -> None:  # noqa: ANN001
+    messages, _ = run(actions.ActionChitchat(), tracker("你个傻逼机器人", "greet", channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert meta["route"] == "handoff" and desk.handoffs.open_for("resident-1").reason == "abusive"

@@ -83,3 +83,12 @@ def test_outbox_notices_come_before_the_next_reply_once(tmp_path) -> None:  # no
     first = bot.ask("垃圾几点扔", "resident-5")
     assert first.replies[0].startswith("您反映的问题") and first.replies[1] == "答：垃圾几点扔"
     assert bot.ask("垃圾几点扔", "resident-5").replies == ["答：垃圾几点扔"]   # delivered once
+
+
+def test_abuse_gets_the_warning_and_still_reaches_the_assistant() -> None:
+    from assistant.moderation import Moderator
+
+    bot = Assistant(ScriptedRasa(), Moderator())  # type: ignore[arg-type]
+    reply = bot.ask("你个傻逼机器人", "resident-8")
+    assert reply.route == "moderation" and reply.intent == "abuse"
+    assert reply.replies[-1].startswith("答：")     # the engine hands an abusive resident to a human

@@ -155,3 +155,11 @@ def test_sensitive_categories_come_from_the_environment(monkeypatch: pytest.Monk
 ])
 def test_grievances_are_told_from_questions(text: str, grievance: bool) -> None:
     assert c.is_complaint(text) is grievance
+
+
+@pytest.mark.parametrize(("text", "angry"), [
+    ("你个傻逼机器人", True), ("气死了！！！", True), ("什么破物业，去死吧", True), ("nmsl", True),
+    ("垃圾分类怎么分", False), ("狗粮放哪里", False), ("滚筒洗衣机能修吗", False), ("我快急死了 电梯坏了", False),
+])
+def test_anger_and_abuse_use_the_group_rules_patterns(text: str, angry: bool) -> None:
+    assert c.is_angry(text) is angry
