@@ -33,7 +33,6 @@ CATEGORY_WORDS = (
 CATEGORY_NAMES = {"noise": "噪音", "pets": "宠物", "parking": "停车纠纷", "service": "物业服务", "fees": "费用账单",
                   "neighbour": "邻里纠纷", "cleaning": "环境卫生", "safety": "安全隐患", "renovation": "装修",
                   "other": "其他"}
-_URGENT = re.compile(r"紧急|马上|立刻|危险|着火|砸到|受伤")
 _UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                    r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 
@@ -118,13 +117,10 @@ class Desk:
         self.tickets.comment(ticket.id, note, actor="system")
         return self.tickets.get(ticket.id), texts
 
-    def complain(self, sender: str, text: str, *, category: str | None = None, unit: str | None = None,
-                 other_party: str | None = None, priority: str | None = None) -> tuple[Ticket, bool]:
+    def complain(self, sender: str, text: str, *, category: str, unit: str | None = None,
+                 other_party: str | None = None, priority: str = "normal") -> tuple[Ticket, bool]:
         """Open a ticket for ``sender`` or append to the same resident's open one of this category
-        (within $ASSISTANT_DEDUP_HOURS, default 24). What is not given is inferred from ``text``."""
-        category = category or infer_category(text)
-        priority = priority or ("urgent" if _URGENT.search(text) else ("high" if category == "safety" else "normal"))
-        unit = unit if unit is not None else find_unit(text)
+        (within $ASSISTANT_DEDUP_HOURS, default 24). The fields come from the complaint form."""
         ticket, created = self.tickets.open_or_append(Reporter(sender), category, unit or None, text,
                                                       dedup_window(), other_party=other_party,
                                                       priority=priority)

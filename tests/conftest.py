@@ -44,6 +44,13 @@ class HashEmbedder:
 
 
 @pytest.fixture
+def clock():  # noqa: ANN201 - a FakeClock (tests/pg.py) at Monday 10:00 Shanghai, for the store suites
+    from .pg import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
 def hash_embedder() -> HashEmbedder:
     return HashEmbedder()
 

@@ -37,11 +37,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def make_outbox(db_url: str, clock: FakeClock) -> Iterator[Callable[[], SQLOutbox]]:
     """A fresh outbox on the shared database each call: its own engine, as another process would have."""
     made: list[SQLOutbox] = []

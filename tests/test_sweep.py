@@ -81,11 +81,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def make_desk(db_url: str, clock: FakeClock) -> Iterator[Callable[..., Desk]]:
     """A fresh Desk on the shared database each call: its own engines, as another process would have."""
     made: list[Desk] = []

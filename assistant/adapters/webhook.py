@@ -102,6 +102,15 @@ class WebhookServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/webhook"
 
+    def serve_until_interrupted(self) -> None:
+        """Serve until Ctrl-C, then close the socket."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -225,9 +234,4 @@ def serve_webhook(gateway: Gateway, host: str = "127.0.0.1", port: int = 8080, *
     """Serve until Ctrl-C."""
     server = make_webhook_server(gateway, host, port, secret=secret, adapter=adapter)
     log.info("webhook listening on %s", server.url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()

@@ -86,10 +86,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             gateway.answerer = ask
             print(f"webhook on {server.url} (X-Signature: sha256=HMAC of the body with ${args.secret_env}). "
                   "Ctrl-C to stop.", flush=True)
-            try:
-                server.serve_forever()
-            except KeyboardInterrupt:
-                pass
+            server.serve_until_interrupted()
     finally:
-        server.server_close()
+        server.server_close()        # also when starting the assistant failed
     return 0

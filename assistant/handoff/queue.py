@@ -257,14 +257,7 @@ class SQLHandoffStore(SQLStore):
         return _utc(self.clock())
 
     def _row(self, s: Session, handoff_id: str, *, lock: bool = False) -> HandoffRow:
-        hid = normalize_handoff_id(handoff_id) if isinstance(handoff_id, str) else None
-        if hid is None:
-            raise HandoffNotFound(str(handoff_id))
-        q = select(HandoffRow).where(HandoffRow.id == hid)
-        row = s.scalars(q.with_for_update() if lock else q).one_or_none()
-        if row is None:
-            raise HandoffNotFound(hid)
-        return row
+        return self._by_id(s, HandoffRow, handoff_id, normalize_handoff_id, HandoffNotFound, lock=lock)
 
     @staticmethod
     def _open_q(conversation_id: str) -> Any:

@@ -214,6 +214,20 @@ class SQLStore:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    @staticmethod
+    def _by_id(s: Session, model: Any, raw_id: object, normalize: Callable[[str], str | None],
+               not_found: Callable[[str], Exception], *, lock: bool = False) -> Any:
+        """The row of ``model`` whose id is ``raw_id`` once normalised (locked for update when asked);
+        ``not_found(id)`` is raised for an unreadable or unknown id."""
+        rid = normalize(raw_id) if isinstance(raw_id, str) else None
+        if rid is None:
+            raise not_found(str(raw_id))
+        q = select(model).where(model.id == rid)
+        row = s.scalars(q.with_for_update() if lock else q).one_or_none()
+        if row is None:
+            raise not_found(rid)
+        return row
+
     @contextmanager
     def _session(self, write: bool) -> Iterator[Session]:
         try:
@@ -238,14 +252,7 @@ class SQLTicketStore(SQLStore):
         return utc(self.clock())
 
     def _row(self, s: Session, ticket_id: str, *, lock: bool = False) -> TicketRow:
-        tid = normalize_ticket_id(ticket_id) if isinstance(ticket_id, str) else None
-        if tid is None:
-            raise TicketNotFound(str(ticket_id))
-        q = select(TicketRow).where(TicketRow.id == tid)
-        row = s.scalars(q.with_for_update() if lock else q).one_or_none()
-        if row is None:
-            raise TicketNotFound(tid)
-        return row
+        return self._by_id(s, TicketRow, ticket_id, normalize_ticket_id, TicketNotFound, lock=lock)
 
     @staticmethod
     def _event(s: Session, row: TicketRow, at: datetime, actor: str, action: str, *, from_status: str | None = None,

@@ -52,11 +52,6 @@ def console_sla() -> SLAPolicy:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def residents() -> FakeResidents:
     return FakeResidents()
 

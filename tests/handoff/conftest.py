@@ -15,6 +15,7 @@ from assistant.handoff.queue import SQLHandoffStore, open_handoffs
 
 from ..pg import MONDAY_10, PG_URL, SHANGHAI, FakeClock, pg_problem  # noqa: F401 - re-exported
 from ..pg import pg_schema_url as shared_pg_schema_url
+from ..pg import sqlite_or_pg
 
 
 @pytest.fixture
@@ -23,15 +24,8 @@ def pg_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tickets.db'}"
-    return request.getfixturevalue("pg_schema_url")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from sqlite_or_pg(request, tmp_path, "handoff_test")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from assistant.tickets.store import SQLTicketStore, open_store
 
 from ..pg import MONDAY_10, PG_URL, SHANGHAI, FakeClock, pg_problem  # noqa: F401 - re-exported
 from ..pg import pg_schema_url as shared_pg_schema_url
+from ..pg import sqlite_or_pg
 
 
 def test_sla() -> SLAPolicy:
@@ -38,15 +39,8 @@ def pg_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tickets.db'}"
-    return request.getfixturevalue("pg_schema_url")
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from sqlite_or_pg(request, tmp_path, "tickets_test")
 
 
 @pytest.fixture
