@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 from .desk import handoff_timeout
 from .handoff.notify import handoff_event, ticket_event
-from .notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE, keep
+from .notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE
+from .notices import keep
 from .push import HANDOFF_TIMEOUT, ResidentUnreachable
 from .tickets.models import SYSTEM
 
@@ -51,9 +52,6 @@ log = logging.getLogger("assistant.sweep")
 TICKET_PREFIX = "转人工未及时接手："
 TOLD_NOTE = "已在聊天中告知居民：转人工超时未接手，已转为工单跟进"
 UNREACHABLE_NOTE = "转人工超时通知未能送达居民：助手未在运行，请线下联系居民"
-
-
-take_timeout_from_env = handoff_timeout      # $ASSISTANT_HANDOFF_TIMEOUT minutes (default 30)
 
 
 @dataclass
@@ -183,7 +181,7 @@ def _remind(desk: Desk, now: datetime, report: SweepReport) -> None:
 def sweep(desk: Desk, now: datetime | None = None, *, take_timeout: timedelta | None = None) -> SweepReport:
     """Expire untaken handoffs (keeping each request as a ticket, telling the resident and the admins)
     and remind the admins once of each overdue ticket. ``take_timeout`` defaults to the env's."""
-    timeout = take_timeout if take_timeout is not None else take_timeout_from_env()
+    timeout = take_timeout if take_timeout is not None else handoff_timeout()
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     report = SweepReport(now)
     try:
@@ -207,7 +205,7 @@ class Sweeper:
         if not every > 0:
             raise ValueError("every must be a positive number of seconds")
         self.desk, self.every, self.clock, self.on_report = desk, every, clock, on_report
-        self.take_timeout = take_timeout if take_timeout is not None else take_timeout_from_env()
+        self.take_timeout = take_timeout if take_timeout is not None else handoff_timeout()
         self.runs = self.failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -23,14 +23,22 @@ import pytest
 
 from assistant.adapters.base import OutgoingMessage
 from assistant.admin_notify import ChatNotifier, format_event, notifier_from_env
-from assistant.desk import Desk, infer_category
+from assistant.desk import Desk, handoff_timeout, infer_category
 from assistant.errors import ConfigError
-from assistant.handoff import (Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event,
-                               open_handoffs, ticket_event)
+from assistant.handoff import (
+    Admin,
+    LogNotifier,
+    MultiNotifier,
+    Roster,
+    WebhookNotifier,
+    handoff_event,
+    open_handoffs,
+    ticket_event,
+)
 from assistant.moderation import id_check_char
 from assistant.notices import SQLOutbox
 from assistant.push import HANDOFF_TIMEOUT, ResidentUnreachable
-from assistant.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep, take_timeout_from_env
+from assistant.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
 from assistant.tickets.store import open_store
 
 from .conftest import free_port
@@ -192,9 +200,9 @@ def test_texts_rasa_returned_go_to_the_outbox(make_desk: Callable[..., Desk], cl
     assert [e.comment for e in desk.tickets.events(item.ticket_id or "") if e.actor == "system"] == [TOLD_NOTE]
 
 
-def test_take_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handoff_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSISTANT_HANDOFF_TIMEOUT", raising=False)
-    assert take_timeout_from_env() == timedelta(minutes=30)
+    assert handoff_timeout() == timedelta(minutes=30)
     monkeypatch.setenv("ASSISTANT_HANDOFF_TIMEOUT", "45")
     desk.handoffs.request("conv-1", "wx-1", "request_human", "找人工")
     clock.advance(minutes=40)
@@ -204,7 +212,7 @@ def test_take_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pytest
     for bad in ("soon", "0", "-5"):
         monkeypatch.setenv("ASSISTANT_HANDOFF_TIMEOUT", bad)
         with pytest.raises(ConfigError, match="ASSISTANT_HANDOFF_TIMEOUT"):
-            take_timeout_from_env()
+            handoff_timeout()
 
 
 # --- overdue tickets -----------------------------------------------------------------------
