@@ -30,6 +30,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -373,6 +374,8 @@ class TelegramBot:
         self.processed = 0          # updates handled (answered, acted on or skipped)
         self._notices: asyncio.Task[None] | None = None
         self._notices_stop: asyncio.Event | None = None
+        # Updates run concurrently, but one conversation's are answered in the order they came.
+        self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         builder = Application.builder().token(token.strip()).concurrent_updates(concurrent_updates)
         builder = builder.post_init(self._started).post_stop(self._stop_notices)
         if base_url:
@@ -426,8 +429,12 @@ class TelegramBot:
             return []
         results = []
         for event in events:
-            result = await asyncio.to_thread(self.gateway.handle, event)
-            await self.send(self.adapter.render(result))
+            turn = self._turns.get(event.conversation_id)
+            if turn is None:
+                turn = self._turns[event.conversation_id] = asyncio.Lock()
+            async with turn:
+                result = await asyncio.to_thread(self.gateway.handle, event)
+                await self.send(self.adapter.render(result))
             results.append(result)
         return results
 

@@ -339,3 +339,23 @@ def test_cli_telegram_bad_input(api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TG_TEST_TOKEN", "654321:WRONG-token_abcdefghijklmnopqrstu")
     assert main(["telegram", "--token-env", "TG_TEST_TOKEN", "--base-url", api.base_url]) == 1
     assert "rejected the bot token" in capsys.readouterr().err
+
+
+class SlowFirst(FakeAnswerer):
+    """Takes its time over the first question only."""
+
+    def __call__(self, text: str, sender: str) -> Reply:
+        if not self.calls:
+            time.sleep(0.4)
+        return super().__call__(text, sender)
+
+
+def test_one_conversations_replies_keep_their_order(api: FakeBotAPI, mod_config: ModerationConfig) -> None:
+    slow = SlowFirst()
+    running = Running(api, Gateway(Moderator(mod_config), slow))
+    try:
+        running.deliver(*(tg_message(q, chat={"id": 42, "type": "private"}, message_id=20 + i)
+                          for i, q in enumerate(["车位怎么租", "垃圾几点扔", "物业电话"])))
+    finally:
+        running.close()
+    assert sent_texts(api) == [(42, "答：车位怎么租"), (42, "答：垃圾几点扔"), (42, "答：物业电话")]
