@@ -11,8 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from assistant import complaint
-from assistant.engine import Engine, State, Turn
+from assistant.dialogue import complaint
+from assistant.dialogue.engine import Engine, State, Turn
 
 log = logging.getLogger(__name__)
 MACHINE_CHANNELS = (None, "rest")

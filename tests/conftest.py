@@ -141,8 +141,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """The real Rasa server and action server, on free loopback ports, for the whole session."""
-    from assistant.config import load_settings
-    from assistant.services import Services, rasa_model
+    from assistant.settings import load_settings
+    from assistant.runtime.services import Services, rasa_model
 
     settings = load_settings().with_ports(free_port(), free_port(), free_port())
     if not rasa_model(settings).exists():

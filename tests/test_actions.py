@@ -7,8 +7,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
-from assistant import complaint
-from assistant.engine import State
+from assistant.dialogue import complaint
+from assistant.dialogue.engine import State
 
 from .test_engine import make_engine
 
@@ -100,9 +100,9 @@ class Told:
 
 @pytest.fixture
 def desk(tmp_path: Path, mini_kb_dir: Path):  # noqa: ANN201
-    from assistant.desk import Desk
-    from assistant.handoff import LogNotifier, load_roster, open_handoffs
-    from assistant.tickets.store import open_store
+    from assistant.desk.desk import Desk
+    from assistant.desk.handoff import LogNotifier, load_roster, open_handoffs
+    from assistant.desk.tickets.store import open_store
 
     url = f"sqlite:///{tmp_path / 'tickets.db'}"
     d = Desk(open_store(url), open_handoffs(url), load_roster(), LogNotifier(), Told())

@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from assistant import replies
-from assistant.client import Assistant, RasaClient, parse
+from assistant.dialogue import replies
+from assistant.channels.client import Assistant, RasaClient, parse
 
 from .conftest import free_port
 
@@ -73,7 +73,7 @@ class ScriptedRasa:
 
 
 def test_outbox_notices_come_before_the_next_reply_once(tmp_path) -> None:  # noqa: ANN001
-    from assistant.notices import open_outbox
+    from assistant.desk.notices import open_outbox
 
     outbox = open_outbox(f"sqlite:///{tmp_path / 'tickets.db'}")
     outbox.add("resident-5", ["您反映的问题（工单 T-1）已处理完毕，请打分 1-5"], "csat", "T-1")

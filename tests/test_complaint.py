@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import complaint as c
+from assistant.dialogue import complaint as c
 
 from .moderation.numbers import Numbers
 

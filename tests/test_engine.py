@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant import replies
-from assistant.engine import Engine, State
-from assistant.index import build
-from assistant.knowledge import load
-from assistant.retrieval import Calibration, Retriever
+from assistant.dialogue import replies
+from assistant.dialogue.engine import Engine, State
+from assistant.knowledge.index import build
+from assistant.knowledge.kb import load
+from assistant.knowledge.retrieval import Calibration, Retriever
 
 from .conftest import HashEmbedder
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.client import Reply
+from assistant.channels.client import Reply
 from assistant.errors import DataError
-from assistant.evaluate import load_cases, run
-from assistant.text import prepare
+from assistant.devtools.evaluate import load_cases, run
+from assistant.text.normalize import prepare
 
 from .conftest import DATA
 
@@ -19,8 +19,8 @@ def test_own_eval_set_is_large_and_independent_of_training_data() -> None:
 
     cases = load_cases(DATA / "eval_cases.yml")
     assert len(cases) >= 250
-    from assistant.config import load_settings
-    from assistant.setup import kb_nlu_path, write_kb_nlu
+    from assistant.settings import load_settings
+    from assistant.runtime.setup import kb_nlu_path, write_kb_nlu
 
     settings = load_settings(ROOT)
     write_kb_nlu(settings)

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from assistant import replies
-from assistant.config import Settings
+from assistant.dialogue import replies
+from assistant.settings import Settings
 from assistant.console import create_app
-from assistant.desk import Desk
-from assistant.services import Services
-from assistant.webchat import serve_page
+from assistant.desk.desk import Desk
+from assistant.runtime.services import Services
+from assistant.channels.webchat import serve_page
 
 
 pytestmark = pytest.mark.services
@@ -183,7 +183,7 @@ def test_complaint_ticket_resolved_in_console_and_resident_rates_it(
             expect(admin.locator("#ticket-id")).to_have_text(ticket_id)
             expect(admin.locator("#description")).to_contain_text("电钻")
             expect(admin.locator("dl.fields")).to_contain_text("5-101")
-            from assistant.tickets.models import TRANSITIONS
+            from assistant.desk.tickets.models import TRANSITIONS
             if "resolved" not in TRANSITIONS[ticket.status]:        # open -> assigned -> resolved
                 admin.select_option("#assignee", "wang")
                 admin.click("#assign")

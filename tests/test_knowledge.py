@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import KnowledgeError
-from assistant.knowledge import TOPICS, load
+from assistant.knowledge.kb import TOPICS, load
 
 from .conftest import MINI_KB, ROOT, write_kb
 

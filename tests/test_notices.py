@@ -12,16 +12,16 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
-from assistant.adapters import IncomingMessage
-from assistant.client import Reply
-from assistant.desk import Desk
-from assistant.gateway import Gateway
-from assistant.handoff import Admin, Roster, open_handoffs
+from assistant.channels import IncomingMessage
+from assistant.channels.client import Reply
+from assistant.desk.desk import Desk
+from assistant.channels.gateway import Gateway
+from assistant.desk.handoff import Admin, Roster, open_handoffs
 from assistant.moderation import Moderator, id_check_char, load_config
-from assistant.notices import SQLOutbox, keep, open_outbox
-from assistant.push import CSAT, ResidentUnreachable
-from assistant.tickets import ValidationError
-from assistant.tickets.store import MIGRATIONS, make_engine, open_store
+from assistant.desk.notices import SQLOutbox, keep, open_outbox
+from assistant.desk.push import CSAT, ResidentUnreachable
+from assistant.desk.tickets import ValidationError
+from assistant.desk.tickets.store import MIGRATIONS, make_engine, open_store
 
 from .pg import SHANGHAI, FakeClock, sqlite_or_pg
 from .tickets.conftest import test_sla

@@ -11,9 +11,9 @@ import sys
 import httpx
 import pytest
 
-from assistant.config import Settings
+from assistant.settings import Settings
 from assistant.moderation.pii import id_check_char, is_mobile, luhn_check_digit
-from assistant.services import Services
+from assistant.runtime.services import Services
 
 from .conftest import ROOT
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.calibrate import calibrate, held_out
-from assistant.index import DenseIndex, build
-from assistant.knowledge import load
-from assistant.retrieval import Calibration, ItemMatcher, Retriever
+from assistant.knowledge.calibrate import calibrate, held_out
+from assistant.knowledge.index import DenseIndex, build
+from assistant.knowledge.kb import load
+from assistant.knowledge.retrieval import Calibration, ItemMatcher, Retriever
 
 from .conftest import HashEmbedder
 

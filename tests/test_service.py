@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from assistant import replies
-from assistant.client import Assistant, RasaClient
-from assistant.config import Settings
-from assistant.engine import ROUTES
-from assistant.evaluate import load_cases, run
-from assistant.services import Services
+from assistant.dialogue import replies
+from assistant.channels.client import Assistant, RasaClient
+from assistant.settings import Settings
+from assistant.dialogue.engine import ROUTES
+from assistant.devtools.evaluate import load_cases, run
+from assistant.runtime.services import Services
 
 from .conftest import DATA, ROOT
 
@@ -203,7 +203,7 @@ def test_resolving_a_ticket_asks_a_rest_resident_for_a_score_with_the_next_reply
         served: tuple[Settings, Services]) -> None:
     """REST conversations cannot be pushed to: the CSAT question waits in the outbox and comes with
     the resident's next reply; the score is stored on the ticket."""
-    from assistant.desk import Desk
+    from assistant.desk.desk import Desk
 
     settings, sender = served[0], "resident-csat-rest"
     ask_json(settings, sender, "我住7栋702，小区垃圾站好几天没人清理，臭死了")

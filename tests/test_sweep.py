@@ -21,25 +21,16 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.adapters.base import OutgoingMessage
-from assistant.admin_notify import ChatNotifier, format_event, notifier_from_env
-from assistant.desk import Desk, handoff_timeout, infer_category
+from assistant.channels.base import OutgoingMessage
+from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_env
+from assistant.desk.desk import Desk, handoff_timeout, infer_category
 from assistant.errors import ConfigError
-from assistant.handoff import (
-    Admin,
-    LogNotifier,
-    MultiNotifier,
-    Roster,
-    WebhookNotifier,
-    handoff_event,
-    open_handoffs,
-    ticket_event,
-)
+from assistant.desk.handoff import Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event, open_handoffs, ticket_event
 from assistant.moderation import id_check_char
-from assistant.notices import SQLOutbox
-from assistant.push import HANDOFF_TIMEOUT, ResidentUnreachable
-from assistant.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
-from assistant.tickets.store import open_store
+from assistant.desk.notices import SQLOutbox
+from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
+from assistant.desk.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
+from assistant.desk.tickets.store import open_store
 
 from .conftest import free_port
 from .pg import MONDAY_10, SHANGHAI, FakeClock, sqlite_or_pg
@@ -321,7 +312,7 @@ def test_chat_notifier_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     def broken(_: OutgoingMessage) -> None:
         raise ConnectionError(MOBILE)
 
-    with caplog.at_level(logging.ERROR, logger="assistant.admin_notify"):
+    with caplog.at_level(logging.ERROR, logger="assistant.desk.admin_notify"):
         ChatNotifier(broken, "admins").notify({"event": "ticket.overdue", "ticket_id": "T-20261123-0001",
                                                "kind": "resolution", "due": "2026-11-23T10:00:00+00:00"})
     assert "T-20261123-0001" in caplog.text and "ConnectionError" in caplog.text and MOBILE not in caplog.text
@@ -331,7 +322,7 @@ def test_ticket_events_in_log_and_webhook(caplog: pytest.LogCaptureFixture) -> N
     with open_store("sqlite://", sla=test_sla(), clock=FakeClock()) as store:
         t = store.create("wx-1", "noise", "5-101", f"楼上吵 {MOBILE}")
     event = ticket_event(t, "first_response", ROSTER.get("li"), at=MONDAY_10)
-    with caplog.at_level(logging.INFO, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.INFO, logger="assistant.desk.handoff.notify"):
         LogNotifier().notify(event)
     assert f"ticket.overdue {t.id} kind=first_response admin=li" in caplog.text
     posted: list[dict[str, Any]] = []
@@ -394,7 +385,7 @@ def test_sweeper_runs_and_stops_quickly(desk: Desk, clock: FakeClock) -> None:
 
 def test_sweeper_logs_failures_and_goes_on(desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
                                            caplog: pytest.LogCaptureFixture) -> None:
-    import assistant.sweep as mod
+    import assistant.desk.sweep as mod
 
     real, calls = mod.sweep, []
 
@@ -405,7 +396,7 @@ def test_sweeper_logs_failures_and_goes_on(desk: Desk, clock: FakeClock, monkeyp
         return real(*a, **kw)
 
     monkeypatch.setattr(mod, "sweep", flaky)
-    with caplog.at_level(logging.ERROR, logger="assistant.sweep"):
+    with caplog.at_level(logging.ERROR, logger="assistant.desk.sweep"):
         with Sweeper(desk, every=0.02, take_timeout=TIMEOUT, clock=clock) as s:
             assert _until(lambda: s.runs >= 3)
     assert s.failures == 1 and "sweeper run 1 failed: RuntimeError" in caplog.text and MOBILE not in caplog.text
@@ -425,7 +416,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_cli_desk_sweep(cli_env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     past = FakeClock()                                      # Monday 2026-11-23 10:00
     with open_handoffs(cli_env, clock=past) as q:
@@ -450,7 +441,7 @@ def test_cli_desk_sweep(cli_env: str, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_cli_desk_sweep_bad_input(cli_env: str) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     for argv in (["desk", "sweep", "--timeout", "0"], ["desk", "sweep", "--at", "tomorrow"],
                  ["desk", "watch", "--every", "-1"]):

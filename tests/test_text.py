@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from assistant.text import clip, is_blank, normalize, prepare, strip_emoji
+from assistant.text.normalize import clip, is_blank, normalize, prepare, strip_emoji
 
 
 def test_full_width_becomes_half_width() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
-from assistant.services import Services
-from assistant.webchat import serve_page
+from assistant.settings import Settings
+from assistant.runtime.services import Services
+from assistant.channels.webchat import serve_page
 
 pytestmark = pytest.mark.services
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

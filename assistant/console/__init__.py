@@ -10,14 +10,8 @@ Serve it with ``python -m assistant console`` (loopback, port 8090 or $ASSISTANT
 
 from __future__ import annotations
 
-from .app import create_app, error_text
-from .tokens import (
-           AdminToken,
-           TokenFileError,
-           create_tokens,
-           default_tokens_path,
-           load_tokens,
-)
+from assistant.console.app import create_app, error_text
+from assistant.console.tokens import AdminToken, TokenFileError, create_tokens, default_tokens_path, load_tokens
 
 __all__ = ["AdminToken", "TokenFileError", "create_app", "create_tokens", "default_tokens_path", "error_text",
            "load_tokens"]

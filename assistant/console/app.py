@@ -31,36 +31,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..desk import CATEGORY_NAMES, Desk
-from ..handoff.queue import (
-    OPEN,
-    STATES,
-    AlreadyTaken,
-    HandoffError,
-    HandoffNotFound,
-    HandoffUnavailable,
-    HandoffValidation,
-    InvalidHandoffState,
-)
-from ..push import Residents, ResidentUnreachable
-from ..tickets.errors import (
-    InvalidTransition,
-    StoreUnavailable,
-    TicketError,
-    TicketNotFound,
-    ValidationError,
-)
-from ..tickets.models import (
-    ACTIVE,
-    CATEGORIES,
-    LIMITS,
-    PRIORITIES,
-    STATUSES,
-    TRANSITIONS,
-    Event,
-    Ticket,
-)
-from .tokens import AdminToken, as_tokens
+from assistant.desk.desk import CATEGORY_NAMES, Desk
+from assistant.desk.handoff.queue import OPEN, STATES, AlreadyTaken, HandoffError, HandoffNotFound, HandoffUnavailable, HandoffValidation, InvalidHandoffState
+from assistant.desk.push import Residents, ResidentUnreachable
+from assistant.desk.tickets.errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
+from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Ticket
+from assistant.console.tokens import AdminToken, as_tokens
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import DataError
-from ..handoff.roster import Roster
-from ..yamlfile import LINE, read_yaml
+from assistant.errors import DataError
+from assistant.desk.handoff.roster import Roster
+from assistant.text.yamlfile import LINE, read_yaml
 
 TOKENS_ENV = "ASSISTANT_CONSOLE_TOKENS"
 MIN_TOKEN = 16
@@ -48,7 +48,7 @@ def default_tokens_path(root: Path | None = None) -> Path:
     if env:
         return Path(env)
     if root is None:
-        from ..config import find_root
+        from assistant.settings import find_root
         root = find_root()
     return Path(root) / "models" / "console_tokens.yml"
 

@@ -9,12 +9,11 @@ Rules and thresholds live in one YAML file (``default_rules.yml`` here, or ``loa
 
 from __future__ import annotations
 
-from .config import DEFAULT_RULES, ModerationConfig, ModerationConfigError, Rule, load_config
-from .members import JoinReply, Roster, Unit, parse_nickname
-from .moderator import Decision, Message, ModerationError, Moderator, store_from_config
-from .pii import (Finding, PiiSettings, find_pii, id_check_char, is_bank_card, is_id_number, is_mobile,
-                  luhn_check_digit, luhn_ok, redact)
-from .strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore
+from assistant.moderation.config import DEFAULT_RULES, ModerationConfig, ModerationConfigError, Rule, load_config
+from assistant.moderation.members import JoinReply, Roster, Unit, parse_nickname
+from assistant.moderation.moderator import Decision, Message, ModerationError, Moderator, store_from_config
+from assistant.moderation.pii import Finding, PiiSettings, find_pii, id_check_char, is_bank_card, is_id_number, is_mobile, luhn_check_digit, luhn_ok, redact
+from assistant.moderation.strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore
 
 __all__ = [
     "DEFAULT_RULES", "Decision", "Finding", "JoinReply", "MemoryStrikeStore", "Message", "ModerationConfig",

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
-from ..text import strip_emoji
-from .config import ModerationConfig
+from assistant.errors import DataError
+from assistant.text.normalize import strip_emoji
+from assistant.moderation.config import ModerationConfig
 
 # 5-101-张三, 5-1-101-张三, 5栋1单元101室张三, 5-101-李女士（租）
 _DASHES = re.compile(r"[\s\-‐-―−_~·・/\\|]+")

@@ -7,13 +7,13 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AssistantError
-from .config import ModerationConfig, Rule, load_config
-from .detect import Views, is_scam_talk, match_rule, outside_links, views
-from .flood import FloodTracker
-from .members import JoinReply, Roster, member_joined
-from .pii import LABELS, Finding, redact
-from .strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore, utc
+from assistant.errors import AssistantError
+from assistant.moderation.config import ModerationConfig, Rule, load_config
+from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside_links, views
+from assistant.moderation.flood import FloodTracker
+from assistant.moderation.members import JoinReply, Roster, member_joined
+from assistant.moderation.pii import LABELS, Finding, redact
+from assistant.moderation.strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore, utc
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _when(t: dt.datetime | float | None) -> dt.datetime:
 def store_from_config(cfg: ModerationConfig, root: Path | None = None) -> SqlStrikeStore:
     """The SQL store named by ``strikes.database`` (relative SQLite paths from the project folder)."""
     if root is None:
-        from ..config import find_root
+        from assistant.settings import find_root
         root = find_root()
     return SqlStrikeStore(cfg.strikes.database, root=root)
 

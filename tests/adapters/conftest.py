@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import pytest
 
-from assistant.adapters import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server
-from assistant.adapters.telegram import TelegramAdapter
-from assistant.client import Reply
-from assistant.gateway import Gateway
+from assistant.channels import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server
+from assistant.channels.telegram import TelegramAdapter
+from assistant.channels.client import Reply
+from assistant.channels.gateway import Gateway
 from assistant.moderation import ModerationConfig, Moderator, load_config
 
 SECRET = "test-secret"

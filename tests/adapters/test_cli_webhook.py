@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.adapters import sign, verify
-from assistant.adapters.serving import RESIDENTS_ENV, group_gateway, residents_roster
-from assistant.adapters.webhook import WebhookServer
-from assistant.adapters.webhook_cli import build_webhook_server
-from assistant.cli import main
-from assistant.config import load_settings
+from assistant.channels import sign, verify
+from assistant.runtime.serving import RESIDENTS_ENV, group_gateway, residents_roster
+from assistant.channels.webhook import WebhookServer
+from assistant.cli.webhook import build_webhook_server
+from assistant.cli.main import main
+from assistant.settings import load_settings
 from assistant.errors import ConfigError, DataError
-from assistant.gateway import Gateway
+from assistant.channels.gateway import Gateway
 
 from .conftest import FakeAnswerer, body, message
 
@@ -149,7 +149,7 @@ def test_roster_reaches_the_gateway(home: Path, answerer: FakeAnswerer, monkeypa
     units.write_text("building,unit,room\n5,,101\n12,2,1802\n", encoding="utf-8")
     monkeypatch.setenv(RESIDENTS_ENV, str(units))
     gateway = group_gateway(load_settings(), residents_roster(), answerer=answerer, persistent_strikes=False)
-    from assistant.adapters import MemberJoined
+    from assistant.channels import MemberJoined
 
     known = gateway.handle(MemberJoined("webhook", "g1", "u1", "12-2-1802-王五"))
     unknown = gateway.handle(MemberJoined("webhook", "g1", "u2", "5-999-李四"))

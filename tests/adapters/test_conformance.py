@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.adapters import (Adapter, AdapterError, AdminAction, IncomingMessage, MemberJoined, MemberLeft,
-                                OutgoingMessage)
+from assistant.channels import Adapter, AdapterError, AdminAction, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage
 from assistant.errors import AssistantError
-from assistant.gateway import Gateway, GatewayResult
+from assistant.channels.gateway import Gateway, GatewayResult
 
 from .conftest import FakeAnswerer, Samples, flatten
 

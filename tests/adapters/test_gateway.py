@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant import replies
-from assistant.adapters import IncomingMessage, MemberJoined, MemberLeft, Wake
-from assistant.client import Reply
-from assistant.gateway import MODERATION, Gateway
+from assistant.dialogue import replies
+from assistant.channels import IncomingMessage, MemberJoined, MemberLeft, Wake
+from assistant.channels.client import Reply
+from assistant.channels.gateway import MODERATION, Gateway
 from assistant.moderation import ModerationConfig, Moderator, Roster
 
 from .conftest import FakeAnswerer

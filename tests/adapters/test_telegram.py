@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from assistant.adapters.telegram import MAX_TEXT, TelegramAdapter, TelegramBot, check_token
-from assistant.client import Reply
+from assistant.channels.telegram import MAX_TEXT, TelegramAdapter, TelegramBot, check_token
+from assistant.channels.client import Reply
 from assistant.errors import ConfigError, ServiceError
-from assistant.gateway import Gateway
+from assistant.channels.gateway import Gateway
 from assistant.moderation import ModerationConfig, Moderator, Roster
-from assistant.notices import open_outbox
+from assistant.desk.notices import open_outbox
 
 from .conftest import TG_BOT, FakeAnswerer, tg_message, tg_user
 from .fake_telegram import TOKEN, FakeBotAPI
@@ -319,7 +319,7 @@ def free_port() -> int:
 
 def test_cli_telegram_bad_input(api: FakeBotAPI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path))
     monkeypatch.delenv("ASSISTANT_RESIDENTS_CSV", raising=False)

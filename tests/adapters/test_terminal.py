@@ -3,9 +3,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from assistant.adapters import IncomingMessage, MemberJoined, TerminalAdapter, run_terminal
-from assistant.gateway import Gateway
-from assistant.notices import open_outbox
+from assistant.channels import IncomingMessage, MemberJoined, TerminalAdapter, run_terminal
+from assistant.channels.gateway import Gateway
+from assistant.desk.notices import open_outbox
 
 from .conftest import FakeAnswerer
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.adapters import WebhookAdapter, sign, verify
-from assistant.adapters.webhook import MAX_BODY, WebhookServer, make_webhook_server
+from assistant.channels import WebhookAdapter, sign, verify
+from assistant.channels.webhook import MAX_BODY, WebhookServer, make_webhook_server
 from assistant.errors import ConfigError
-from assistant.gateway import Gateway
-from assistant.notices import open_outbox
+from assistant.channels.gateway import Gateway
+from assistant.desk.notices import open_outbox
 
 from .conftest import SECRET, FakeAnswerer, body, message
 

@@ -14,12 +14,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant.console import create_app
-from assistant.desk import Desk
-from assistant.handoff import LogNotifier, load_roster, open_handoffs
-from assistant.handoff.roster import EXAMPLE
-from assistant.push import ResidentUnreachable
-from assistant.tickets import open_store
-from assistant.tickets.sla import Calendar, SLAPolicy, Target
+from assistant.desk.desk import Desk
+from assistant.desk.handoff import LogNotifier, load_roster, open_handoffs
+from assistant.desk.handoff.roster import EXAMPLE
+from assistant.desk.push import ResidentUnreachable
+from assistant.desk.tickets import open_store
+from assistant.desk.tickets.sla import Calendar, SLAPolicy, Target
 
 from ..pg import SHANGHAI, FakeClock
 

@@ -11,9 +11,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from assistant.console.app import STATUS_NAMES
-from assistant.desk import Desk
-from assistant.push import CSAT
-from assistant.tickets import Reporter
+from assistant.desk.desk import Desk
+from assistant.desk.push import CSAT
+from assistant.desk.tickets import Reporter
 
 from ..pg import FakeClock
 from .conftest import TOKENS, FakeResidents, login
@@ -408,7 +408,7 @@ def rows_h(page: str) -> list[str]:
 
 
 def test_status_names_cover_every_status() -> None:
-    from assistant.tickets.models import STATUSES
+    from assistant.desk.tickets.models import STATUSES
 
     assert set(STATUS_NAMES) == set(STATUSES)
 

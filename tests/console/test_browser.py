@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from assistant.desk import Desk
-from assistant.push import CSAT
-from assistant.tickets import Reporter
+from assistant.desk.desk import Desk
+from assistant.desk.push import CSAT
+from assistant.desk.tickets import Reporter
 
 from ..pg import FakeClock
 from .conftest import TOKENS, FakeResidents

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.console.cli import check_loopback, port_from
+from assistant.cli.console import check_loopback, port_from
 from assistant.console.tokens import AdminToken, TokenFileError, create_tokens, load_tokens
 from assistant.errors import ConfigError
-from assistant.handoff import load_roster
-from assistant.handoff.roster import EXAMPLE
+from assistant.desk.handoff import load_roster
+from assistant.desk.handoff.roster import EXAMPLE
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_unknown_admin_names_the_line(tmp_path: Path, roster) -> None:  # noqa: 
 
 
 def test_console_is_a_subcommand() -> None:
-    from assistant.cli import _parser
+    from assistant.cli.main import _parser
 
     args = _parser().parse_args(["console", "--port", "9123", "--tokens", "/tmp/t.yml"])
     assert args.cmd == "console" and args.port == 9123 and args.host == "127.0.0.1"
@@ -86,7 +86,7 @@ def test_port_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_main_refuses_a_public_host(capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
+    from assistant.cli.main import main
 
     assert main(["console", "--host", "0.0.0.0"]) == 1
     assert "loopback" in capsys.readouterr().err
@@ -96,7 +96,7 @@ def test_run_creates_the_tokens_file_and_serves_the_desk(tmp_path: Path, monkeyp
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     import uvicorn
 
-    from assistant.console.cli import run
+    from assistant.cli.console import run
 
     served: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))

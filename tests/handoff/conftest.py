@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.handoff.queue import SQLHandoffStore, open_handoffs
+from assistant.desk.handoff.queue import SQLHandoffStore, open_handoffs
 
 from ..pg import MONDAY_10, PG_URL, SHANGHAI, FakeClock, pg_problem  # noqa: F401 - re-exported
 from ..pg import pg_schema_url as shared_pg_schema_url

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assistant.admin_notify import notifier_from_env
-from assistant.handoff import Handoff, handoff_event, load_roster
+from assistant.desk.admin_notify import notifier_from_env
+from assistant.desk.handoff import Handoff, handoff_event, load_roster
 
 from ..adapters.fake_telegram import TOKEN, FakeBotAPI
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from assistant.handoff import (Admin, Handoff, LogNotifier, MultiNotifier, WebhookNotifier, handoff_event,
-                               open_handoffs)
+from assistant.desk.handoff import Admin, Handoff, LogNotifier, MultiNotifier, WebhookNotifier, handoff_event, open_handoffs
 
 MOBILE = "13812345678"
 CARD = "6222 0212 3456 7890 128"   # Luhn-valid
@@ -97,7 +96,7 @@ def test_webhook_retries_5xx_then_delivers(hook_factory: Any, caplog: pytest.Log
     event = handoff_event("handoff.requested", a_handoff(), ADMIN)
     event["summary"] = f"后来加的 {MOBILE}"                    # unredacted text slipped in by a caller
     n = WebhookNotifier(hook.url, attempts=4, base_delay=0.05, headers={"X-Token": "t"})
-    with caplog.at_level(logging.INFO, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.INFO, logger="assistant.desk.handoff.notify"):
         n.notify(event)
     assert len(hook.requests) == 3
     gaps = [b - a for a, b in zip(hook.times, hook.times[1:])]
@@ -113,7 +112,7 @@ def test_webhook_retries_5xx_then_delivers(hook_factory: Any, caplog: pytest.Log
 def test_webhook_gives_up_and_never_raises(hook_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
     hook = hook_factory(failures=99, fail_with=502)
     n = WebhookNotifier(hook.url, attempts=3, base_delay=0.01)
-    with caplog.at_level(logging.WARNING, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.WARNING, logger="assistant.desk.handoff.notify"):
         n.notify(handoff_event("handoff.expired", a_handoff()))
     assert len(hook.requests) == 3
     assert "gave up after attempt 3: HTTP 502" in caplog.text
@@ -121,7 +120,7 @@ def test_webhook_gives_up_and_never_raises(hook_factory: Any, caplog: pytest.Log
 
 def test_webhook_does_not_retry_4xx(hook_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
     hook = hook_factory(failures=99, fail_with=400)
-    with caplog.at_level(logging.ERROR, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.ERROR, logger="assistant.desk.handoff.notify"):
         assert WebhookNotifier(hook.url, attempts=5, base_delay=0.01).send({"event": "x"}) is False
     assert len(hook.requests) == 1 and "HTTP 400" in caplog.text
 
@@ -130,7 +129,7 @@ def test_webhook_retries_connection_errors(caplog: pytest.LogCaptureFixture) -> 
     slept: list[float] = []
     n = WebhookNotifier(f"http://127.0.0.1:{free_port()}/hook", attempts=4, base_delay=0.5, max_delay=1.0,
                         sleep=slept.append)
-    with caplog.at_level(logging.ERROR, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.ERROR, logger="assistant.desk.handoff.notify"):
         n.notify(handoff_event("handoff.requested", a_handoff()))      # nobody listens: no exception
     assert slept == [0.5, 1.0, 1.0]                                      # capped at max_delay
     assert "gave up after attempt 4: ConnectError" in caplog.text
@@ -147,14 +146,14 @@ def test_webhook_background(hook_factory: Any) -> None:
 
 
 def test_webhook_bad_url_never_raises(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.ERROR, logger="assistant.desk.handoff.notify"):
         WebhookNotifier("not a url", attempts=1).notify({"event": "handoff.requested", "handoff_id": "H-1"})
     assert "H-1" in caplog.text
 
 
 def test_log_notifier_logs_ids_only(caplog: pytest.LogCaptureFixture) -> None:
     h = a_handoff("住5栋101，很生气")
-    with caplog.at_level(logging.INFO, logger="assistant.handoff.notify"):
+    with caplog.at_level(logging.INFO, logger="assistant.desk.handoff.notify"):
         LogNotifier().notify(handoff_event("handoff.requested", h, ADMIN))
     assert h.id in caplog.text and "conv-9" in caplog.text and "admin=wang" in caplog.text
     assert "5栋101" not in caplog.text and "王管家" not in caplog.text

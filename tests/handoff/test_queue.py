@@ -8,8 +8,7 @@ from datetime import timedelta, timezone
 
 import pytest
 
-from assistant.handoff import (AlreadyTaken, HandoffNotFound, HandoffStore, HandoffUnavailable, HandoffValidation,
-                               InvalidHandoffState, SQLHandoffStore, normalize_handoff_id, open_handoffs)
+from assistant.desk.handoff import AlreadyTaken, HandoffNotFound, HandoffStore, HandoffUnavailable, HandoffValidation, InvalidHandoffState, SQLHandoffStore, normalize_handoff_id, open_handoffs
 
 from .conftest import FakeClock
 
@@ -159,7 +158,7 @@ def test_reopen_keeps_data(make_store: Callable[..., SQLHandoffStore]) -> None:
 
 
 def test_shares_the_ticket_database(db_url: str, clock: FakeClock) -> None:
-    from assistant.tickets import Reporter, open_store
+    from assistant.desk.tickets import Reporter, open_store
 
     with open_handoffs(db_url, clock=clock) as q, open_store(db_url) as tickets:
         h, _ = q.request("conv-1", "wx-1", "request_human")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import DataError
-from assistant.handoff.roster import EXAMPLE, RosterError, load_roster
+from assistant.desk.handoff.roster import EXAMPLE, RosterError, load_roster
 
 BASE = """\
 admins:

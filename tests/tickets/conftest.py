@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.tickets.sla import Calendar, SLAPolicy, Target
-from assistant.tickets.store import SQLTicketStore, open_store
+from assistant.desk.tickets.sla import Calendar, SLAPolicy, Target
+from assistant.desk.tickets.store import SQLTicketStore, open_store
 
 from ..pg import MONDAY_10, PG_URL, SHANGHAI, FakeClock, pg_problem  # noqa: F401 - re-exported
 from ..pg import pg_schema_url as shared_pg_schema_url

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.tickets import Reporter, open_store
-from assistant.tickets.cli import add_parser, main, run
-from assistant.tickets.store import default_url
+from assistant.desk.tickets import Reporter, open_store
+from assistant.cli.tickets import add_parser, main, run
+from assistant.desk.tickets.store import default_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,10 +141,10 @@ def test_default_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_subprocess_no_traceback(url: str, tid: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    ok = subprocess.run([sys.executable, "-m", "assistant.tickets", "show", tid], capture_output=True, text=True,
+    ok = subprocess.run([sys.executable, "-m", "assistant.desk.tickets", "show", tid], capture_output=True, text=True,
                         env=env, cwd=ROOT, timeout=60)
     assert ok.returncode == 0 and tid in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "assistant.tickets", "status", tid, "resolved"], capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "assistant.desk.tickets", "status", tid, "resolved"], capture_output=True,
                          text=True, env=env, cwd=ROOT, timeout=60)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == f"error: ticket {tid} is open; it cannot go to resolved (allowed from open: assigned)"

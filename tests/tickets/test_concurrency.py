@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from assistant.tickets import Reporter, open_store
+from assistant.desk.tickets import Reporter, open_store
 
 from .conftest import test_sla
 

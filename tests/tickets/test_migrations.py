@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from assistant.tickets.schema import Base
-from assistant.tickets.store import MIGRATIONS, SQLTicketStore, open_store
+from assistant.desk.tickets.schema import Base
+from assistant.desk.tickets.store import MIGRATIONS, SQLTicketStore, open_store
 
 from ..pg import problem_for as _pg_problem
 from .conftest import test_sla

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import DataError
-from assistant.tickets.errors import SLAConfigError, TicketError
-from assistant.tickets.sla import EXAMPLES, load_calendar, load_sla
+from assistant.desk.tickets.errors import SLAConfigError, TicketError
+from assistant.desk.tickets.sla import EXAMPLES, load_calendar, load_sla
 
 from .conftest import MONDAY_10, SHANGHAI, test_sla
 

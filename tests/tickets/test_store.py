@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from assistant.errors import AssistantError
-from assistant.tickets import (STATUSES, TRANSITIONS, InvalidTransition, RatingRefused, Reporter, SQLTicketStore,
-                               TicketError, TicketNotFound, TicketStore, ValidationError)
-from assistant.tickets.text import ID_MARK, MOBILE_MARK
+from assistant.desk.tickets import STATUSES, TRANSITIONS, InvalidTransition, RatingRefused, Reporter, SQLTicketStore, TicketError, TicketNotFound, TicketStore, ValidationError
+from assistant.desk.tickets.text import ID_MARK, MOBILE_MARK
 
 from .conftest import SHANGHAI, FakeClock
 

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.tickets.text import (CARD_MARK, ID_MARK, MOBILE_MARK, cn_number, id_checksum_ok, luhn_ok,
-                                    mask_name, normalize_building, normalize_unit, redact)
+from assistant.desk.tickets.text import CARD_MARK, ID_MARK, MOBILE_MARK, cn_number, id_checksum_ok, luhn_ok, mask_name, normalize_building, normalize_unit, redact
 
 VALID_ID = "11010519491231002X"
 BAD_ID = "110105194912310021"          # checksum wrong

