@@ -1,4 +1,4 @@
-"""Rasa custom actions: thin glue between Rasa trackers and ``assistant.engine``."""
+"""Rasa custom actions: thin glue between Rasa trackers and ``assistant.dialogue.engine``."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ class ActionSubmitComplaint(Action):
         return say(dispatcher, tracker, self.name(), turn)
 
 
-# -- messages the admins' side triggers (assistant/push.py) -------------------------------------------
+# -- messages the admins' side triggers (assistant/desk/push.py) -------------------------------------------
 
 def entity(tracker: Tracker, name: str) -> str | None:
     for ent in (tracker.latest_message or {}).get("entities") or []:

@@ -1,4 +1,4 @@
-"""The complaint form's reasoning (assistant/complaint.py), without Rasa."""
+"""The complaint form's reasoning (assistant/dialogue/complaint.py), without Rasa."""
 
 from __future__ import annotations
 

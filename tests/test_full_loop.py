@@ -43,7 +43,7 @@ COMPLAINT = "我住5栋101，楼上装修太吵了，天天电钻响"
 FIRST_REPLY_MS = 90_000      # the first Rasa reply of a fresh server can take a while
 REPLY_MS = 60_000
 
-# What the complaint form may ask (assistant/complaint.py question()) -> the resident's answer.
+# What the complaint form may ask (assistant/dialogue/complaint.py question()) -> the resident's answer.
 ANSWERS = (("对方是哪一户", "不清楚"), ("情况紧急吗", "一般"), ("请确认工单信息", "是"))
 
 

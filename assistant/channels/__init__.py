@@ -1,6 +1,6 @@
 """Chat platform adapters: one message model, one small interface; terminal, webhook, Telegram.
 
-    from assistant.adapters import TerminalAdapter, run_terminal, serve_webhook
+    from assistant.channels import TerminalAdapter, run_terminal, serve_webhook
 """
 
 from __future__ import annotations

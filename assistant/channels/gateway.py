@@ -10,7 +10,7 @@ redacted before anything is forwarded. Only messages addressed to the bot (with 
 wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
 keeps strike counts exact); answering runs concurrently.
 
-With an outbox (``assistant.notices``: what Rasa could not push, e.g. the satisfaction question
+With an outbox (``assistant.desk.notices``: what Rasa could not push, e.g. the satisfaction question
 after an admin resolved a ticket), the notices waiting for a resident's conversation go out with
 the reply to that resident's next message to the bot, before the reply; ``deliver_notices`` hands
 a long-running adapter those of its platform without waiting for a message. Each notice is

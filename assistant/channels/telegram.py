@@ -17,7 +17,7 @@ banChatMember, warn → only the message. The bot must be a group admin with "de
 Telegram forbids bots to write first: a private message to a resident who never started the bot
 is posted in the group instead, mentioning them (``private_fallback``).
 
-Notices (``assistant.notices``: the satisfaction question after a ticket is resolved, a handoff
+Notices (``assistant.desk.notices``: the satisfaction question after a ticket is resolved, a handoff
 nobody took): when the gateway has an outbox, the bot claims the notices of Telegram conversations
 every ``notice_every`` seconds (default 5) and sends them like replies, in the group mentioning
 the resident or in the private chat, without waiting for the resident to write.

@@ -8,7 +8,7 @@
     /help, /quit
 
 The terminal has no user ids: the nickname is the id. With an outbox on the gateway, notices
-waiting for the terminal's conversations (``assistant.notices``: a satisfaction question, a handoff
+waiting for the terminal's conversations (``assistant.desk.notices``: a satisfaction question, a handoff
 nobody took) are printed before the next prompt.
 """
 

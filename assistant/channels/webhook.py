@@ -12,7 +12,7 @@ Errors are JSON ``{"error": …, "field": …}``: 400 malformed JSON or payload,
 signature, 411 no Content-Length, 413 body over 64 KiB. Responses carry their own X-Signature.
 Served by the standard library's ThreadingHTTPServer (one thread per connection).
 
-The webhook only answers requests, so notices for a resident (``assistant.notices``: the
+The webhook only answers requests, so notices for a resident (``assistant.desk.notices``: the
 satisfaction question after a ticket is resolved, a handoff nobody took) wait in the outbox until
 that resident's next message to the bot in the same conversation: they come first in that
 response's ``messages``, addressed like the reply.

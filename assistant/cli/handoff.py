@@ -1,7 +1,7 @@
 """Admin command line for the handoff queue: ``handoff list|take|release|expire``.
 
 Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args)``, or run
-``python -m assistant.handoff.cli ...``. Options of every subcommand: ``--db URL`` (default
+``python -m assistant handoff ...``. Options of every subcommand: ``--db URL`` (default
 $ASSISTANT_TICKETS_URL, else sqlite:///<project>/models/tickets.db), ``--roster FILE`` (default
 $ASSISTANT_HANDOFF_ROSTER; when set, admins must be in it and ``list`` shows who is on duty),
 ``--json``. ``take``/``release`` act as ``--admin`` (default $ASSISTANT_HANDOFF_ADMIN, else

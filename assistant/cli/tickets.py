@@ -1,7 +1,7 @@
 """Admin command line for tickets: ``tickets list|show|assign|comment|status|resolve|close|reopen|rate|overdue``.
 
 Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args)``; or run
-``python -m assistant.tickets ...`` on its own. Options of every subcommand:
+``python -m assistant tickets ...``. Options of every subcommand:
 ``--db URL`` (default $ASSISTANT_TICKETS_URL, else sqlite:///<project>/models/tickets.db),
 ``--sla FILE`` (default $ASSISTANT_TICKETS_SLA, else the packaged examples/sla.yml),
 ``--actor NAME`` (default $ASSISTANT_TICKETS_ACTOR, else admin:<login>), ``--json``.

@@ -1,7 +1,7 @@
 """The admins' web console (FastAPI, server-rendered): tickets, their audit log and actions, the handoff queue.
 
     from assistant.console import create_app, load_tokens
-    from assistant.desk import Desk
+    from assistant.desk.desk import Desk
     desk = Desk.open()
     app = create_app(desk, load_tokens("models/console_tokens.yml", desk.roster))
 

@@ -1,6 +1,6 @@
 """Telling the admins' group chat about handoffs and overdue tickets, and the notifier built from env.
 
-    from assistant.admin_notify import ChatNotifier, notifier_from_env
+    from assistant.desk.admin_notify import ChatNotifier, notifier_from_env
     chat = ChatNotifier(adapter_send, "admins-group")     # send(OutgoingMessage) -> None
     notifier = notifier_from_env(send=adapter_send)        # log + webhook + chat, as configured
 

@@ -1,7 +1,7 @@
 """The desk's periodic chores: handoffs nobody took in time, and tickets past their SLA.
 
-    from assistant.desk import Desk
-    from assistant.sweep import Sweeper, sweep
+    from assistant.desk.desk import Desk
+    from assistant.desk.sweep import Sweeper, sweep
     report = sweep(Desk.open())                    # once
     with Sweeper(Desk.open(), every=60):           # or every minute in a daemon thread
         ...

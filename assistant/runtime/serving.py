@@ -57,7 +57,7 @@ def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer:
 
 
 def open_outbox(settings: Settings) -> Outbox | None:
-    """The outbox of notices for residents (``assistant.notices``) in the desk's database
+    """The outbox of notices for residents (``assistant.desk.notices``) in the desk's database
     ($ASSISTANT_TICKETS_URL, else models/tickets.db); None (logged) when it cannot be opened."""
     from assistant.errors import AssistantError
     from assistant.desk.notices import open_outbox as open_sql_outbox

@@ -113,10 +113,10 @@ def test_roster(url: str, hid: str, tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_subprocess(url: str, hid: str) -> None:
     env = {**os.environ, "ASSISTANT_TICKETS_URL": url, "ASSISTANT_HANDOFF_ADMIN": "zhang"}
-    r = subprocess.run([sys.executable, "-m", "assistant.cli.handoff", "take", hid, "--json"], cwd=ROOT, env=env,
+    r = subprocess.run([sys.executable, "-m", "assistant", "handoff", "take", hid, "--json"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["admin"] == "zhang"
-    r = subprocess.run([sys.executable, "-m", "assistant.cli.handoff", "take", hid, "--admin", "li"], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "assistant", "handoff", "take", hid, "--admin", "li"], cwd=ROOT,
                        env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stderr.strip() == f"error: handoff {hid} is already taken by zhang"

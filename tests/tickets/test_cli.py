@@ -141,10 +141,10 @@ def test_default_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def test_subprocess_no_traceback(url: str, tid: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    ok = subprocess.run([sys.executable, "-m", "assistant.desk.tickets", "show", tid], capture_output=True, text=True,
+    ok = subprocess.run([sys.executable, "-m", "assistant", "tickets", "show", tid], capture_output=True, text=True,
                         env=env, cwd=ROOT, timeout=60)
     assert ok.returncode == 0 and tid in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "assistant.desk.tickets", "status", tid, "resolved"], capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "assistant", "tickets", "status", tid, "resolved"], capture_output=True,
                          text=True, env=env, cwd=ROOT, timeout=60)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == f"error: ticket {tid} is open; it cannot go to resolved (allowed from open: assigned)"

@@ -88,7 +88,7 @@ def test_concurrent_dedup_opens_one_ticket(db_url: str) -> None:
 
 CHILD = textwrap.dedent("""
     import sys
-    from assistant.tickets import open_store
+    from assistant.desk.tickets import open_store
     from tests.tickets.conftest import test_sla
     store = open_store(sys.argv[1], sla=test_sla())
     i = 0

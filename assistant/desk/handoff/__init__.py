@@ -1,7 +1,7 @@
 """Handing a conversation to a human admin: the roster (轮值制度), the handoff queue, notifiers, a CLI.
 
-    from assistant.handoff import load_roster, open_handoffs, handoff_event, LogNotifier
-    roster = load_roster("assistant/handoff/examples/roster.yml")
+    from assistant.desk.handoff import load_roster, open_handoffs, handoff_event, LogNotifier
+    roster = load_roster("assistant/desk/handoff/examples/roster.yml")
     with open_handoffs() as queue:                        # the tickets' database by default
         h, created = queue.request("conv-1", "wx-123", "request_human", "想找物业人工客服")
         if created:

@@ -1,6 +1,6 @@
 """Dispute tickets: a store (SQLite by default, PostgreSQL by URL), SLA clocks and an admin CLI.
 
-    from assistant.tickets import open_store, Reporter
+    from assistant.desk.tickets import open_store, Reporter
     with open_store() as store:                       # $ASSISTANT_TICKETS_URL or models/tickets.db
         ticket, created = store.open_or_append(Reporter("wx-123", "张伟"), "noise", "5栋101", "楼上每晚12点后还在拖椅子")
 """

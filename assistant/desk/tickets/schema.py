@@ -99,7 +99,7 @@ NOTICE_KINDS = ("csat", "handoff_timeout", "other")
 
 class NoticeRow(Base):
     """A message for a resident whose channel Rasa cannot push to (the REST channel: the gateway's
-    platforms), waiting in the outbox until a gateway delivers it (``assistant.notices``)."""
+    platforms), waiting in the outbox until a gateway delivers it (``assistant.desk.notices``)."""
 
     __tablename__ = "notices"
     __table_args__ = (

@@ -10,7 +10,7 @@ VERSION_TABLE = "tickets_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - offline/--sql mode is not supported
-    raise RuntimeError("the ticket migrations run only through assistant.tickets.store.migrate()")
+    raise RuntimeError("the ticket migrations run only through assistant.desk.tickets.store.migrate()")
 context.configure(connection=connection, target_metadata=Base.metadata, version_table=VERSION_TABLE,
                   render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
