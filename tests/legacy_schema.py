@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (CheckConstraint, Column, Connection, DateTime, Engine, Index, Integer, MetaData, String, Table,
-                        text)
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Integer, MetaData, String, Table, text
+from sqlalchemy.engine import Connection, Engine
 
 from assistant.desk.tickets.schema import UTCDateTime
 

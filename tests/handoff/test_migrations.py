@@ -156,9 +156,8 @@ def test_concurrent_first_opens(db_url: str) -> None:
     def opener(n: int) -> None:
         try:
             barrier.wait(timeout=60)
-            with (open_handoffs(db_url) if n % 2 else open_store(db_url)) as s:
-                with s.engine.connect() as conn:
-                    conn.execute(text("SELECT count(*) FROM handoffs")).scalar()
+            with (open_handoffs(db_url) if n % 2 else open_store(db_url)) as s, s.engine.connect() as conn:
+                conn.execute(text("SELECT count(*) FROM handoffs")).scalar()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
