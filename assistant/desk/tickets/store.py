@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with foreign keys on, a busy timeout and ``synchronous=FULL``; writes take
 the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing.
 PostgreSQL takes row locks for status changes and an advisory lock for de-duplication.
-Opening a store runs the packaged Alembic migrations up to head, under a lock.
+Opening a store runs the desk's packaged Alembic migrations (``assistant/desk/migrations``: tickets,
+reminders, notices, handoffs) up to head, under a lock.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from assistant.desk.tickets.sla import SLAPolicy, load_sla
 from assistant.desk.tickets.text import mask_name, normalize_building
 
 log = logging.getLogger("assistant.desk.tickets")
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"    # the whole desk database
 URL_ENV = "ASSISTANT_TICKETS_URL"
 _PG_MIGRATE_LOCK = 0x7469636B    # advisory lock key held while migrating ("tick")
 
