@@ -10,7 +10,6 @@ reminders, notices, handoffs) up to head, under a lock.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -36,7 +35,6 @@ from assistant.desk.tickets.text import mask_name, normalize_building
 
 log = logging.getLogger("assistant.desk.tickets")
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"    # the whole desk database
-URL_ENV = "ASSISTANT_TICKETS_URL"
 _PG_MIGRATE_LOCK = 0x7469636B    # advisory lock key held while migrating ("tick")
 
 
@@ -86,10 +84,8 @@ def _now() -> datetime:
 
 
 def default_url(root: Path | None = None) -> str:
-    """$ASSISTANT_TICKETS_URL, else a SQLite file at <project root>/models/tickets.db."""
-    env = os.environ.get(URL_ENV)
-    if env:
-        return env
+    """A SQLite file at <project root>/models/tickets.db (the running app uses ``Settings.desk_url``,
+    which $ASSISTANT_TICKETS_URL overrides)."""
     if root is None:
         from assistant.settings import find_root
         root = find_root()
