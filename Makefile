@@ -1,9 +1,10 @@
 # make chat   set everything up, then chat with the assistant in the terminal
 # make test   set everything up, then run all tests
+# make fuzz   the long fuzz runs (hypothesis profile "fuzz")
 APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 
-.PHONY: setup chat test serve eval bench validate lock clean
+.PHONY: setup chat test fuzz serve eval bench validate lock clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -19,6 +20,9 @@ test: setup
 	@$(APP) -m assistant validate
 	@$(RASA) -m pytest -q -p no:cacheprovider tests/rasa_env
 	@$(APP) -m pytest -q tests
+
+fuzz: setup
+	@$(APP) -m pytest -q -p no:cacheprovider --hypothesis-profile=fuzz tests/console/test_schema.py
 
 eval: setup
 	@$(APP) -m assistant eval tests/data/eval_cases.yml

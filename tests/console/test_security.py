@@ -251,3 +251,17 @@ def test_the_secret_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="at least 32"):
         load_secret(path)
     assert secret_path("models/console_tokens.yml") == Path("models/console_tokens.key")
+
+
+def test_an_active_session_is_signed_again(app: FastAPI) -> None:
+    sessions = app.state.sessions
+    s = sessions.new(sessions.token_id(TOKENS["wang"]))
+    s.issued = s.seen = s.seen - 3600                       # last used an hour ago
+    with TestClient(app, follow_redirects=False, cookies={"console_session": sessions.dump(s)}) as c:
+        r = c.get("/tickets")
+        assert r.status_code == 200
+        cookie = r.headers["set-cookie"].lower()
+        assert cookie.startswith("console_session=") and "httponly" in cookie and "samesite=strict" in cookie
+        fresh = sessions.read(r.cookies["console_session"])
+        assert fresh is not None and fresh.id == s.id and fresh.seen > s.seen + 3000
+        assert "set-cookie" not in c.get("/tickets").headers          # at most once a minute
