@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+import math
 import re
 import secrets
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
