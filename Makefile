@@ -1,10 +1,11 @@
 # make chat   set everything up, then chat with the assistant in the terminal
 # make test   set everything up, then run all tests (lint and the fast unit tests first)
+# make fuzz   the long fuzz runs (hypothesis profile "fuzz")
 APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model"
 
-.PHONY: bootstrap setup chat test unit lint serve eval bench validate lock clean
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench validate lock clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -34,6 +35,9 @@ unit: bootstrap
 lint: bootstrap
 	@$(APP) -m ruff check assistant actions
 	@$(APP) -m mypy
+
+fuzz: setup
+	@$(APP) -m pytest -q -p no:cacheprovider --hypothesis-profile=fuzz tests/console/test_schema.py
 
 eval: setup
 	@$(APP) -m assistant eval tests/data/eval_cases.yml

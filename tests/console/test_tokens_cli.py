@@ -115,6 +115,8 @@ def test_run_creates_the_tokens_file_and_serves_the_desk(tmp_path: Path, monkeyp
     out = capsys.readouterr().out
     assert str(tmp_path / "tokens.yml") in out and "0600" in out and "http://127.0.0.1:8090/" in out
     assert served["host"] == "127.0.0.1" and served["port"] == 8090
+    assert served["proxy_headers"] is False          # uvicorn must not rewrite the client from X-Forwarded-For
+    assert oct((tmp_path / "tokens.key").stat().st_mode & 0o777) == "0o600"
     tokens = load_tokens(tmp_path / "tokens.yml")
     assert all(t.token not in out for t in tokens)           # the tokens are not printed
 
@@ -134,3 +136,17 @@ def test_admin_token_mapping_is_accepted() -> None:
     from assistant.console.tokens import as_tokens
 
     assert as_tokens({"wang": "x" * 20}) == (AdminToken("wang", "x" * 20),)
+
+
+def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.cli.console import proxies_from
+    from assistant.cli.main import _parser
+
+    monkeypatch.delenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", raising=False)
+    assert proxies_from(_parser().parse_args(["console"])) == []
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "127.0.0.1, ::1")
+    assert proxies_from(_parser().parse_args(["console"])) == ["127.0.0.1", "::1"]
+    args = _parser().parse_args(["console", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "127.0.0.1"])
+    assert proxies_from(args) == ["10.0.0.0/8", "127.0.0.1"]
+    with pytest.raises(ConfigError, match="proxy.example"):
+        proxies_from(_parser().parse_args(["console", "--trusted-proxy", "proxy.example"]))
