@@ -3,7 +3,7 @@
 APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 
-.PHONY: setup chat test serve eval bench validate lock clean
+.PHONY: setup chat test serve eval bench validate lock clean fuzz
 
 setup:
 	@scripts/bootstrap.sh
@@ -29,6 +29,10 @@ bench: setup
 
 validate: setup
 	@$(APP) -m assistant validate
+
+# The long fuzz runs: every test named *fuzz*, >= 10,000 generated inputs each (minutes)
+fuzz:
+	@$(APP) -m pytest -q -p no:cacheprovider --hypothesis-profile=fuzz -m "not services and not model" -k fuzz tests
 
 # Re-pin the environments after changing requirements/*.in
 lock:

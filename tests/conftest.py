@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# The long fuzz runs: `make fuzz`, or `pytest --hypothesis-profile=fuzz` (FUZZ=1 does the same in the fuzz suites).
+settings.register_profile("fuzz", max_examples=10_000, deadline=None)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -25,17 +25,17 @@ from .conftest import SECRET, FakeAnswerer, body, message, signed_response
 
 
 def post(server: WebhookServer, data: bytes, signature: str | bytes | None = "auto",
-         client: httpx.Client | None = None, **extra: Any) -> httpx.Response:
+         client: httpx.Client | None = None, headers: dict[str, Any] | None = None) -> httpx.Response:
     """POST ``data`` with a fresh timestamp and nonce, signed unless ``signature`` is given (None: none);
-    ``extra`` headers replace those (None: leave the header out)."""
+    ``headers`` replace those (None: leave the header out)."""
     signed: dict[str, Any] = signed_headers(SECRET, data)
     if signature != "auto":
         signed["X-Signature"] = signature
-    merged = {"Content-Type": "application/json", **signed, **extra}
-    headers = {k: v for k, v in merged.items() if v is not None}
+    merged = {"Content-Type": "application/json", **signed, **(headers or {})}
+    sent = {k: v for k, v in merged.items() if v is not None}
     if client is not None:
-        return client.post(server.url, content=data, headers=headers)
-    return httpx.post(server.url, content=data, headers=headers, trust_env=False, timeout=10)
+        return client.post(server.url, content=data, headers=sent)
+    return httpx.post(server.url, content=data, headers=sent, trust_env=False, timeout=10)
 
 
 def test_signed_message_is_answered(webhook: WebhookServer, answerer: FakeAnswerer) -> None:
@@ -89,7 +89,7 @@ def test_wrong_or_missing_signature_is_401(webhook: WebhookServer, answerer: Fak
 
 def test_signature_over_another_body_is_401(webhook: WebhookServer) -> None:
     other = signed_headers(SECRET, body(message("@助手 你好")))
-    resp = post(webhook, body(message("@助手 转账")), **other)
+    resp = post(webhook, body(message("@助手 转账")), headers=other)
     assert resp.status_code == 401 and resp.json()["field"] == "X-Signature"
 
 
@@ -192,8 +192,8 @@ def fresh(data: bytes, **overrides: Any) -> dict[str, str]:
 def test_a_replayed_request_is_refused(webhook: WebhookServer, answerer: FakeAnswerer) -> None:
     data = body(message("@助手 垃圾几点扔"))
     headers = fresh(data)
-    assert post(webhook, data, signature=headers["X-Signature"], **headers).status_code == 200
-    again = post(webhook, data, signature=headers["X-Signature"], **headers)
+    assert post(webhook, data, signature=headers["X-Signature"], headers=headers).status_code == 200
+    again = post(webhook, data, signature=headers["X-Signature"], headers=headers)
     assert again.status_code == 401 and again.json()["field"] == "X-Nonce"
     assert "already used" in again.json()["error"] and signed_response(again)
     assert len(answerer.calls) == 1
@@ -204,7 +204,7 @@ def test_timestamp_must_be_within_the_replay_window(webhook: WebhookServer, answ
                                                     offset: int, ok: bool) -> None:
     data = body(message("@助手 垃圾几点扔"))
     headers = fresh(data, timestamp=int(time.time()) + offset)
-    resp = post(webhook, data, signature=headers["X-Signature"], **headers)
+    resp = post(webhook, data, signature=headers["X-Signature"], headers=headers)
     if ok:
         assert resp.status_code == 200 and len(answerer.calls) == 1
     else:
@@ -215,7 +215,7 @@ def test_timestamp_must_be_within_the_replay_window(webhook: WebhookServer, answ
 def test_milliseconds_get_a_hint(webhook: WebhookServer) -> None:
     data = body(message("@助手 垃圾几点扔"))
     headers = fresh(data, timestamp=int(time.time() * 1000))
-    resp = post(webhook, data, signature=headers["X-Signature"], **headers)
+    resp = post(webhook, data, signature=headers["X-Signature"], headers=headers)
     assert resp.status_code == 401 and "milliseconds" in resp.json()["error"]
 
 
@@ -226,7 +226,7 @@ def test_replay_window_is_a_setting(gateway: Gateway) -> None:
     try:
         data = body(message("@助手 垃圾几点扔"))
         headers = fresh(data, timestamp=int(time.time()) - 60)
-        resp = post(server, data, signature=headers["X-Signature"], **headers)
+        resp = post(server, data, signature=headers["X-Signature"], headers=headers)
         assert resp.status_code == 401 and "30 s" in resp.json()["error"]
     finally:
         server.shutdown()
@@ -242,7 +242,7 @@ def test_missing_or_bad_timestamp_or_nonce_is_401(webhook: WebhookServer, answer
                                                   header: str, value: str | None) -> None:
     data = body(message("@助手 垃圾几点扔"))
     headers: dict[str, Any] = {**fresh(data), header: value}
-    resp = post(webhook, data, signature=headers.pop("X-Signature"), **headers)
+    resp = post(webhook, data, signature=headers.pop("X-Signature"), headers=headers)
     assert resp.status_code == 401 and resp.json()["field"] == header and answerer.calls == []
 
 
@@ -250,7 +250,7 @@ def test_timestamp_and_nonce_are_signed(webhook: WebhookServer, answerer: FakeAn
     data = body(message("@助手 垃圾几点扔"))
     headers = fresh(data)
     for changed in ({"X-Nonce": "a" * 32}, {"X-Timestamp": str(int(headers["X-Timestamp"]) - 1)}):
-        resp = post(webhook, data, signature=headers["X-Signature"], **{**headers, **changed})
+        resp = post(webhook, data, signature=headers["X-Signature"], headers={**headers, **changed})
         assert resp.status_code == 401 and resp.json()["field"] == "X-Signature"
     old_style = sign(SECRET, b"", "", "")  # not it either: the body alone was the old scheme
     assert post(webhook, data, signature=old_style).status_code == 401
@@ -260,7 +260,7 @@ def test_timestamp_and_nonce_are_signed(webhook: WebhookServer, answerer: FakeAn
 def test_upper_case_hex_is_accepted(webhook: WebhookServer) -> None:
     data = body(message("@助手 垃圾几点扔"))
     headers = fresh(data)
-    assert post(webhook, data, signature=headers["X-Signature"].upper(), **headers).status_code == 200
+    assert post(webhook, data, signature=headers["X-Signature"].upper(), headers=headers).status_code == 200
 
 
 def test_a_repeated_message_id_is_not_answered_twice(webhook: WebhookServer, answerer: FakeAnswerer) -> None:
@@ -383,13 +383,18 @@ def test_readme_examples_work(webhook: WebhookServer, answerer: FakeAnswerer, tm
 def test_replay_guard_forgets_nonces_once_they_cannot_be_replayed() -> None:
     now = [1_000_000.0]
     guard = ReplayGuard(window=300, capacity=3, clock=lambda: now[0])
-    assert guard.check(1_000_000, "a" * 16) is None
-    assert guard.check(1_000_000, "a" * 16)[0] == 401                   # type: ignore[index]
-    assert guard.check(999_000, "b" * 16)[2] == "X-Timestamp"           # type: ignore[index]
-    assert guard.check(1_000_000, "b" * 16) is None and guard.check(1_000_000, "c" * 16) is None
-    assert guard.check(1_000_000, "d" * 16)[0] == 429                   # type: ignore[index] - full: refuse, not forget
+
+    def refusal(timestamp: int, nonce: str) -> tuple[int, str] | None:
+        problem = guard.check(timestamp, nonce)
+        return None if problem is None else (problem[0], problem[2])
+
+    assert refusal(1_000_000, "a" * 16) is None
+    assert refusal(1_000_000, "a" * 16) == (401, "X-Nonce")
+    assert refusal(999_000, "b" * 16) == (401, "X-Timestamp")
+    assert refusal(1_000_000, "b" * 16) is None and refusal(1_000_000, "c" * 16) is None
+    assert refusal(1_000_000, "d" * 16) == (429, "X-Nonce")             # full: refuse rather than forget
     now[0] += 301
-    assert guard.check(int(now[0]), "a" * 16) is None and len(guard) == 1
+    assert refusal(int(now[0]), "a" * 16) is None and len(guard) == 1
 
 
 def test_recent_ids_expire_and_stay_bounded() -> None:
