@@ -141,12 +141,16 @@ def test_admin_token_mapping_is_accepted() -> None:
 def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     from assistant.cli.console import proxies_from
     from assistant.cli.main import _parser
+    from assistant.settings import load_settings
 
     monkeypatch.delenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", raising=False)
-    assert proxies_from(_parser().parse_args(["console"])) == []
+    assert proxies_from(_parser().parse_args(["console"]), load_settings()) == []
     monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "127.0.0.1, ::1")
-    assert proxies_from(_parser().parse_args(["console"])) == ["127.0.0.1", "::1"]
+    assert proxies_from(_parser().parse_args(["console"]), load_settings()) == ["127.0.0.1", "::1"]
     args = _parser().parse_args(["console", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "127.0.0.1"])
-    assert proxies_from(args) == ["10.0.0.0/8", "127.0.0.1"]
+    assert proxies_from(args, load_settings()) == ["10.0.0.0/8", "127.0.0.1"]
     with pytest.raises(ConfigError, match="proxy.example"):
-        proxies_from(_parser().parse_args(["console", "--trusted-proxy", "proxy.example"]))
+        proxies_from(_parser().parse_args(["console", "--trusted-proxy", "proxy.example"]), load_settings())
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ConfigError, match="ASSISTANT_CONSOLE_TRUSTED_PROXIES"):
+        load_settings()
