@@ -28,7 +28,7 @@ import httpx
 from assistant.channels.base import OutgoingMessage
 from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, _ids
 from assistant.desk.handoff.queue import redact_summary
-from assistant.desk.tickets.text import redact
+from assistant.moderation.pii import redact_text
 
 log = logging.getLogger("assistant.desk.admin_notify")
 
@@ -109,7 +109,7 @@ def format_event(event: dict[str, Any], *, channel: str | None = None,
                  f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
     else:
         lines = [f"【通知】{kind} {event.get('ticket_id') or hid}"]
-    return redact("\n".join(lines)), handle
+    return redact_text("\n".join(lines)), handle
 
 
 class ChatNotifier:

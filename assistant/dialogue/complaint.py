@@ -13,7 +13,8 @@ from typing import Any
 
 from assistant.desk.desk import CATEGORY_NAMES, find_unit, infer_category
 from assistant.text.normalize import prepare
-from assistant.desk.tickets.text import normalize_building, normalize_unit, redact
+from assistant.desk.tickets.text import normalize_building, normalize_unit
+from assistant.moderation.pii import redact_text
 
 CATEGORY = "complaint_category"
 UNIT = "complaint_unit"
@@ -162,7 +163,7 @@ def opening(text: str) -> dict[str, Any]:
     if theirs:
         slots[OTHER_PARTY] = theirs
     if describes(clean):
-        slots[DESCRIPTION] = redact(clean)
+        slots[DESCRIPTION] = redact_text(clean)
     if _URGENT.search(clean) and not _NOT_URGENT.search(clean):
         slots[URGENCY] = "urgent"
     elif slots.get(CATEGORY) == "safety":
@@ -224,7 +225,7 @@ def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
     retries = int(slots.get(RETRIES) or 0) + 1
     if retries > MAX_RETRIES:             # never loop forever: take a sensible default and go on
-        fallback = {CATEGORY: "other", UNIT: "", DESCRIPTION: redact(clean) or "（未说明）", OTHER_PARTY: NONE,
+        fallback = {CATEGORY: "other", UNIT: "", DESCRIPTION: redact_text(clean) or "（未说明）", OTHER_PARTY: NONE,
                     URGENCY: "normal", CONFIRMED: None}[asked]
         if asked == CONFIRMED:            # three unclear answers to "submit?": a person takes over
             return Step({STOP: "handoff", RETRIES: 0}, said)
@@ -246,7 +247,7 @@ def _read(asked: str, text: str, slots: dict[str, Any]) -> tuple[Any, list[str]]
     if asked == DESCRIPTION:
         if not describes(text):
             return None, []
-        updates: dict[str, Any] = {DESCRIPTION: redact(text)}
+        updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
         if slots.get(CATEGORY) is None and infer_category(text) != "other":
             updates[CATEGORY] = infer_category(text)
         return updates, []
@@ -294,7 +295,7 @@ def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_place(description: str | None, place: str) -> str:
-    place = redact(place)
+    place = redact_text(place)
     return f"{description}（地点：{place}）" if description else f"（地点：{place}）"
 
 

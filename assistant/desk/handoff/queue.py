@@ -31,6 +31,7 @@ from assistant.errors import AssistantError
 from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
 from assistant.desk.tickets.store import SQLStore, _first_line, default_url, make_engine, safe_url
+from assistant.moderation.pii import redact_text
 
 log = logging.getLogger("assistant.desk.handoff")
 
@@ -131,15 +132,9 @@ class HandoffStore(Protocol):
 # --- text helpers ----------------------------------------------------------------------------
 
 def redact_summary(text: str) -> str:
-    """Personal numbers hidden (``assistant.moderation.redact``, else the tickets' redact), control
-    characters dropped, clipped to SUMMARY_LIMIT characters."""
-    text = _CONTROL.sub("", text or "").strip()
-    try:
-        from assistant.moderation import redact
-        text = redact(text)[0]
-    except ImportError:           # pragma: no cover - moderation is optional
-        from assistant.desk.tickets.text import redact as ticket_redact
-        text = ticket_redact(text)
+    """Personal numbers hidden (``assistant.moderation.pii``), control characters dropped, clipped
+    to SUMMARY_LIMIT characters."""
+    text = redact_text(_CONTROL.sub("", text or "").strip())
     return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1] + "…"
 
 

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from assistant.desk.tickets.errors import InvalidTransition, ValidationError
-from assistant.desk.tickets.text import clean, mask_name, normalize_building, normalize_unit, redact
+from assistant.desk.tickets.text import clean, mask_name, normalize_building, normalize_unit
+from assistant.moderation.pii import redact_text
 
 CATEGORIES = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety",
               "renovation", "other")
@@ -68,7 +69,7 @@ def text_field(name: str, value: Any, *, required: bool = True, limit: str | Non
         if required:
             raise ValidationError(name, "is empty")
         return None
-    return redact(value) if redacted else value
+    return redact_text(value) if redacted else value
 
 
 def name_field(name: str, value: Any, *, required: bool = True) -> str | None:

@@ -1,79 +1,18 @@
-"""Text helpers for tickets: personal-number redaction, unit normalisation, display-name masking."""
+"""Text helpers for tickets: cleaning, unit normalisation, display-name masking. Personal numbers are
+redacted by ``assistant.moderation.pii`` (the one redactor)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-ID_MARK = "[身份证号已隐藏]"
-CARD_MARK = "[银行卡号已隐藏]"
-MOBILE_MARK = "[手机号已隐藏]"
-
-# Full-width digits and separators map one-to-one onto ASCII, so match positions stay valid.
-_ASCII = str.maketrans({**{chr(0xFF10 + i): str(i) for i in range(10)},
-                        "Ｘ": "X", "ｘ": "x", "－": "-", "　": " ", "＋": "+"})
-
-_ID_RE = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
-# 16-19 digits, contiguous or in groups of four separated by one space or hyphen.
-_CARD_RE = re.compile(r"(?<![\d-])(?:\d{16,19}|\d{4}(?:[ -]\d{4}){3}(?:[ -]?\d{1,3})?)(?![\d])")
-_MOBILE_RE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?!\d)")
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def id_checksum_ok(number: str) -> bool:
-    """True when an 18-character mainland ID number has a valid check character."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == number[17].upper()
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def redact(text: str) -> str:
-    """Hide ID numbers (18 digits, valid checksum), bank cards (16-19 digits, Luhn-valid) and
-    mainland mobile numbers. Full-width digits count too; everything else is left as written."""
-    if not text:
-        return text
-    probe = text.translate(_ASCII)
-    spans: list[tuple[int, int, str]] = []
-
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e, _ in spans)
-
-    for m in _ID_RE.finditer(probe):
-        if id_checksum_ok(m.group()):
-            spans.append((m.start(), m.end(), ID_MARK))
-    for m in _CARD_RE.finditer(probe):
-        digits = re.sub(r"\D", "", m.group())
-        if 16 <= len(digits) <= 19 and luhn_ok(digits) and free(m.start(), m.end()):
-            spans.append((m.start(), m.end(), CARD_MARK))
-    for m in _MOBILE_RE.finditer(probe):
-        if free(m.start(), m.end()):
-            spans.append((m.start(), m.end(), MOBILE_MARK))
-    out, pos = [], 0
-    for start, end, mark in sorted(spans):
-        out.append(text[pos:start])
-        out.append(mark)
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
+from assistant.moderation.pii import redact_text
 
 
 def mask_name(name: str) -> str:
     """A display name as shown to staff: redacted, then all but the first character masked
     (张伟 -> 张*, 王小明 -> 王**, Alice -> A****). Empty stays empty."""
-    name = redact(clean(name)).strip()
+    name = redact_text(clean(name)).strip()
     if len(name) <= 1 or name.startswith("["):
         return name
     return name[0] + "*" * min(len(name) - 1, 8)
