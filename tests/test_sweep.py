@@ -23,7 +23,7 @@ import pytest
 
 from assistant.channels.base import OutgoingMessage
 from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_env
-from assistant.desk.desk import Desk, handoff_timeout, infer_category
+from assistant.desk.desk import Desk, handoff_timeout
 from assistant.errors import ConfigError
 from assistant.desk.handoff import Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event, open_handoffs, ticket_event
 from assistant.moderation import id_check_char
@@ -31,6 +31,7 @@ from assistant.desk.notices import SQLOutbox
 from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.desk.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
 from assistant.desk.tickets.store import open_store
+from assistant.vocabulary import infer_category
 
 from .conftest import free_port
 from .pg import MONDAY_10, SHANGHAI, FakeClock, sqlite_or_pg

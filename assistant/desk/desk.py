@@ -18,21 +18,6 @@ from assistant.desk.tickets.text import normalize_unit
 
 log = logging.getLogger(__name__)
 
-# Checked in order: the first category whose words appear wins.
-CATEGORY_WORDS = (
-    ("safety", "高空抛物|消防|安全通道|隐患|危险|楼道充电|飞线充电|堆满|杂物"),
-    ("pets", "狗|猫|宠物|遛狗|拴绳|狗屎|猫砂"),
-    ("noise", "吵|噪音|噪声|声音|广场舞|音响|电钻|半夜.*响"),
-    ("parking", "车位|停车|乱停|占位|挡住|堵住|车库|地库"),
-    ("fees", "物业费|收费|费用|多收|多扣|扣费|账单|涨价|发票|退费|乱收"),
-    ("cleaning", "脏|卫生|保洁|打扫|臭|异味|垃圾没人|蟑螂|老鼠"),
-    ("renovation", "装修|施工|敲墙|砸墙"),
-    ("neighbour", "邻居|隔壁|楼上|楼下|对门"),
-    ("service", "保安|物业|客服|态度|没人管|不理|维修|报修|电梯|门禁|路灯"),
-)
-CATEGORY_NAMES = {"noise": "噪音", "pets": "宠物", "parking": "停车纠纷", "service": "物业服务", "fees": "费用账单",
-                  "neighbour": "邻里纠纷", "cleaning": "环境卫生", "safety": "安全隐患", "renovation": "装修",
-                  "other": "其他"}
 _UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                    r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 
@@ -60,13 +45,6 @@ def handoff_timeout() -> timedelta:
     if not 0 < minutes < 7 * 24 * 60:
         raise ConfigError(f"ASSISTANT_HANDOFF_TIMEOUT={raw!r} is not a number of minutes (e.g. 30)")
     return timedelta(minutes=minutes)
-
-
-def infer_category(text: str) -> str:
-    for category, words in CATEGORY_WORDS:
-        if re.search(words, text):
-            return category
-    return "other"
 
 
 def find_unit(text: str) -> str | None:

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from assistant.desk.desk import CATEGORY_NAMES, find_unit, infer_category
+from assistant.desk.desk import find_unit
 from assistant.text.normalize import prepare
 from assistant.desk.tickets.text import normalize_building, normalize_unit
 from assistant.moderation.pii import redact_text
+from assistant.vocabulary import CATEGORIES, CATEGORY_NAMES, URGENCY_NAMES, infer_category
 
 CATEGORY = "complaint_category"
 UNIT = "complaint_unit"
@@ -30,7 +31,7 @@ SLOTS = (*ASKED, STOP, RETRIES)
 NONE = "无"                      # no other party / unknown
 PARTY_CATEGORIES = {"noise", "pets", "parking", "neighbour", "renovation"}
 MAX_RETRIES = 2
-MENU = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety", "renovation", "other")
+MENU = CATEGORIES               # numbered 1-10 in the category question
 
 _CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
@@ -315,9 +316,6 @@ def question(slot: str, slots: dict[str, Any]) -> str:
     if slot == CONFIRMED:
         return f"请确认工单信息：\n{summary(slots)}\n回复“是”提交；需要更正请直接说，如“房号是5-102”；不登记了说“算了”。"
     raise ValueError(f"unknown complaint slot {slot!r}")
-
-
-URGENCY_NAMES = {"urgent": "紧急", "high": "较急", "normal": "一般", "low": "不急"}
 
 
 def summary(slots: dict[str, Any]) -> str:

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
 from assistant.settings import Settings, load_settings
-from assistant.desk.desk import CATEGORY_NAMES, handoff_timeout
+from assistant.desk.desk import handoff_timeout
 from assistant.errors import AssistantError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from assistant.knowledge.retrieval import Retriever
 from assistant.text.normalize import is_blank, prepare
+from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk

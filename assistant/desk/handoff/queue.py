@@ -32,10 +32,10 @@ from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
 from assistant.desk.tickets.store import SQLStore, _first_line, default_url, make_engine, safe_url
 from assistant.moderation.pii import redact_text
+from assistant.vocabulary import REASONS
 
 log = logging.getLogger("assistant.desk.handoff")
 
-REASONS = ("request_human", "low_confidence", "abusive", "sensitive_category")
 STATES = ("waiting", "taken", "released", "expired")
 OPEN = ("waiting", "taken")
 SUMMARY_LIMIT = 500          # longer summaries are clipped (a handoff must not fail on length)
