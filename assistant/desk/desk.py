@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -14,12 +13,8 @@ from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, SQLOutbox, keep
 from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
 from assistant.desk.tickets import Reporter, Ticket
 from assistant.desk.tickets.store import TicketStore, open_store
-from assistant.desk.tickets.text import normalize_unit
 
 log = logging.getLogger(__name__)
-
-_UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
-                   r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 
 
 def dedup_window() -> timedelta:
@@ -45,15 +40,6 @@ def handoff_timeout() -> timedelta:
     if not 0 < minutes < 7 * 24 * 60:
         raise ConfigError(f"ASSISTANT_HANDOFF_TIMEOUT={raw!r} is not a number of minutes (e.g. 30)")
     return timedelta(minutes=minutes)
-
-
-def find_unit(text: str) -> str | None:
-    """The first unit (5-101, 5栋101, 五号楼1单元101) mentioned in a message, normalised."""
-    for m in _UNIT.finditer(text):
-        unit = normalize_unit(m.group(1))
-        if unit:
-            return unit
-    return None
 
 
 @dataclass

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from assistant.desk.desk import find_unit
-from assistant.text.normalize import prepare
-from assistant.desk.tickets.text import normalize_building, normalize_unit
 from assistant.moderation.pii import redact_text
+from assistant.text.normalize import prepare
+from assistant.text.units import find_unit, normalize_building, normalize_unit
 from assistant.vocabulary import CATEGORIES, CATEGORY_NAMES, URGENCY_NAMES, infer_category
 
 CATEGORY = "complaint_category"

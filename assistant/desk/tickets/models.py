@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from assistant.desk.tickets.errors import InvalidTransition, ValidationError
-from assistant.desk.tickets.text import clean, mask_name, normalize_building, normalize_unit
+from assistant.desk.tickets.text import clean, mask_name
 from assistant.moderation.pii import redact_text
+from assistant.text.units import normalize_building, normalize_unit
 from assistant.vocabulary import CATEGORIES, CATEGORY_ALIASES, OVERDUE_KINDS, PRIORITIES, STATUSES
 
 ACTIVE = ("open", "assigned", "in_progress", "waiting_resident")     # not yet resolved
