@@ -32,7 +32,8 @@ def test_cn_number() -> None:
 
 
 def test_buildings_and_units_in_sentences() -> None:
-    assert normalize_building("5栋") == "5" and normalize_building("五号楼") == "5" and normalize_building("5-101") is None
+    assert normalize_building("5栋") == "5" and normalize_building("五号楼") == "5"
+    assert normalize_building("5-101") is None
     assert normalize_building("两千栋") is None                          # more than 999 buildings is not a building
     assert find_unit("我家五号楼1单元101，楼上很吵") == "5-1-101"
     assert find_unit("住在5栋101室的邻居") == "5-101" and find_unit("楼上很吵") is None

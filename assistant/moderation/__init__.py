@@ -16,8 +16,18 @@ if TYPE_CHECKING:
     from assistant.moderation.config import DEFAULT_RULES, ModerationConfig, ModerationConfigError, Rule, load_config
     from assistant.moderation.members import JoinReply, Roster, Unit, parse_nickname
     from assistant.moderation.moderator import Decision, Message, ModerationError, Moderator, store_from_config
-    from assistant.moderation.pii import (Finding, PiiSettings, find_pii, id_check_char, is_bank_card, is_id_number,
-                                          is_mobile, luhn_check_digit, luhn_ok, redact)
+    from assistant.moderation.pii import (
+        Finding,
+        PiiSettings,
+        find_pii,
+        id_check_char,
+        is_bank_card,
+        is_id_number,
+        is_mobile,
+        luhn_check_digit,
+        luhn_ok,
+        redact,
+    )
     from assistant.moderation.strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore
 
 # Names are loaded on first use, so ``assistant.moderation.pii`` (the one redactor, needed by pure

@@ -18,7 +18,7 @@ def cn_number(text: str) -> int | None:
         return int(text)
     if not text or any(c not in _CN_CHARS for c in text):
         return None
-    from cn2an import cn2an  # about a second to import: only when a unit is written in Chinese numerals
+    from cn2an import cn2an  # type: ignore[import-untyped]  # ~1 s to import: only for Chinese numerals
 
     mode = "strict" if any(c in _CN_UNITS for c in text) else "normal"   # normal: read digit by digit
     try:
@@ -39,7 +39,8 @@ _UNIT_PATTERNS = [
     re.compile(r"^(\d+)[-/](\d+)$"),
 ]
 # A unit inside a sentence: "我家5栋101，楼上很吵".
-_UNIT_IN_TEXT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
+_UNIT_IN_TEXT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
+                           r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                            r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 
 
@@ -56,8 +57,8 @@ def normalize_unit(text: str | None) -> str | None:
     for pat in _UNIT_PATTERNS:
         m = pat.match(s)
         if m:
-            parts = [cn_number(g) for g in m.groups()]
-            if any(p is None or p <= 0 for p in parts):
+            parts = [n for n in (cn_number(g) for g in m.groups()) if n is not None and n > 0]
+            if len(parts) != len(m.groups()):
                 return None
             building, *middle, room = parts
             if building > 999 or room > 99999 or any(u > 99 for u in middle):
