@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import DataError
-from assistant.desk.handoff.roster import Roster
+from assistant.desk.handoff.roster import DutyRoster
 from assistant.text.yamlfile import LINE, read_yaml
 
 TOKENS_ENV = "ASSISTANT_CONSOLE_TOKENS"
@@ -60,7 +60,7 @@ def as_tokens(tokens: Iterable[AdminToken] | Mapping[str, str]) -> tuple[AdminTo
     return tuple(tokens)
 
 
-def load_tokens(path: str | Path, roster: Roster | None = None) -> tuple[AdminToken, ...]:
+def load_tokens(path: str | Path, roster: DutyRoster | None = None) -> tuple[AdminToken, ...]:
     """Read and check a tokens file; with a roster, every admin must be in it."""
     p = Path(path)
     raw = read_yaml(p, error=TokenFileError)
@@ -98,7 +98,7 @@ def load_tokens(path: str | Path, roster: Roster | None = None) -> tuple[AdminTo
     return tuple(out)
 
 
-def create_tokens(path: str | Path, roster: Roster) -> tuple[AdminToken, ...]:
+def create_tokens(path: str | Path, roster: DutyRoster) -> tuple[AdminToken, ...]:
     """Write a new tokens file (mode 0600) with one random token per roster admin; refuses to overwrite."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

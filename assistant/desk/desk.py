@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from assistant.errors import ConfigError
-from assistant.desk.handoff import HandoffStore, Notifier, Roster, handoff_event, load_roster, open_handoffs
+from assistant.desk.handoff import DutyRoster, HandoffStore, Notifier, handoff_event, load_roster, open_handoffs
 from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, SQLOutbox, keep
 from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
 from assistant.desk.tickets import Reporter, Ticket
@@ -46,7 +46,7 @@ def handoff_timeout() -> timedelta:
 class Desk:
     tickets: TicketStore
     handoffs: HandoffStore
-    roster: Roster
+    roster: DutyRoster
     notifier: Notifier
     residents: Residents = field(default_factory=NoResidents)
     notices: Outbox | None = None       # texts Rasa could not push wait here for a gateway; None: not kept
