@@ -18,7 +18,7 @@ def cn_number(text: str) -> int | None:
         return int(text)
     if not text or any(c not in _CN_CHARS for c in text):
         return None
-    from cn2an import cn2an  # type: ignore[import-untyped]  # ~1 s to import: only for Chinese numerals
+    from cn2an import cn2an  # ~1 s to import: only when a unit is written in Chinese numerals
 
     mode = "strict" if any(c in _CN_UNITS for c in text) else "normal"   # normal: read digit by digit
     try:
