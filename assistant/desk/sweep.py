@@ -41,6 +41,8 @@ from assistant.desk.notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE
 from assistant.desk.notices import keep
 from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.desk.tickets.models import SYSTEM
+from assistant.text.units import find_unit
+from assistant.vocabulary import infer_category
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk
@@ -116,8 +118,6 @@ def _handler(desk: Desk, now: datetime, category: str | None) -> Admin | None:
 
 
 def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> None:
-    from assistant.desk.desk import find_unit, infer_category
-
     category = infer_category(h.summary)
     item = ExpiredHandoff(h.id, h.conversation_id, None, False, None)
     try:
