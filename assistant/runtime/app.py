@@ -64,19 +64,20 @@ def open_desk(settings: Settings, url: str | None = None) -> Desk:
 
 
 @contextmanager
-def desk_sweeper(settings: Settings) -> Iterator[None]:
+def desk_sweeper(settings: Settings) -> Iterator[Desk | None]:
     """While the assistant runs: expire handoffs nobody took and remind admins of overdue tickets,
-    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once."""
+    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once.
+    Yields the desk (for its notifier), or None when its database is unavailable."""
     from assistant.desk.sweep import Sweeper
 
     try:
         desk = open_desk(settings)
     except AssistantError as exc:
         print(f"warning: no handoff/SLA sweeps: {exc}", file=sys.stderr)
-        yield
+        yield None
         return
     with desk, Sweeper(desk, every=settings.sweep_every):
-        yield
+        yield desk
 
 
 def scratch_settings(settings: Settings, is_running: bool) -> Settings:
