@@ -128,7 +128,8 @@ def open_assistant(settings: Settings) -> Iterator[Assistant]:
         except AssistantError as exc:
             log.error("handoff queue / outbox unavailable: %s", exc)
             handoffs = outbox = None
-        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs, outbox)
+        client = RasaClient(settings.rasa_url, health_url=f"{settings.action_url}/health")
+        bot = Assistant(client, Moderator(), handoffs, outbox)
         try:
             yield bot
         finally:
@@ -196,7 +197,7 @@ def live_answerer(settings: Settings) -> Iterator[Answerer]:
         except HandoffError as exc:
             log.error("handoff queue unavailable: %s", type(exc).__name__)
             handoffs = None
-        bot = Assistant(RasaClient(settings.rasa_url), None, handoffs)
+        bot = Assistant(RasaClient(settings.rasa_url, health_url=f"{settings.action_url}/health"), None, handoffs)
         try:
             yield bot.ask
         finally:
