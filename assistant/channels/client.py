@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
 # Waiting for Rasa: after PATIENCE s the action server's health is checked (PROBE_TIMEOUT s), so a resident
 # gets the polite SERVICE_DOWN reply within ~5 s when it is frozen.
-PATIENCE = 2.5
+PATIENCE = 2.0
 PROBE_TIMEOUT = 2.0
 
 
