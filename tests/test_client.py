@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -92,3 +98,65 @@ def test_abuse_gets_the_warning_and_still_reaches_the_assistant() -> None:
     reply = bot.ask("你个傻逼机器人", "resident-8")
     assert reply.route == "moderation" and reply.intent == "abuse"
     assert reply.replies[-1].startswith("答：")     # the engine hands an abusive resident to a human
+
+
+class SlowRasa(http.server.BaseHTTPRequestHandler):
+    """Rasa's REST channel answering after ``delay`` s; /health answers at once."""
+
+    delay = 0.0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        time.sleep(self.delay)
+        self._json([{"text": "答"}, {"custom": {"route": "answer", "topic": "parking"}}])
+
+    def do_GET(self) -> None:
+        self._json({"status": "ok"})
+
+    def _json(self, data: object) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_rasa() -> Iterator[tuple[str, type[SlowRasa]]]:
+    handler = type("Handler", (SlowRasa,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_frozen_action_server_gets_the_polite_reply_within_5_s(slow_rasa: tuple[str, type[SlowRasa]],
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    url, handler = slow_rasa
+    handler.delay = 8.0                              # Rasa waits for the frozen action server
+    frozen = socket.create_server(("127.0.0.1", 0))  # accepts connections (backlog), never answers: SIGSTOP
+    try:
+        bot = Assistant(RasaClient(url, health_url=f"http://127.0.0.1:{frozen.getsockname()[1]}/health"))
+        start = time.monotonic()
+        with caplog.at_level(logging.ERROR):
+            reply = bot.ask("车位怎么租", sender="resident-9")
+        took = time.monotonic() - start
+        assert reply.route == "fallback" and reply.replies == [replies.SERVICE_DOWN]
+        assert took < 5 and "ActionServerDown" in caplog.text and "车位" not in caplog.text
+        bot.close()
+    finally:
+        frozen.close()
+
+
+def test_a_slow_answer_from_healthy_servers_is_still_awaited(slow_rasa: tuple[str, type[SlowRasa]]) -> None:
+    url, handler = slow_rasa
+    handler.delay = 3.5                              # longer than the patience, the action server healthy
+    bot = Assistant(RasaClient(url, health_url=f"{url}/health", patience=1.0))
+    reply = bot.ask("车位怎么租")
+    assert reply.route == "answer" and reply.replies == ["答"]
+    bot.close()

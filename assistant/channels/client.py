@@ -11,6 +11,8 @@ import logging
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
+# Waiting for Rasa: after PATIENCE s the action server's health is checked (PROBE_TIMEOUT s), so a resident
+# gets the polite SERVICE_DOWN reply within ~5 s when it is frozen.
+PATIENCE = 2.0
+PROBE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -46,12 +52,40 @@ class Reply:
                 "ticket_id": self.ticket_id}
 
 
+class ActionServerDown(httpx.HTTPError):
+    """Rasa has not answered yet and the action server does not answer its health check."""
+
+
 class RasaClient:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    """POSTs to Rasa's REST channel. With ``health_url`` (the action server's /health): a reply not
+    there after ``patience`` s while that check fails within ``probe_timeout`` s raises
+    ``ActionServerDown`` at once (Rasa waits minutes for a frozen action server; Rasa 3.6's timeout
+    for it, ``DEFAULT_REQUEST_TIMEOUT`` = 300 s, is not configurable). A slow answer from healthy
+    servers is still awaited up to ``timeout``."""
+
+    def __init__(self, url: str, timeout: float = 30.0, *, health_url: str | None = None,
+                 patience: float = PATIENCE, probe_timeout: float = PROBE_TIMEOUT) -> None:
         self.url = url.rstrip("/")
+        self.health_url, self.patience, self.probe_timeout = health_url, patience, probe_timeout
         self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self._pool: ThreadPoolExecutor | None = None
 
     def send(self, sender: str, text: str) -> list[dict[str, Any]]:
+        if self.health_url is None:
+            return self._send(sender, text)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rasa-client")
+        future = self._pool.submit(self._send, sender, text)
+        try:
+            return future.result(timeout=self.patience)
+        except FutureTimeout:
+            pass
+        if not self._healthy():
+            future.cancel()            # a request already sent ends with its own timeout; its result is dropped
+            raise ActionServerDown("the action server does not answer its health check")
+        return future.result()
+
+    def _send(self, sender: str, text: str) -> list[dict[str, Any]]:
         resp = self._http.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text})
         resp.raise_for_status()
         data = resp.json()
@@ -59,7 +93,17 @@ class RasaClient:
             raise ValueError("Rasa REST channel returned something other than a list")
         return data
 
+    def _healthy(self) -> bool:
+        if self.health_url is None:
+            return True
+        try:
+            return httpx.get(self.health_url, timeout=self.probe_timeout, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
 
 

@@ -17,16 +17,33 @@ log = logging.getLogger("assistant")
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
             desk, console, bench)
+# The commands that start (or talk to) the servers: they take the port options after their name too.
+SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench)
+RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"
+ACTION_PORT_HELP = "action server port (default 5055 or $ASSISTANT_ACTION_PORT)"
+
+
+def _add_ports(parser: argparse.ArgumentParser) -> None:
+    """``--rasa-port``/``--action-port`` on a subcommand (and its own subcommands). SUPPRESS: when not
+    given there, the value given before the subcommand (or None) stays."""
+    parser.add_argument("--rasa-port", type=int, default=argparse.SUPPRESS, help=RASA_PORT_HELP)
+    parser.add_argument("--action-port", type=int, default=argparse.SUPPRESS, help=ACTION_PORT_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _add_ports(child)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m assistant", description="锦山壹号 community assistant")
-    p.add_argument("--rasa-port", type=int, help="Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)")
-    p.add_argument("--action-port", type=int, help="action server port (default 5055 or $ASSISTANT_ACTION_PORT)")
+    p.add_argument("--rasa-port", type=int, help=RASA_PORT_HELP)
+    p.add_argument("--action-port", type=int, help=ACTION_PORT_HELP)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = p.add_subparsers(dest="cmd", required=True)
     for command in COMMANDS:
-        command.add_parser(sub)
+        parser = command.add_parser(sub)
+        if command in SERVER_COMMANDS:
+            _add_ports(parser)
     return p
 
 

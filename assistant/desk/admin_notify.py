@@ -37,6 +37,8 @@ log = logging.getLogger("assistant.desk.admin_notify")
 
 SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
 
+SERVICE_NAMES = {"rasa": "对话服务（Rasa）", "actions": "动作服务器"}
+
 
 def _category_name(category: str) -> str:
     return CATEGORY_NAMES.get(category, category)
@@ -76,6 +78,19 @@ def _summary(event: dict[str, Any]) -> str:
     return f"摘要：{text}" if text else "摘要：（无）"
 
 
+def _service_line(kind: str, event: dict[str, Any]) -> str:
+    """``serve``'s supervisor: a server restarted or given up on (no message text in these events)."""
+    name = SERVICE_NAMES.get(str(event.get("service")), str(event.get("service")))
+    why = event.get("reason") or "?"
+    if kind == "service.restarting":
+        return f"【服务异常】{name}（{why}），第 {event.get('restarts', '?')} 次重启中"
+    if kind == "service.restarted":
+        return f"【服务恢复】{name}已重启，用时 {event.get('took_s', '?')} 秒"
+    if kind == "service.restart_failed":
+        return f"【服务异常】{name}重启失败，稍后重试"
+    return f"【服务停止】{name}多次失败（{why}），已停止全部服务，请人工处理"
+
+
 def format_event(event: dict[str, Any], *, channel: str | None = None,
                  tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> tuple[str, str | None]:
     """The admins' group message for ``event`` and the handle to @-mention (None: nobody)."""
@@ -99,6 +114,8 @@ def format_event(event: dict[str, Any], *, channel: str | None = None,
         lines = [f"【工单超时】{event.get('ticket_id', '?')}（{_category_name(str(event.get('category', '')))}）"
                  f"{what}已超时，应于 {_time(event.get('due'), tz)} 前",
                  f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
+    elif kind.startswith("service."):
+        lines, handle = [_service_line(kind, event)], None
     else:
         lines = [f"【通知】{kind} {event.get('ticket_id') or hid}"]
     return redact_text("\n".join(lines)), handle

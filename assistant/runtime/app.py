@@ -64,19 +64,20 @@ def open_desk(settings: Settings, url: str | None = None) -> Desk:
 
 
 @contextmanager
-def desk_sweeper(settings: Settings) -> Iterator[None]:
+def desk_sweeper(settings: Settings) -> Iterator[Desk | None]:
     """While the assistant runs: expire handoffs nobody took and remind admins of overdue tickets,
-    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once."""
+    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once.
+    Yields the desk (for its notifier), or None when its database is unavailable."""
     from assistant.desk.sweep import Sweeper
 
     try:
         desk = open_desk(settings)
     except AssistantError as exc:
         print(f"warning: no handoff/SLA sweeps: {exc}", file=sys.stderr)
-        yield
+        yield None
         return
     with desk, Sweeper(desk, every=settings.sweep_every):
-        yield
+        yield desk
 
 
 def scratch_settings(settings: Settings, is_running: bool) -> Settings:
@@ -127,7 +128,8 @@ def open_assistant(settings: Settings) -> Iterator[Assistant]:
         except AssistantError as exc:
             log.error("handoff queue / outbox unavailable: %s", exc)
             handoffs = outbox = None
-        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs, outbox)
+        client = RasaClient(settings.rasa_url, health_url=f"{settings.action_url}/health")
+        bot = Assistant(client, Moderator(), handoffs, outbox)
         try:
             yield bot
         finally:
@@ -195,7 +197,7 @@ def live_answerer(settings: Settings) -> Iterator[Answerer]:
         except HandoffError as exc:
             log.error("handoff queue unavailable: %s", type(exc).__name__)
             handoffs = None
-        bot = Assistant(RasaClient(settings.rasa_url), None, handoffs)
+        bot = Assistant(RasaClient(settings.rasa_url, health_url=f"{settings.action_url}/health"), None, handoffs)
         try:
             yield bot.ask
         finally:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from assistant.settings import Settings
 from assistant.errors import ServiceError
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "assistant"
@@ -21,6 +24,7 @@ MODEL_NAME = "assistant"
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
 WARMUP = ("你好", "车位怎么租")
+KILL_WAIT = 10.0     # seconds to wait for a process group to vanish after SIGKILL
 
 
 def quiet_model_libraries() -> None:
@@ -32,11 +36,63 @@ def rasa_model(settings: Settings) -> Path:
     return settings.rasa_model_dir / f"{MODEL_NAME}.tar.gz"
 
 
-def _up(url: str) -> bool:
+def _up(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
+        return httpx.get(url, timeout=timeout, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# What the supervisor and restarts check: Rasa's root (open even with an auth token) and the action server's /health.
+HEALTH: dict[str, Callable[[Settings], str]] = {
+    "rasa": lambda s: f"{s.rasa_url}/",
+    "actions": lambda s: f"{s.action_url}/health",
+}
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in the process group ``pgid``, from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()     # after "pid (comm) ": state ppid pgrp ...
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def kill_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """End ``proc`` and every process in its group (it leads one: ``start_new_session``), also when
+    the leader already died and left workers behind: SIGTERM (and SIGCONT, for a stopped group),
+    SIGKILL for whatever is left after ``grace`` s; returns when the group is gone."""
+    pgid = proc.pid
+    _signal_group(pgid, signal.SIGTERM)
+    _signal_group(pgid, signal.SIGCONT)
+    deadline, killed = time.monotonic() + grace, False
+    while True:
+        proc.poll()                      # reap the leader, or the group never looks empty
+        if not group_members(pgid):
+            break
+        if time.monotonic() >= deadline:
+            if killed:
+                log.error("pid %d: process group still there %.0f s after SIGKILL", pgid, KILL_WAIT)
+                break
+            log.warning("pid %d: process group still running after %.0f s, killing it", pgid, grace)
+            _signal_group(pgid, signal.SIGKILL)
+            deadline, killed = time.monotonic() + KILL_WAIT, True
+        time.sleep(0.1)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILL_WAIT)     # the leader may have turned zombie after the last poll
 
 
 class Services:
@@ -61,45 +117,54 @@ class Services:
         self.stop()
 
     def start(self) -> None:
-        s = self.settings
-        s.run_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             if not self.actions_up():
-                # the action server loads the same settings (ports, scratch database) from its environment
-                self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
-                            {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
+                self._launch("actions")
             if not self.rasa_up():
-                model = rasa_model(s)
-                if not model.exists():
-                    raise ServiceError(f"no trained Rasa model at {model}; run `make setup` first")
-                self._spawn("rasa", self._rasa_cmd(model), s.run_dir / f"rasa-{s.rasa_port}.log",
-                            {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-                             "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
-            self._wait("actions", f"{s.action_url}/health")
-            self._wait("rasa", f"{s.rasa_url}/status")
+                self._launch("rasa")
+            self._wait("actions", f"{self.settings.action_url}/health")
+            self._wait("rasa", f"{self.settings.rasa_url}/status")
             if self.warmup and self.started:
                 self._warm()
         except BaseException:
             self.stop()
             raise
 
-    def stop(self, only: str | None = None) -> None:
-        """Stop what this object started (or only the service named ``rasa`` / ``actions``)."""
+    def restart(self, name: str) -> None:
+        """Stop the service ``name`` (``rasa`` / ``actions``, its whole process group) and start it again;
+        returns when it answers (and, with warm-up, has answered the warm-up messages)."""
+        self.stop(only=name)
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._launch(name)
+            self._wait(name, HEALTH[name](self.settings))
+            if self.warmup:
+                self._warm()
+        except BaseException:
+            self.stop(only=name)
+            raise
+
+    def stop(self, only: str | None = None, grace: float = 15.0) -> None:
+        """Stop what this object started (or only the service named ``rasa`` / ``actions``): SIGTERM to the
+        whole process group (workers included, even when the leader is gone), SIGKILL after ``grace`` s."""
         for name, proc in reversed(self.started):
             if only and name != only:
                 continue
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            kill_group(proc, grace)
             log.info("stopped %s (pid %d)", name, proc.pid)
         self.started = [(n, p) for n, p in self.started if only and n != only]
 
+    def process(self, name: str) -> subprocess.Popen[bytes] | None:
+        """The process of the service ``name`` this object started, if any."""
+        return next((p for n, p in self.started if n == name), None)
+
+    def healthy(self, name: str, timeout: float = 2.0) -> bool:
+        """True when the service answers its health check within ``timeout`` s."""
+        return _up(HEALTH[name](self.settings), timeout)
+
     def wait(self) -> None:
-        """Block until a started service exits (for `serve`)."""
+        """Block until a started service exits."""
         while self.started and all(p.poll() is None for _, p in self.started):
             time.sleep(0.5)
 
@@ -123,6 +188,20 @@ class Services:
         path = s.run_dir / f"endpoints-{s.action_port}.yml"
         path.write_text(f'action_endpoint:\n  url: "{s.action_url}/webhook"\n', encoding="utf-8")
         return path
+
+    def _launch(self, name: str) -> None:
+        s = self.settings
+        if name == "actions":
+            # the action server loads the same settings (ports, scratch database) from its environment
+            self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
+                        {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
+            return
+        model = rasa_model(s)
+        if not model.exists():
+            raise ServiceError(f"no trained Rasa model at {model}; run `make setup` first")
+        self._spawn("rasa", self._rasa_cmd(model), s.run_dir / f"rasa-{s.rasa_port}.log",
+                    {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
+                     "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
 
     def _spawn(self, name: str, cmd: list[str], logfile: Path, env: dict[str, str]) -> None:
         with open(logfile, "ab") as out:
@@ -155,3 +234,81 @@ class Services:
             log.warning("warm-up request failed: %s", type(exc).__name__)
         finally:
             client.close()
+
+
+class GaveUp(ServiceError):
+    """A service failed too often: the supervisor stopped."""
+
+
+class Supervisor:
+    """Keeps the servers a ``Services`` started running (``serve``). Every ``every`` s it checks each
+    one; a server that exited, or missed ``hung_after`` health checks in a row (``probe_timeout`` s
+    each), is killed (its whole process group) and started again after a backoff of ``backoff * 2**n``
+    s (at most ``max_backoff``), n = its restarts in the last ``window`` s. More than ``max_restarts``
+    in the window: ``run`` raises ``GaveUp``. ``report(kind, event)`` hears of each step: kind is
+    ``restarting``, ``restarted``, ``restart_failed`` or ``gave_up``; the event holds the service's
+    name, the reason and counts, never message text."""
+
+    def __init__(self, services: Services, report: Callable[[str, dict[str, object]], None], *,
+                 every: float = 2.0, probe_timeout: float = 2.0, hung_after: int = 3, max_restarts: int = 5,
+                 window: float = 600.0, backoff: float = 1.0, max_backoff: float = 30.0, grace: float = 5.0) -> None:
+        self.services, self.report = services, report
+        self.every, self.probe_timeout, self.hung_after = every, probe_timeout, hung_after
+        self.max_restarts, self.window = max_restarts, window
+        self.backoff, self.max_backoff, self.grace = backoff, max_backoff, grace
+        self.names = [name for name, _ in services.started]
+        self.failures = dict.fromkeys(self.names, 0)
+        self.restarts: dict[str, list[float]] = {name: [] for name in self.names}
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Supervise until ``stop`` is set (or forever); raises ``GaveUp``."""
+        stop = stop or threading.Event()
+        while not stop.wait(self.every):
+            self.check_once(stop)
+
+    def check_once(self, stop: threading.Event | None = None) -> None:
+        for name in self.names:
+            reason = self._problem(name)
+            if reason is not None:
+                self._restart(name, reason, stop or threading.Event())
+
+    def _problem(self, name: str) -> str | None:
+        proc = self.services.process(name)
+        if proc is None:
+            return "not running"
+        if proc.poll() is not None:
+            return f"exited with code {proc.returncode}"
+        if self.services.healthy(name, self.probe_timeout):
+            self.failures[name] = 0
+            return None
+        self.failures[name] += 1
+        log.warning("%s missed a health check (%d in a row)", name, self.failures[name])
+        if self.failures[name] >= self.hung_after:
+            return f"no answer to {self.failures[name]} health checks in a row"
+        return None
+
+    def _restart(self, name: str, reason: str, stop: threading.Event) -> None:
+        now = time.monotonic()
+        recent = [t for t in self.restarts[name] if now - t < self.window]
+        event: dict[str, object] = {"service": name, "reason": reason, "restarts": len(recent),
+                                    "window_s": self.window}
+        if len(recent) >= self.max_restarts:
+            self.report("gave_up", event)
+            raise GaveUp(f"{name} failed {len(recent) + 1} times within {self.window:.0f} s ({reason}); giving up")
+        delay = min(self.backoff * 2 ** len(recent), self.max_backoff)
+        recent.append(now)
+        self.restarts[name] = recent
+        self.failures[name] = 0
+        event |= {"restarts": len(recent), "delay_s": delay}
+        self.report("restarting", event)
+        self.services.stop(only=name, grace=self.grace)
+        if stop.wait(delay):
+            return
+        started = time.monotonic()
+        try:
+            self.services.restart(name)
+        except ServiceError as exc:
+            log.error("%s did not come back: %s", name, exc)
+            self.report("restart_failed", event | {"error": type(exc).__name__})
+            return                          # the next check finds it not running and tries again
+        self.report("restarted", event | {"took_s": round(time.monotonic() - started, 1)})

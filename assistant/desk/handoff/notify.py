@@ -66,6 +66,8 @@ def ticket_event(ticket: Ticket, kind: str, admin: Admin | None = None, at: date
 def _ids(event: dict[str, Any]) -> str:
     admin = event.get("admin")
     admin_id = admin.get("id", "-") if isinstance(admin, dict) else (admin or "-")
+    if str(event.get("event", "")).startswith("service."):
+        return f"{event.get('event')} {event.get('service', '?')} restarts={event.get('restarts', '?')}"
     if str(event.get("event", "")).startswith("ticket."):
         return f"{event.get('event')} {event.get('ticket_id', '?')} kind={event.get('kind', '?')} admin={admin_id}"
     ticket = f" ticket={event['ticket_id']}" if event.get("ticket_id") else ""
