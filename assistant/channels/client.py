@@ -11,11 +11,11 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from assistant.channels.base import Reply
 from assistant.dialogue import replies
 from assistant.text.normalize import is_blank, normalize, prepare
 
@@ -26,24 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
-
-
-@dataclass
-class Reply:
-    route: str
-    replies: list[str]
-    intent: str | None = None
-    confidence: float | None = None
-    topic: str | None = None
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    ticket_id: str | None = None
-    latency_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of `ask --json`."""
-        return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
-                "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
-                "ticket_id": self.ticket_id}
 
 
 class RasaClient:

@@ -35,13 +35,13 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError, ServiceError
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, AdapterError, AdminAction, Event, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake, decode_json, parse_time
+from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, AdapterError, AdminAction, Event, GatewayResult, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake, decode_json, parse_time
 
 if TYPE_CHECKING:
     from telegram import Bot, Update
     from telegram.ext import Application, ContextTypes
 
-    from assistant.channels.gateway import Gateway, GatewayResult
+    from assistant.channels.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -454,8 +454,6 @@ class TelegramBot:
 
     async def deliver_notices(self) -> int:
         """Send the outbox's notices for Telegram conversations now; how many were claimed."""
-        from assistant.channels.gateway import GatewayResult
-
         try:
             out = await asyncio.to_thread(self.gateway.deliver_notices, self.adapter.platform)
             if out:

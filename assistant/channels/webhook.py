@@ -29,10 +29,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError
-from assistant.channels.base import DEFAULT_WAKE, AdapterError, Event, Wake, decode_json, parse_payload
+from assistant.channels.base import DEFAULT_WAKE, AdapterError, Event, GatewayResult, Wake, decode_json, parse_payload
 
 if TYPE_CHECKING:
-    from assistant.channels.gateway import Gateway, GatewayResult
+    from assistant.channels.gateway import Gateway
 
 log = logging.getLogger(__name__)
 

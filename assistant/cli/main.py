@@ -17,11 +17,9 @@ from typing import Any
 
 from assistant.settings import Settings, load_settings
 from assistant.errors import AssistantError, DataError
+from assistant.runtime.services import QUIET_ENV
 
 log = logging.getLogger("assistant")
-# No model hub is reachable: load local folders only, without progress bars.
-QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-             "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _parser() -> argparse.ArgumentParser:

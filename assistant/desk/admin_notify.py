@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from assistant.channels.base import OutgoingMessage
-from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, _ids
+from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, event_ids
 from assistant.desk.handoff.queue import redact_summary
+from assistant.desk.tickets.models import CATEGORY_NAMES
 from assistant.desk.tickets.text import redact
 
 log = logging.getLogger("assistant.desk.admin_notify")
@@ -42,12 +43,6 @@ SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
 REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手多次未能解答",
                 "abusive": "对话情绪激烈", "sensitive_category": "敏感类别"}
 KIND_NAMES = {"first_response": "首次响应", "resolution": "解决"}
-
-
-def _category_name(category: str) -> str:
-    from assistant.desk.desk import CATEGORY_NAMES  # desk imports the handoff package: import it late
-
-    return CATEGORY_NAMES.get(category, category)
 
 
 def _handle(admin: dict[str, Any], channel: str | None) -> str | None:
@@ -104,7 +99,8 @@ def format_event(event: dict[str, Any], *, channel: str | None = None,
         lines, handle = [f"【转人工】{hid} 已交还助手"], None
     elif kind == "ticket.overdue":
         what = KIND_NAMES.get(str(event.get("kind")), str(event.get("kind") or "?"))
-        lines = [f"【工单超时】{event.get('ticket_id', '?')}（{_category_name(str(event.get('category', '')))}）"
+        category = str(event.get("category", ""))
+        lines = [f"【工单超时】{event.get('ticket_id', '?')}（{CATEGORY_NAMES.get(category, category)}）"
                  f"{what}已超时，应于 {_time(event.get('due'), tz)} 前",
                  f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
     else:
@@ -127,9 +123,9 @@ class ChatNotifier:
     def notify(self, event: dict[str, Any]) -> None:
         try:
             self.send(self.message(event))
-            log.info("chat %s posted to %s", _ids(event), self.conversation_id)
+            log.info("chat %s posted to %s", event_ids(event), self.conversation_id)
         except Exception as exc:  # noqa: BLE001 - never into the conversation
-            log.error("chat %s not posted: %s", _ids(event), type(exc).__name__)
+            log.error("chat %s not posted: %s", event_ids(event), type(exc).__name__)
 
 
 def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",

@@ -13,6 +13,7 @@ from assistant.desk.handoff import HandoffStore, Notifier, Roster, handoff_event
 from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, SQLOutbox, keep
 from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
 from assistant.desk.tickets import Reporter, Ticket
+from assistant.desk.tickets.models import CATEGORY_NAMES as CATEGORY_NAMES  # re-exported: its home is the ticket model
 from assistant.desk.tickets.store import TicketStore, open_store
 from assistant.desk.tickets.text import normalize_unit
 
@@ -30,9 +31,6 @@ CATEGORY_WORDS = (
     ("neighbour", "邻居|隔壁|楼上|楼下|对门"),
     ("service", "保安|物业|客服|态度|没人管|不理|维修|报修|电梯|门禁|路灯"),
 )
-CATEGORY_NAMES = {"noise": "噪音", "pets": "宠物", "parking": "停车纠纷", "service": "物业服务", "fees": "费用账单",
-                  "neighbour": "邻里纠纷", "cleaning": "环境卫生", "safety": "安全隐患", "renovation": "装修",
-                  "other": "其他"}
 _UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                    r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
 

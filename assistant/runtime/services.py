@@ -18,6 +18,9 @@ from assistant.errors import ServiceError
 log = logging.getLogger(__name__)
 MODEL_NAME = "assistant"
 WARMUP = ("你好", "车位怎么租")
+# No model hub is reachable: load local folders only, without progress bars (the CLI and the action server).
+QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+             "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def rasa_model(settings: Settings) -> Path:
@@ -57,8 +60,6 @@ class Services:
         s.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             if not self.actions_up():
-                from assistant.cli.main import QUIET_ENV
-
                 self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
                             {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV})
             if not self.rasa_up():

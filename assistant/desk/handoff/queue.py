@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from assistant.errors import AssistantError
 from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
-from assistant.desk.tickets.store import SQLStore, _first_line, default_url, make_engine, safe_url
+from assistant.desk.tickets.store import SQLStore, default_url, error_line, make_engine, safe_url
 
 log = logging.getLogger("assistant.desk.handoff")
 
@@ -229,7 +229,7 @@ def open_handoffs(url: str | None = None, *, clock: Callable[[], datetime] = _no
         create_tables(engine)
     except OperationalError as exc:
         engine.dispose()
-        raise HandoffUnavailable(f"cannot open {safe_url(url)}: {_first_line(exc)}") from None
+        raise HandoffUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
     except BaseException:
         engine.dispose()
         raise

@@ -12,6 +12,9 @@ from assistant.desk.tickets.text import clean, mask_name, normalize_building, no
 
 CATEGORIES = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety",
               "renovation", "other")
+CATEGORY_NAMES = {"noise": "噪音", "pets": "宠物", "parking": "停车纠纷", "service": "物业服务", "fees": "费用账单",
+                  "neighbour": "邻里纠纷", "cleaning": "环境卫生", "safety": "安全隐患", "renovation": "装修",
+                  "other": "其他"}
 CATEGORY_ALIASES = {
     "噪音": "noise", "噪声": "noise", "扰民": "noise", "宠物": "pets", "养狗": "pets", "停车": "parking",
     "车位": "parking", "服务": "service", "物业服务": "service", "费用": "fees", "物业费": "fees",
@@ -189,5 +192,5 @@ class Event:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
-__all__ = ["ACTIVE", "CATEGORIES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter", "STATUSES",
-           "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]
+__all__ = ["ACTIVE", "CATEGORIES", "CATEGORY_NAMES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter",
+           "STATUSES", "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]
