@@ -85,7 +85,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
         # Handoffs nobody took and overdue tickets are swept while the console runs.
         with Sweeper(desk, every=max(float(os.environ.get("ASSISTANT_SWEEP_SECONDS", "60")), 1.0)):
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+            # log_config=None: uvicorn's records (tracebacks of failed requests) go through the app's
+            # handler and its personal-data filter (assistant.logs), not a handler of uvicorn's own.
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
     finally:
         for store in (desk.tickets, desk.handoffs):
             getattr(store, "dispose", lambda: None)()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings, load_settings
+from assistant import logs
 from assistant.errors import AssistantError, DataError
 from assistant.runtime.services import QUIET_ENV
 
@@ -88,10 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("jieba", "bm25s", "httpx", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(args.verbose)
     os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
     try:
         settings = load_settings().with_ports(args.rasa_port, args.action_port)
