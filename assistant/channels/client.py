@@ -96,7 +96,8 @@ class Assistant:
         try:
             messages = self.client.send(sender, clean)
         except (httpx.HTTPError, ValueError) as exc:
-            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__)
+            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
             return Reply("fallback", [replies.SERVICE_DOWN])
         reply = parse(messages, sender)
         reply.replies[:0] = self._notices(sender)
@@ -108,8 +109,8 @@ class Assistant:
             return []
         try:
             return [n.text for n in self.outbox.claim(sender)]
-        except Exception as exc:  # noqa: BLE001 - the reply goes out regardless
-            log.error("sender=%s outbox unavailable: %s", sender, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the reply goes out regardless
+            log.exception("sender=%s outbox unavailable", sender)
             return []
 
     def close(self) -> None:

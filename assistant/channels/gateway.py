@@ -123,8 +123,8 @@ class Gateway:
     def _answer(self, question: str, sender: str) -> Reply:
         try:
             return self.answerer(question, sender)
-        except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
-            log.error("gateway sender=%s answerer failed: %s", sender, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
+            log.exception("gateway sender=%s answerer failed", sender)
             return Reply("fallback", [replies.SERVICE_DOWN])
 
     def _log(self, msg: IncomingMessage, result: GatewayResult) -> None:
@@ -144,8 +144,8 @@ class Gateway:
             if key is not None:
                 return self.outbox.claim(key, limit=limit)
             return self.outbox.claim(prefix=f"{platform}:", limit=limit)
-        except Exception as exc:  # noqa: BLE001 - the resident still gets the reply
-            log.error("gateway platform=%s outbox unavailable: %s", platform, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the resident still gets the reply
+            log.exception("gateway platform=%s outbox unavailable", platform)
             return []
 
     def deliver_notices(self, platform: str, limit: int = 50) -> list[OutgoingMessage]:

@@ -458,8 +458,8 @@ class TelegramBot:
             out = await asyncio.to_thread(self.gateway.deliver_notices, self.adapter.platform)
             if out:
                 await self.send(self.adapter.render(GatewayResult(outgoing=out)))
-        except Exception as exc:  # noqa: BLE001 - the loop goes on
-            log.error("telegram notices failed: %s", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the loop goes on
+            log.exception("telegram notices failed")
             return 0
         return len(out)
 
@@ -487,10 +487,12 @@ class TelegramBot:
                              type(exc).__name__)
                     await self._perform(call["_fallback"])
                 else:
-                    log.warning("telegram %s chat=%s refused: %s", method, chat, type(exc).__name__)
+                    log.warning("telegram %s chat=%s refused: %s", method, chat, type(exc).__name__,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
                 return
             except TelegramError as exc:
-                log.warning("telegram %s chat=%s failed: %s", method, chat, type(exc).__name__)
+                log.warning("telegram %s chat=%s failed: %s", method, chat, type(exc).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
                 return
 
     @staticmethod
@@ -520,8 +522,7 @@ class TelegramBot:
             raise ValueError(f"unknown Bot API call {method!r}")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update=%s failed: %s", getattr(update, "update_id", "-"),
-                  type(context.error).__name__)
+        log.error("telegram update=%s failed", getattr(update, "update_id", "-"), exc_info=context.error)
 
 
 def check_token(token: str, base_url: str | None = None, timeout: float = 15) -> str:

@@ -94,8 +94,12 @@ class WebhookServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # Not the default traceback on stderr: the type only (a dropped connection, mostly).
-        log.warning("webhook connection error: %s", sys.exc_info()[0].__name__)
+        # Instead of the default traceback on stderr: a dropped connection by its type, anything else is a bug.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            log.warning("webhook connection error: %s", type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+        else:
+            log.exception("webhook request failed")
 
     @property
     def url(self) -> str:
@@ -144,9 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             result = self.server.gateway.handle(event)
-        except Exception as exc:  # noqa: BLE001 - the platform gets an answer, the log gets the type
-            log.error("webhook conversation=%s gateway failed: %s", getattr(event, "conversation_id", "-"),
-                      type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the platform gets an answer, the log the traceback
+            log.exception("webhook conversation=%s gateway failed", getattr(event, "conversation_id", "-"))
             self._send(500, {"error": "internal error"})
             return
         self._send(200, self.server.adapter.render(result))

@@ -124,8 +124,8 @@ class ChatNotifier:
         try:
             self.send(self.message(event))
             log.info("chat %s posted to %s", event_ids(event), self.conversation_id)
-        except Exception as exc:  # noqa: BLE001 - never into the conversation
-            log.error("chat %s not posted: %s", event_ids(event), type(exc).__name__)
+        except Exception:  # noqa: BLE001 - never into the conversation
+            log.exception("chat %s not posted", event_ids(event))
 
 
 def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",

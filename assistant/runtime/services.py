@@ -146,6 +146,6 @@ class Services:
             for text in WARMUP:
                 client.send("__warmup__", text)
         except httpx.HTTPError as exc:
-            log.warning("warm-up request failed: %s", type(exc).__name__)
+            log.warning("warm-up request failed: %s", type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
             client.close()

@@ -171,3 +171,18 @@ def test_adapter_without_admin_actions_renders_none(gateway: Gateway) -> None:
 def test_much_larger_body_is_413_too(webhook: WebhookServer) -> None:
     resp = post(webhook, b"x" * (2 * 1024 * 1024))
     assert resp.status_code == 413
+
+
+def test_a_dropped_connection_is_one_line_a_bug_keeps_its_traceback(webhook: WebhookServer,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    try:
+        raise ConnectionResetError("peer went away")
+    except OSError:
+        webhook.handle_error(None, ("127.0.0.1", 1))
+    try:
+        {}["missing"]
+    except KeyError:
+        webhook.handle_error(None, ("127.0.0.1", 1))
+    assert "webhook connection error: ConnectionResetError\n" in caplog.text and "peer went away" not in caplog.text
+    assert "webhook request failed\nTraceback (most recent call last)" in caplog.text
+    assert "KeyError: 'missing'" in caplog.text

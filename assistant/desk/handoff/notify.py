@@ -116,14 +116,14 @@ class WebhookNotifier:
             with self._lock:
                 self._threads.add(t)
             t.start()
-        except Exception as exc:  # noqa: BLE001 - never into the conversation
-            log.error("webhook %s not sent: %s", event_ids(event), type(exc).__name__)
+        except Exception:  # noqa: BLE001 - never into the conversation
+            log.exception("webhook %s not sent", event_ids(event))
 
     def _send_and_forget(self, payload: dict[str, Any]) -> None:
         try:
             self.send(payload)
-        except Exception as exc:  # noqa: BLE001
-            log.error("webhook %s not sent: %s", event_ids(payload), type(exc).__name__)
+        except Exception:  # noqa: BLE001
+            log.exception("webhook %s not sent", event_ids(payload))
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -172,8 +172,8 @@ class MultiNotifier:
         for n in self.notifiers:
             try:
                 n.notify(event)
-            except Exception as exc:  # noqa: BLE001 - never into the conversation
-                log.error("notifier %s failed on %s: %s", type(n).__name__, event_ids(event), type(exc).__name__)
+            except Exception:  # noqa: BLE001 - never into the conversation
+                log.exception("notifier %s failed on %s", type(n).__name__, event_ids(event))
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait for background sends of the notifiers that have them (before a command exits)."""
