@@ -67,7 +67,7 @@ class Assistant:
         clean = prepare(text)
         warning: Reply | None = None
         if self.moderator is not None and clean:
-            from assistant.moderation import Message
+            from assistant.moderation import Message  # the moderation package loads SQLAlchemy: only when moderating
 
             decision = self.moderator.check(Message(sender, sender, normalize(text)))
             if not decision.allowed:

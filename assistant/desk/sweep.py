@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from assistant.desk.desk import handoff_timeout
+from assistant.desk.desk import find_unit, handoff_timeout, infer_category
 from assistant.desk.handoff.notify import handoff_event, ticket_event
 from assistant.desk.notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE
 from assistant.desk.notices import keep
@@ -116,8 +116,6 @@ def _handler(desk: Desk, now: datetime, category: str | None) -> Admin | None:
 
 
 def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> None:
-    from assistant.desk.desk import find_unit, infer_category
-
     category = infer_category(h.summary)
     item = ExpiredHandoff(h.id, h.conversation_id, None, False, None)
     try:

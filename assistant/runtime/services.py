@@ -139,7 +139,7 @@ class Services:
         raise ServiceError(f"{name} did not answer at {url} within {timeout:.0f} s")
 
     def _warm(self) -> None:
-        from assistant.channels.client import RasaClient
+        from assistant.channels.client import RasaClient  # not at the top: the CLI imports this module at start
 
         client = RasaClient(self.settings.rasa_url, timeout=120)
         try:
