@@ -1,12 +1,15 @@
 # make chat   set everything up, then chat with the assistant in the terminal
-# make test   set everything up, then run all tests
+# make test   set everything up, then run all tests (lint and the fast unit tests first)
 APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
+UNIT := -m "not services and not model"
 
-.PHONY: setup chat test serve eval bench validate lock clean
+.PHONY: bootstrap setup chat test unit lint serve eval bench validate lock clean
 
-setup:
+bootstrap:
 	@scripts/bootstrap.sh
+
+setup: bootstrap
 	@$(APP) -m assistant setup
 
 chat: setup
@@ -15,10 +18,22 @@ chat: setup
 serve: setup
 	@$(APP) -m assistant serve
 
-test: setup
+# Lint, then the tests that need no Rasa model (under two minutes), then setup (Rasa training when stale)
+# and the tests that start the real servers or load the real model.
+test: bootstrap
+	@$(MAKE) --no-print-directory lint
+	@$(APP) -m pytest -q $(UNIT) tests
+	@$(APP) -m assistant setup
 	@$(APP) -m assistant validate
 	@$(RASA) -m pytest -q -p no:cacheprovider tests/rasa_env
-	@$(APP) -m pytest -q tests
+	@$(APP) -m pytest -q -m "services or model" tests
+
+unit: bootstrap
+	@$(APP) -m pytest -q $(UNIT) tests
+
+lint: bootstrap
+	@$(APP) -m ruff check assistant actions
+	@$(APP) -m mypy
 
 eval: setup
 	@$(APP) -m assistant eval tests/data/eval_cases.yml

@@ -21,11 +21,14 @@ _lock = threading.Lock()
 
 
 def get_engine() -> Engine:
-    """The process-wide engine, loaded on first use (model, index, calibration)."""
+    """The process-wide engine, loaded on first use (settings, model, index, calibration, desk)."""
     global _engine
     with _lock:
         if _engine is None:
-            _engine = Engine.load()
+            from assistant.runtime.app import build_engine
+            from assistant.settings import load_settings
+
+            _engine = build_engine(load_settings())
         return _engine
 
 

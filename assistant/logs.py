@@ -36,7 +36,7 @@ class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             self._clean(record)
-        except Exception as exc:  # noqa: BLE001 - never raise into the caller's log call; never let raw text out
+        except Exception as exc:  # never raise into the caller's log call; never let raw text out
             record.msg, record.args = f"(log text withheld: redaction failed with {type(exc).__name__})", ()
             record.exc_info = record.exc_text = record.stack_info = None
         return True
@@ -45,7 +45,7 @@ class RedactFilter(logging.Filter):
     def _clean(record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string: keep its parts, redacted
+        except Exception:  # a broken format string: keep its parts, redacted
             message = f"{record.msg} {record.args!r}"
         record.msg, record.args = _redact(message), ()
         if record.exc_info and not record.exc_text:

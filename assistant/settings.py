@@ -1,12 +1,26 @@
-"""Settings: paths, ports and models, from defaults overridden by ASSISTANT_* variables."""
+"""Settings: one typed object built from defaults and environment variables, checked once at start.
+
+``load_settings()`` reads the environment once; a bad value raises ``ConfigError`` naming the
+variable and the value. The object is passed down (``run(args, settings)``, constructors); no other
+module reads ``os.environ`` except the code that spawns child processes. Every setting is listed in
+the README's "Settings" table.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import re
+from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from assistant.errors import ConfigError
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+MAX_HANDOFF_MINUTES = 7 * 24 * 60
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -22,31 +36,132 @@ def find_root(start: Path | None = None) -> Path:
     return Path.cwd()
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if not 0 < value < 65536:
-        raise ConfigError(f"{name}={value} is not a port number")
-    return value
+# Fields whose empty value means "not set" (the default); the embedding prefixes keep "" (no prefix).
+_KEEP_EMPTY = {"query_prefix", "passage_prefix"}
+_CATEGORY = re.compile(r"^[a-z][a-z_]*$")
+_PORTS = ("rasa_port", "action_port", "webchat_port", "console_port")
 
 
-@dataclass(frozen=True)
-class Settings:
-    root: Path
-    host: str = "127.0.0.1"
-    rasa_port: int = 5005
-    action_port: int = 5055
-    webchat_port: int = 8088
-    embed_model: str = ""           # a sentence-transformers name or folder; "" = converted e5
-    query_prefix: str = "query: "
-    passage_prefix: str = "passage: "
-    extra: dict[str, str] = field(default_factory=dict)
+class Settings(BaseSettings):
+    """Every setting of the assistant; the field's alias is its environment variable."""
 
+    model_config = SettingsConfigDict(frozen=True, case_sensitive=True, populate_by_name=True, extra="ignore",
+                                      env_ignore_empty=False)
+
+    # paths and servers
+    root: Path = Field(default_factory=find_root, validation_alias="ASSISTANT_HOME")
+    host: str = Field("127.0.0.1", validation_alias="ASSISTANT_HOST")
+    rasa_port: int = Field(5005, validation_alias="ASSISTANT_RASA_PORT")
+    action_port: int = Field(5055, validation_alias="ASSISTANT_ACTION_PORT")
+    webchat_port: int = Field(8088, validation_alias="ASSISTANT_WEBCHAT_PORT")
+    rasa_venv: Path | None = Field(None, validation_alias="ASSISTANT_RASA_VENV")
+    # retrieval
+    embed_model: str = Field("", validation_alias="ASSISTANT_EMBED_MODEL")  # a sentence-transformers name/folder
+    query_prefix: str | None = Field(None, validation_alias="ASSISTANT_QUERY_PREFIX")      # None: by model
+    passage_prefix: str | None = Field(None, validation_alias="ASSISTANT_PASSAGE_PREFIX")
+    # the desk: tickets, handoffs, sweeps
+    tickets_url: SecretStr | None = Field(None, validation_alias="ASSISTANT_TICKETS_URL")
+    tickets_sla: Path | None = Field(None, validation_alias="ASSISTANT_TICKETS_SLA")
+    tickets_actor: str | None = Field(None, validation_alias="ASSISTANT_TICKETS_ACTOR")
+    dedup_hours: float = Field(24.0, validation_alias="ASSISTANT_DEDUP_HOURS")
+    handoff_minutes: float = Field(30.0, validation_alias="ASSISTANT_HANDOFF_TIMEOUT")
+    handoff_roster: Path | None = Field(None, validation_alias="ASSISTANT_HANDOFF_ROSTER")
+    handoff_admin: str | None = Field(None, validation_alias="ASSISTANT_HANDOFF_ADMIN")
+    sensitive_categories: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset({"fees"}), validation_alias="ASSISTANT_SENSITIVE_CATEGORIES")
+    sweep_seconds: float = Field(60.0, validation_alias="ASSISTANT_SWEEP_SECONDS")
+    # the residents' group
+    residents_csv: Path | None = Field(None, validation_alias="ASSISTANT_RESIDENTS_CSV")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WEBHOOK_SECRET")
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_base_url: str = Field(TELEGRAM_API, validation_alias="ASSISTANT_TELEGRAM_BASE_URL")
+    # the admins
+    notify_webhook: SecretStr | None = Field(None, validation_alias="ASSISTANT_NOTIFY_WEBHOOK")
+    admin_conversation: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CONVERSATION")
+    admin_channel: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CHANNEL")
+    console_port: int = Field(8090, validation_alias="ASSISTANT_CONSOLE_PORT")
+    console_tokens: Path | None = Field(None, validation_alias="ASSISTANT_CONSOLE_TOKENS")
+
+    # the environment as it was when loaded, for options that name a variable (--secret-env)
+    _env: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_message(type(self), exc)) from None
+
+    # -- checks: each names the variable and the bad value --------------------------------------
+    @field_validator(*_PORTS, mode="before")
+    @classmethod
+    def _port(cls, value: Any, info: ValidationInfo) -> int:
+        name = _alias(cls, info)
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}={value!r} is not a whole number") from None
+        if not 0 < port < 65536:
+            raise ValueError(f"{name}={port} is not a port number")
+        return port
+
+    @field_validator("dedup_hours", mode="before")
+    @classmethod
+    def _hours(cls, value: Any) -> float:
+        return max(_number(value, "ASSISTANT_DEDUP_HOURS", "a number of hours"), 0.0)
+
+    @field_validator("handoff_minutes", mode="before")
+    @classmethod
+    def _minutes(cls, value: Any) -> float:
+        minutes = _number(value, "ASSISTANT_HANDOFF_TIMEOUT", "a number of minutes (e.g. 30)")
+        if not 0 < minutes < MAX_HANDOFF_MINUTES:
+            raise ValueError(f"ASSISTANT_HANDOFF_TIMEOUT={value!r} is not a number of minutes (e.g. 30)")
+        return minutes
+
+    @field_validator("sweep_seconds", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> float:
+        return _number(value, "ASSISTANT_SWEEP_SECONDS", "a number of seconds (e.g. 60)")
+
+    @field_validator("sensitive_categories", mode="before")
+    @classmethod
+    def _categories(cls, value: Any) -> frozenset[str]:
+        names = value.split(",") if isinstance(value, str) else list(value)
+        found = frozenset(str(c).strip() for c in names if str(c).strip())
+        if not all(_CATEGORY.match(c) for c in found):
+            raise ValueError(f"ASSISTANT_SENSITIVE_CATEGORIES={value!r} is not a comma-separated list of "
+                             "category keys (e.g. fees,safety)")
+        return found
+
+    @field_validator("telegram_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"ASSISTANT_TELEGRAM_BASE_URL={value!r} is not an http(s) URL")
+        return value
+
+    # defined last, so it runs first: blank means the default
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name not in _KEEP_EMPTY:
+            value = value.strip()
+            if value == "":
+                field = cls.model_fields[str(info.field_name)]
+                return field.get_default(call_default_factory=True)
+        return value
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        # the e5 models expect "query: " / "passage: " before each text; other models nothing
+        is_e5 = not self.embed_model or "e5" in self.embed_model.lower()
+        object.__setattr__(self, "root", self.root.resolve())
+        if self.query_prefix is None:
+            object.__setattr__(self, "query_prefix", "query: " if is_e5 else "")
+        if self.passage_prefix is None:
+            object.__setattr__(self, "passage_prefix", "passage: " if is_e5 else "")
+        return self
+
+    # -- paths ----------------------------------------------------------------------------------
     @property
     def knowledge_dir(self) -> Path:
         return self.root / "knowledge"
@@ -77,7 +192,7 @@ class Settings:
 
     @property
     def rasa_python(self) -> Path:
-        return Path(os.environ.get("ASSISTANT_RASA_VENV", self.root / ".venv" / "rasa")) / "bin" / "python"
+        return (self.rasa_venv or self.root / ".venv" / "rasa") / "bin" / "python"
 
     @property
     def rasa_url(self) -> str:
@@ -91,22 +206,94 @@ class Settings:
     def webchat_url(self) -> str:
         return f"http://{self.host}:{self.webchat_port}"
 
+    # -- the desk -------------------------------------------------------------------------------
+    @property
+    def desk_url(self) -> str:
+        """The tickets' (and handoffs', notices') database: $ASSISTANT_TICKETS_URL, else models/tickets.db."""
+        if self.tickets_url is not None:
+            return self.tickets_url.get_secret_value()
+        return f"sqlite:///{self.models_dir / 'tickets.db'}"
+
+    @property
+    def dedup_window(self) -> timedelta:
+        """How long a resident's repeat complaint of the same category is appended, not a new ticket."""
+        return timedelta(hours=self.dedup_hours)
+
+    @property
+    def handoff_timeout(self) -> timedelta:
+        """How long a handoff may wait for an admin before the resident is told and a ticket keeps it."""
+        return timedelta(minutes=self.handoff_minutes)
+
+    @property
+    def sweep_every(self) -> float:
+        """Seconds between the desk's sweeps while the assistant runs (at least one)."""
+        return max(self.sweep_seconds, 1.0)
+
+    @property
+    def console_tokens_path(self) -> Path:
+        return self.console_tokens or self.models_dir / "console_tokens.yml"
+
+    # -- copies and variables -------------------------------------------------------------------
     def with_ports(self, rasa_port: int | None = None, action_port: int | None = None,
                    webchat_port: int | None = None) -> Settings:
-        return replace(self, rasa_port=rasa_port or self.rasa_port, action_port=action_port or self.action_port,
-                       webchat_port=webchat_port or self.webchat_port)
+        return self.replace(rasa_port=rasa_port or self.rasa_port, action_port=action_port or self.action_port,
+                            webchat_port=webchat_port or self.webchat_port)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (by field name)."""
+        copy = self.model_copy(update=changes)
+        copy._env = self._env
+        return copy
+
+    def secret_from(self, name: str) -> SecretStr | None:
+        """The value of the variable ``name`` (given by an option such as --secret-env), as loaded."""
+        for field, info in type(self).model_fields.items():
+            if info.validation_alias == name and name not in self._env:
+                value = getattr(self, field)
+                return value if isinstance(value, SecretStr) or value is None else SecretStr(str(value))
+        raw = self._env.get(name)
+        return None if raw is None else SecretStr(raw)
+
+    def child_env(self) -> dict[str, str]:
+        """The variables a child process (the action server) needs to load these same settings,
+        including what options and scratch databases changed after loading."""
+        env = {"ASSISTANT_HOME": str(self.root), "ASSISTANT_HOST": self.host,
+               "ASSISTANT_RASA_PORT": str(self.rasa_port), "ASSISTANT_ACTION_PORT": str(self.action_port),
+               "ASSISTANT_WEBCHAT_PORT": str(self.webchat_port)}
+        if self.tickets_url is not None:
+            env["ASSISTANT_TICKETS_URL"] = self.tickets_url.get_secret_value()
+        return env
+
+
+def _alias(cls: type[Settings], info: ValidationInfo) -> str:
+    return str(cls.model_fields[str(info.field_name)].validation_alias)
+
+
+def _number(value: Any, name: str, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not {what}") from None
+    if number != number:        # NaN
+        raise ValueError(f"{name}={value!r} is not {what}")
+    return number
+
+
+def _message(cls: type[Settings], exc: ValidationError) -> str:
+    """The first problem, naming the variable and the bad value."""
+    err = exc.errors()[0]
+    original = (err.get("ctx") or {}).get("error")
+    if isinstance(original, ValueError):
+        return str(original)
+    where = str(err["loc"][0]) if err.get("loc") else "?"
+    field = cls.model_fields.get(where)
+    name = str(field.validation_alias) if field is not None and field.validation_alias else where
+    return f"{name}={err.get('input')!r}: {err.get('msg')}"
 
 
 def load_settings(root: Path | None = None) -> Settings:
-    model = os.environ.get("ASSISTANT_EMBED_MODEL", "")
-    is_e5 = not model or "e5" in model.lower()
-    return Settings(
-        root=(root or find_root()).resolve(),
-        host=os.environ.get("ASSISTANT_HOST", "127.0.0.1"),
-        rasa_port=_int("ASSISTANT_RASA_PORT", 5005),
-        action_port=_int("ASSISTANT_ACTION_PORT", 5055),
-        webchat_port=_int("ASSISTANT_WEBCHAT_PORT", 8088),
-        embed_model=model,
-        query_prefix=os.environ.get("ASSISTANT_QUERY_PREFIX", "query: " if is_e5 else ""),
-        passage_prefix=os.environ.get("ASSISTANT_PASSAGE_PREFIX", "passage: " if is_e5 else ""),
-    )
+    """The settings from the environment, read once here (``root`` overrides $ASSISTANT_HOME).
+    Raises ``ConfigError`` naming the first variable with a bad value."""
+    settings = Settings(root=root) if root is not None else Settings()
+    settings._env = dict(os.environ)
+    return settings

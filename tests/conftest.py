@@ -144,13 +144,14 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from assistant.settings import load_settings
     from assistant.runtime.services import Services, rasa_model
 
-    settings = load_settings().with_ports(free_port(), free_port(), free_port())
-    if not rasa_model(settings).exists():
-        pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
     # A scratch ticket/handoff database, shared by the servers and the CLI subprocesses.
     db = tmp_path_factory.mktemp("desk") / "tickets.db"
     mp = pytest.MonkeyPatch()
     mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
+    settings = load_settings().with_ports(free_port(), free_port(), free_port())
+    if not rasa_model(settings).exists():
+        mp.undo()
+        pytest.fail("no trained Rasa model: run `make setup` (the README's test command does)")
     svc = Services(settings)
     svc.start()
     yield settings, svc

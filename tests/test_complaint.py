@@ -142,9 +142,12 @@ def test_the_summary_and_ticket_fields() -> None:
 
 
 def test_sensitive_categories_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert c.sensitive_categories() == {"fees"}
+    from assistant.settings import load_settings
+
+    monkeypatch.delenv("ASSISTANT_SENSITIVE_CATEGORIES", raising=False)
+    assert load_settings().sensitive_categories == {"fees"}
     monkeypatch.setenv("ASSISTANT_SENSITIVE_CATEGORIES", "fees, safety")
-    assert c.sensitive_categories() == {"fees", "safety"}
+    assert load_settings().sensitive_categories == {"fees", "safety"}
 
 
 @pytest.mark.parametrize(("text", "grievance"), [

@@ -10,7 +10,6 @@ is stored on the ticket.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import threading
@@ -26,6 +25,7 @@ from assistant.dialogue import replies
 from assistant.settings import Settings
 from assistant.console import create_app
 from assistant.desk.desk import Desk
+from assistant.runtime.app import open_desk
 from assistant.runtime.services import Services
 from assistant.channels.webchat import serve_page
 
@@ -73,8 +73,7 @@ def page_server(served: tuple[Settings, Services]) -> Iterator[Settings]:
 def console(served: tuple[Settings, Services]) -> Iterator[Console]:
     """The admin console on the servers' scratch ticket DB, reaching residents through the served Rasa."""
     settings = served[0]
-    db_url = os.environ["ASSISTANT_TICKETS_URL"]          # set by the `served` fixture
-    desk = Desk.open(url=db_url, rasa_url=settings.rasa_url)
+    desk = open_desk(settings)                         # the `served` fixture's scratch database
     app = create_app(desk, {"wang": WANG_TOKEN})
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

@@ -263,15 +263,14 @@ def test_resolve_pushed_or_unreachable_stores_nothing(make_desk: Callable[..., D
 
 def test_desk_open_wires_the_outbox(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'desk.db'}"
-    desk = Desk.open(url, rasa_url="http://127.0.0.1:9")
-    try:
+    from assistant.runtime.app import open_desk
+    from assistant.settings import load_settings
+
+    with open_desk(load_settings().with_ports(rasa_port=9), url) as desk:
         assert isinstance(desk.notices, SQLOutbox) and desk.notices.engine is desk.tickets.engine
         desk.notices.add("wx-1", ["a"])
         with open_outbox(url) as other:                        # another process, the same table
             assert [n.text for n in other.claim("wx-1")] == ["a"]
-    finally:
-        desk.tickets.dispose()
-        desk.handoffs.dispose()
 
 
 # --- the gateway -------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def test_resolving_a_ticket_asks_a_rest_resident_for_a_score_with_the_next_reply
         served: tuple[Settings, Services]) -> None:
     """REST conversations cannot be pushed to: the CSAT question waits in the outbox and comes with
     the resident's next reply; the score is stored on the ticket."""
-    from assistant.desk.desk import Desk
+    from assistant.runtime.app import open_desk
 
     settings, sender = served[0], "resident-csat-rest"
     ask_json(settings, sender, "我住7栋702，小区垃圾站好几天没人清理，臭死了")
@@ -212,7 +212,7 @@ def test_resolving_a_ticket_asks_a_rest_resident_for_a_score_with_the_next_reply
         out = ask_json(settings, sender, "不清楚")
     ticket_id = ask_json(settings, sender, "是")["ticket_id"]
     assert ticket_id
-    desk = Desk.open(rasa_url=settings.rasa_url)
+    desk = open_desk(settings)
     try:
         desk.tickets.assign(ticket_id, "wang", actor="wang")
         _, texts = desk.resolve(ticket_id, actor="wang", comment="已清运")

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from assistant.channels.base import OutgoingMessage
-from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_env
-from assistant.desk.desk import Desk, handoff_timeout, infer_category
+from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_settings
+from assistant.desk.desk import Desk, infer_category
 from assistant.errors import ConfigError
 from assistant.logs import RedactFilter
 from assistant.desk.handoff import Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event, open_handoffs, ticket_event
@@ -32,6 +32,7 @@ from assistant.desk.notices import SQLOutbox
 from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.desk.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
 from assistant.desk.tickets.store import open_store
+from assistant.settings import load_settings
 
 from .conftest import free_port
 from .pg import MONDAY_10, SHANGHAI, FakeClock, sqlite_or_pg
@@ -194,8 +195,9 @@ def test_texts_rasa_returned_go_to_the_outbox(make_desk: Callable[..., Desk], cl
 
 def test_handoff_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSISTANT_HANDOFF_TIMEOUT", raising=False)
-    assert handoff_timeout() == timedelta(minutes=30)
+    assert load_settings().handoff_timeout == timedelta(minutes=30) == desk.handoff_timeout
     monkeypatch.setenv("ASSISTANT_HANDOFF_TIMEOUT", "45")
+    desk.handoff_timeout = load_settings().handoff_timeout          # as open_desk passes it
     desk.handoffs.request("conv-1", "wx-1", "request_human", "找人工")
     clock.advance(minutes=40)
     assert sweep(desk, clock()).empty
@@ -204,7 +206,7 @@ def test_handoff_timeout_from_env(desk: Desk, clock: FakeClock, monkeypatch: pyt
     for bad in ("soon", "0", "-5"):
         monkeypatch.setenv("ASSISTANT_HANDOFF_TIMEOUT", bad)
         with pytest.raises(ConfigError, match="ASSISTANT_HANDOFF_TIMEOUT"):
-            handoff_timeout()
+            load_settings()
 
 
 # --- overdue tickets -----------------------------------------------------------------------
@@ -338,16 +340,18 @@ def test_ticket_events_in_log_and_webhook(caplog: pytest.LogCaptureFixture) -> N
     assert posted == [event] and "summary" not in posted[0] and MOBILE not in json.dumps(posted)
 
 
-def test_notifier_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ASSISTANT_NOTIFY_WEBHOOK", "ASSISTANT_ADMIN_CONVERSATION", "ASSISTANT_ADMIN_CHANNEL"):
+def test_notifier_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ASSISTANT_NOTIFY_WEBHOOK", "ASSISTANT_ADMIN_CONVERSATION", "ASSISTANT_ADMIN_CHANNEL",
+                 "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    assert [type(n) for n in notifier_from_env().notifiers] == [LogNotifier]
+    assert [type(n) for n in notifier_from_settings(load_settings()).notifiers] == [LogNotifier]
     monkeypatch.setenv("ASSISTANT_NOTIFY_WEBHOOK", "http://127.0.0.1:9/hook")
     monkeypatch.setenv("ASSISTANT_ADMIN_CONVERSATION", "admins-group")
-    assert [type(n) for n in notifier_from_env().notifiers] == [LogNotifier, WebhookNotifier]   # no send given
+    settings = load_settings()
+    assert [type(n) for n in notifier_from_settings(settings).notifiers] == [LogNotifier, WebhookNotifier]  # no send
     sent: list[OutgoingMessage] = []
     monkeypatch.setenv("ASSISTANT_ADMIN_CHANNEL", "wecom")
-    n = notifier_from_env(sent.append, background=False)
+    n = notifier_from_settings(load_settings(), sent.append, background=False)
     assert [type(x) for x in n.notifiers] == [LogNotifier, WebhookNotifier, ChatNotifier]
     hook = n.notifiers[1]
     assert isinstance(hook, WebhookNotifier) and hook.url == "http://127.0.0.1:9/hook" and not hook.background

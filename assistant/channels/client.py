@@ -21,8 +21,8 @@ from assistant.text.normalize import is_blank, normalize, prepare
 
 if TYPE_CHECKING:
     from assistant.desk.handoff import HandoffStore
-    from assistant.moderation import Moderator
     from assistant.desk.notices import Outbox
+    from assistant.moderation import Moderator
 
 log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number

@@ -23,8 +23,24 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Callable
 
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MODERATION,
+    MUTE,
+    RECALL,
+    REMOVE,
+    WARN,
+    AdminAction,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    OutgoingMessage,
+    Reply,
+    Wake,
+)
 from assistant.dialogue import replies
-from assistant.channels.base import DEFAULT_WAKE, MODERATION, MUTE, RECALL, REMOVE, WARN, AdminAction, Event, GatewayResult, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Reply, Wake
 from assistant.moderation import Decision, Message, Moderator, redact
 from assistant.text.normalize import normalize
 

@@ -34,8 +34,24 @@ import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MUTE,
+    RECALL,
+    REMOVE,
+    AdapterError,
+    AdminAction,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    OutgoingMessage,
+    Wake,
+    decode_json,
+    parse_time,
+)
 from assistant.errors import ConfigError, ServiceError
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, AdapterError, AdminAction, Event, GatewayResult, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake, decode_json, parse_time
 
 if TYPE_CHECKING:
     from telegram import Bot, Update

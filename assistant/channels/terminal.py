@@ -18,7 +18,21 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdapterError, Event, GatewayResult, IncomingMessage, MemberJoined, MemberLeft, Wake, parse_payload
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MUTE,
+    RECALL,
+    REMOVE,
+    WARN,
+    AdapterError,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    Wake,
+    parse_payload,
+)
 
 if TYPE_CHECKING:
     from assistant.channels.gateway import Gateway

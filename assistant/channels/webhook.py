@@ -28,8 +28,8 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import ConfigError
 from assistant.channels.base import DEFAULT_WAKE, AdapterError, Event, GatewayResult, Wake, decode_json, parse_payload
+from assistant.errors import ConfigError
 
 if TYPE_CHECKING:
     from assistant.channels.gateway import Gateway

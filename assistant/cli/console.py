@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 PORT_ENV = "ASSISTANT_CONSOLE_PORT"
 DEFAULT_PORT = 8090
@@ -31,15 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def port_from(args: argparse.Namespace) -> int:
-    if args.port is not None:
-        port = args.port
-    else:
-        raw = os.environ.get(PORT_ENV, "").strip()
-        try:
-            port = int(raw) if raw else DEFAULT_PORT
-        except ValueError:
-            raise ConfigError(f"${PORT_ENV} must be a port number, not {raw!r}") from None
+def port_from(args: argparse.Namespace, settings: Settings) -> int:
+    """--port, else $ASSISTANT_CONSOLE_PORT (checked when the settings were loaded), else 8090."""
+    port = args.port if args.port is not None else settings.console_port
     if not 0 < port < 65536:
         raise ConfigError(f"port {port} is out of range")
     return port
@@ -58,17 +54,17 @@ def check_loopback(host: str) -> str:
                       "(put an HTTPS reverse proxy in front to reach it from elsewhere)")
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from assistant.desk.desk import Desk
     from assistant.console.app import create_app
-    from assistant.console.tokens import create_tokens, default_tokens_path, load_tokens, readable_by_others
+    from assistant.console.tokens import create_tokens, load_tokens, readable_by_others
+    from assistant.desk.sweep import Sweeper
+    from assistant.runtime.app import open_desk
 
-    host, port = check_loopback(args.host), port_from(args)
-    desk = Desk.open(rasa_url=getattr(settings, "rasa_url", None))
-    try:
-        path = Path(args.tokens) if args.tokens else default_tokens_path(getattr(settings, "root", None))
+    host, port = check_loopback(args.host), port_from(args, settings)
+    with open_desk(settings) as desk:
+        path = Path(args.tokens) if args.tokens else settings.console_tokens_path
         if path.exists():
             tokens = load_tokens(path, desk.roster)
             if readable_by_others(path):
@@ -81,14 +77,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         shown = f"[{host}]" if ":" in host else host
         print(f"admin console: http://{shown}:{port}/  (log in with your token from {path}; Ctrl-C stops)",
               flush=True)
-        from assistant.desk.sweep import Sweeper
-
         # Handoffs nobody took and overdue tickets are swept while the console runs.
-        with Sweeper(desk, every=max(float(os.environ.get("ASSISTANT_SWEEP_SECONDS", "60")), 1.0)):
+        with Sweeper(desk, every=settings.sweep_every):
             # log_config=None: uvicorn's records (tracebacks of failed requests) go through the app's
             # handler and its personal-data filter (assistant.logs), not a handler of uvicorn's own.
             uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
-    finally:
-        for store in (desk.tickets, desk.handoffs):
-            getattr(store, "dispose", lambda: None)()
     return 0

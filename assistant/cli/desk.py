@@ -3,7 +3,7 @@
     python -m assistant desk sweep [--timeout MINUTES] [--at TIME] [--json] [--db URL]
     python -m assistant desk watch [--every SECONDS] [--timeout MINUTES] [--db URL]
 
-The desk is ``Desk.open(--db)``: the tickets' database ($ASSISTANT_TICKETS_URL by default), the
+The desk is ``open_desk(settings, --db)``: the tickets' database ($ASSISTANT_TICKETS_URL by default), the
 roster ($ASSISTANT_HANDOFF_ROSTER), residents told through the configured Rasa server. The take
 timeout defaults to $ASSISTANT_HANDOFF_TIMEOUT minutes, else 30. Exit codes: 0 done; 1 a step
 failed (listed) or the database is unreachable; 2 bad input.
@@ -61,11 +61,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.desk.desk import Desk
+    from assistant.runtime.app import open_desk
 
     timeout = timedelta(minutes=args.timeout) if args.timeout else None
-    desk = Desk.open(args.db, settings.rasa_url)
-    try:
+    with open_desk(settings, args.db) as desk:
         if args.desk_cmd == "watch":
             return _watch(desk, args.every, timeout)
         at = args.at
@@ -77,18 +76,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print_report(report, desk.roster.tz)
         return 1 if report.errors else 0
-    finally:
-        _close(desk)
-
-
-def _close(desk: Desk) -> None:
-    flush = getattr(desk.notifier, "flush", None)
-    if callable(flush):
-        flush(10.0)                  # background webhooks still in flight
-    for store in (desk.tickets, desk.handoffs):
-        dispose = getattr(store, "dispose", None)
-        if callable(dispose):
-            dispose()
 
 
 def print_report(report: SweepReport, tz: Any) -> None:

@@ -1,6 +1,6 @@
 """Admin command line for the handoff queue: ``handoff list|take|release|expire``.
 
-Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args)``, or run
+Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args, settings)``; run it as
 ``python -m assistant handoff ...``. Options of every subcommand: ``--db URL`` (default
 $ASSISTANT_TICKETS_URL, else sqlite:///<project>/models/tickets.db), ``--roster FILE`` (default
 $ASSISTANT_HANDOFF_ROSTER; when set, admins must be in it and ``list`` shows who is on duty),
@@ -16,16 +16,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
-import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import DataError
 from assistant.desk.handoff.queue import OPEN, STATES, Handoff, HandoffError, HandoffValidation, SQLHandoffStore, open_handoffs
 from assistant.desk.handoff.roster import ROSTER_ENV, Roster, load_roster
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 ADMIN_ENV = "ASSISTANT_HANDOFF_ADMIN"
 
@@ -46,7 +47,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``handoff`` and its subcommands on an argparse subparsers object."""
     p = subparsers.add_parser("handoff", help="conversations handed to a human: list, take, release, expire",
                               parents=[_common(True)])
-    p.set_defaults(handoff_run=run)
+    p.set_defaults(run=run)
     sub = p.add_subparsers(dest="handoff_cmd", required=True, metavar="COMMAND")
     common = _common(False)
 
@@ -64,15 +65,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run a parsed ``handoff`` command; errors are printed in one line, never as a traceback."""
     from assistant.cli.tickets import guarded
-    from assistant.desk.tickets.store import default_url
 
-    url = args.db or default_url()
+    url = args.db or settings.desk_url
+    args.admin = getattr(args, "admin", None) or settings.handoff_admin
 
     def act() -> int:
-        roster_file = args.roster or os.environ.get(ROSTER_ENV) or None
+        roster_file = args.roster or settings.handoff_roster
         roster = load_roster(roster_file) if roster_file else None
         with open_handoffs(url) as store:
             return COMMANDS[args.handoff_cmd](store, roster, args)
@@ -80,16 +81,10 @@ def run(args: argparse.Namespace) -> int:
     return guarded(url, act, usage=(HandoffValidation, DataError), failures=(HandoffError,))
 
 
-def main(argv: list[str] | None = None) -> int:
-    from assistant.cli.tickets import standalone
-
-    return standalone("handoff", add_parser, run, argv)
-
-
 # --- commands ------------------------------------------------------------------------------
 
 def _admin(args: argparse.Namespace, roster: Roster | None) -> str:
-    admin = args.admin or os.environ.get(ADMIN_ENV)
+    admin = args.admin           # --admin, else $ASSISTANT_HANDOFF_ADMIN (``run`` fills it in)
     if not admin:
         try:
             admin = f"admin:{getpass.getuser()}"
@@ -186,6 +181,3 @@ def _json(obj: Any) -> None:
 COMMANDS: dict[str, Callable[[SQLHandoffStore, Roster | None, argparse.Namespace], int]] = {
     "list": _list, "take": _take, "release": _release, "expire": _expire,
 }
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,12 +10,12 @@ Exit codes: 0 stopped with Ctrl-C; 1 Telegram rejected the token or cannot be re
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from assistant.runtime.serving import add_residents_option, group_gateway, live_answerer, residents_roster
+from assistant.cli.common import add_residents_option
+from assistant.runtime.app import group_gateway, live_answerer, residents_roster
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -37,7 +37,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    token = (os.environ.get(args.token_env) or "").strip()
+    secret = settings.secret_from(args.token_env)
+    token = secret.get_secret_value().strip() if secret else ""
     problem = None
     if not token:
         problem = f"${args.token_env} is not set: export the bot token from @BotFather"
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     from assistant.channels.telegram import TelegramBot, check_token
 
-    roster = residents_roster(args.residents)
+    roster = residents_roster(settings, args.residents)
     username = check_token(token, args.base_url)     # before the ~30 s server start: a bad token fails fast
     gateway = group_gateway(settings, roster)
     print("starting the assistant (first start ~30 s) …", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """Admin command line for tickets: ``tickets list|show|assign|comment|status|resolve|close|reopen|rate|overdue``.
 
-Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args)``; or run
+Wire it into a parser with ``add_parser(subparsers)`` and call ``run(args, settings)``; run it as
 ``python -m assistant tickets ...``. Options of every subcommand:
 ``--db URL`` (default $ASSISTANT_TICKETS_URL, else sqlite:///<project>/models/tickets.db),
 ``--sla FILE`` (default $ASSISTANT_TICKETS_SLA, else the packaged examples/sla.yml),
@@ -16,21 +16,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import DataError
 from assistant.desk.tickets.errors import TicketError, ValidationError
 from assistant.desk.tickets.models import Event, Ticket
 from assistant.desk.tickets.sla import load_sla
-from assistant.desk.tickets.store import SQLTicketStore, default_url, open_store, safe_url
+from assistant.desk.tickets.store import SQLTicketStore, open_store, safe_url
 
-SLA_ENV = "ASSISTANT_TICKETS_SLA"
-ACTOR_ENV = "ASSISTANT_TICKETS_ACTOR"
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -51,7 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``tickets`` and its subcommands on an argparse subparsers object."""
     p = subparsers.add_parser("tickets", help="dispute tickets: list, show, assign, change status, ...",
                               parents=[_common(True)])
-    p.set_defaults(tickets_run=run)
+    p.set_defaults(run=run)
     sub = p.add_subparsers(dest="tickets_cmd", required=True, metavar="COMMAND")
     common = _common(False)
 
@@ -90,12 +89,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run a parsed ``tickets`` command; errors are printed in one line, never as a traceback."""
-    url = args.db or default_url()
+    url = args.db or settings.desk_url
+    args.actor = args.actor or settings.tickets_actor
 
     def act() -> int:
-        sla = load_sla(args.sla or os.environ.get(SLA_ENV) or None)
+        sla = load_sla(args.sla or settings.tickets_sla)
         with open_store(url, sla=sla) as store:
             return COMMANDS[args.tickets_cmd](store, args)
 
@@ -120,25 +120,11 @@ def guarded(url: str, act: Callable[[], int], *, usage: tuple[type[Exception], .
         return 1
 
 
-def standalone(name: str, add: Callable[[Any], argparse.ArgumentParser], run: Callable[[argparse.Namespace], int],
-               argv: list[str] | None) -> int:
-    """``python -m assistant.<name>``: the same command as ``python -m assistant <name>``."""
-    top = argparse.ArgumentParser(prog="python -m assistant")
-    add(top.add_subparsers(dest="cmd", required=True))
-    return run(top.parse_args([name, *(sys.argv[1:] if argv is None else argv)]))
-
-
-def main(argv: list[str] | None = None) -> int:
-    return standalone("tickets", add_parser, run, argv)
-
-
 # --- commands ------------------------------------------------------------------------------
 
 def _actor(args: argparse.Namespace) -> str:
-    if args.actor:
+    if args.actor:               # --actor, else $ASSISTANT_TICKETS_ACTOR (``run`` fills it in)
         return args.actor
-    if os.environ.get(ACTOR_ENV):
-        return os.environ[ACTOR_ENV]
     try:
         return f"admin:{getpass.getuser()}"
     except (KeyError, OSError):

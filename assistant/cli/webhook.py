@@ -11,12 +11,12 @@ servers failed; 2 bad input (no or short secret, bad port, bad roster file).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import ConfigError
-from assistant.runtime.serving import add_residents_option, group_gateway, live_answerer, residents_roster
+from assistant.cli.common import add_residents_option
+from assistant.runtime.app import group_gateway, live_answerer, residents_roster
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -57,7 +57,8 @@ def build_webhook_server(gateway: Gateway, host: str, port: int, secret: str | b
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    secret = os.environ.get(args.secret_env)
+    value = settings.secret_from(args.secret_env)
+    secret = value.get_secret_value() if value is not None else None
     try:
         if secret is None:
             raise ConfigError(f"${args.secret_env} is not set: export the shared secret "
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    gateway = group_gateway(settings, residents_roster(args.residents))
+    gateway = group_gateway(settings, residents_roster(settings, args.residents))
     try:
         # Bind before starting the servers (~30 s): a taken port is reported at once.
         server = build_webhook_server(gateway, args.host, args.port, secret)

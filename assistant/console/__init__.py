@@ -1,9 +1,9 @@
 """The admins' web console (FastAPI, server-rendered): tickets, their audit log and actions, the handoff queue.
 
     from assistant.console import create_app, load_tokens
-    from assistant.desk.desk import Desk
-    desk = Desk.open()
-    app = create_app(desk, load_tokens("models/console_tokens.yml", desk.roster))
+    from assistant.runtime.app import open_desk
+    desk = open_desk(settings)                    # close() it (or use ``with``) when done
+    app = create_app(desk, load_tokens(settings.console_tokens_path, desk.roster))
 
 Serve it with ``python -m assistant console`` (loopback, port 8090 or $ASSISTANT_CONSOLE_PORT).
 """

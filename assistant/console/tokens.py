@@ -23,7 +23,6 @@ from assistant.errors import DataError
 from assistant.desk.handoff.roster import Roster
 from assistant.text.yamlfile import LINE, read_yaml
 
-TOKENS_ENV = "ASSISTANT_CONSOLE_TOKENS"
 MIN_TOKEN = 16
 HEADER = ("# 锦山壹号 admin console login tokens (one per roster admin). Keep this file private (mode 0600).\n"
           "# Each admin logs in with their own token; delete an entry to revoke it.\n")
@@ -43,10 +42,8 @@ class AdminToken:
 
 
 def default_tokens_path(root: Path | None = None) -> Path:
-    """$ASSISTANT_CONSOLE_TOKENS, else <project root>/models/console_tokens.yml."""
-    env = os.environ.get(TOKENS_ENV)
-    if env:
-        return Path(env)
+    """<project root>/models/console_tokens.yml (the console uses ``Settings.console_tokens_path``,
+    which $ASSISTANT_CONSOLE_TOKENS overrides)."""
     if root is None:
         from assistant.settings import find_root
         root = find_root()

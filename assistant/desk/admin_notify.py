@@ -1,15 +1,15 @@
-"""Telling the admins' group chat about handoffs and overdue tickets, and the notifier built from env.
+"""Telling the admins' group chat about handoffs and overdue tickets, and the notifier built from the settings.
 
-    from assistant.desk.admin_notify import ChatNotifier, notifier_from_env
+    from assistant.desk.admin_notify import ChatNotifier, notifier_from_settings
     chat = ChatNotifier(adapter_send, "admins-group")     # send(OutgoingMessage) -> None
-    notifier = notifier_from_env(send=adapter_send)        # log + webhook + chat, as configured
+    notifier = notifier_from_settings(settings, send=adapter_send)   # log + webhook + chat, as configured
 
 Every message is short Chinese text for the admins' group: the handoff or ticket id, why, the
 (redacted) summary and who is on duty, @-mentioned with the handle of ``channel`` in the roster's
 contacts (phone numbers are never used as handles). The whole text is redacted again before it
 is sent, so no ID, bank-card or mobile number reaches the chat.
 
-Environment for ``notifier_from_env``: a LogNotifier always; ``ASSISTANT_NOTIFY_WEBHOOK`` (URL) adds
+Settings for ``notifier_from_settings``: a LogNotifier always; ``ASSISTANT_NOTIFY_WEBHOOK`` (URL) adds
 a WebhookNotifier; ``ASSISTANT_ADMIN_CONVERSATION`` (the admins' group id) with a ``send`` function
 adds a ChatNotifier, whose @-handles come from the ``ASSISTANT_ADMIN_CHANNEL`` contact (e.g. wecom).
 """
@@ -17,10 +17,9 @@ adds a ChatNotifier, whose @-handles come from the ``ASSISTANT_ADMIN_CHANNEL`` c
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -31,13 +30,11 @@ from assistant.desk.handoff.queue import redact_summary
 from assistant.desk.tickets.models import CATEGORY_NAMES
 from assistant.desk.tickets.text import redact
 
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
 log = logging.getLogger("assistant.desk.admin_notify")
 
-WEBHOOK_ENV = "ASSISTANT_NOTIFY_WEBHOOK"
-CONVERSATION_ENV = "ASSISTANT_ADMIN_CONVERSATION"
-CHANNEL_ENV = "ASSISTANT_ADMIN_CHANNEL"
-TELEGRAM_TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
-TELEGRAM_URL_ENV = "ASSISTANT_TELEGRAM_BASE_URL"
 SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
 
 REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手多次未能解答",
@@ -145,20 +142,18 @@ def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",
     return send
 
 
-def notifier_from_env(send: Callable[[OutgoingMessage], None] | None = None, *,
-                      background: bool = True) -> MultiNotifier:
+def notifier_from_settings(settings: Settings, send: Callable[[OutgoingMessage], None] | None = None, *,
+                           background: bool = True) -> MultiNotifier:
     """Log always; a webhook when $ASSISTANT_NOTIFY_WEBHOOK is set (sent from a background thread
     unless ``background`` is False; call ``flush()`` before exiting); the admins' group when
     $ASSISTANT_ADMIN_CONVERSATION is set and a ``send`` function is given, or $TELEGRAM_BOT_TOKEN is
     set (then through Telegram's Bot API; $ASSISTANT_TELEGRAM_BASE_URL for another endpoint)."""
-    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
     if send is None and token:
-        send = telegram_send(token, os.environ.get(TELEGRAM_URL_ENV, "").strip() or "https://api.telegram.org/bot")
+        send = telegram_send(token, settings.telegram_base_url)
     notifiers: list[Notifier] = [LogNotifier()]
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
-    if url:
-        notifiers.append(WebhookNotifier(url, background=background))
-    conversation = os.environ.get(CONVERSATION_ENV, "").strip()
-    if conversation and send is not None:
-        notifiers.append(ChatNotifier(send, conversation, channel=os.environ.get(CHANNEL_ENV, "").strip() or None))
+    if settings.notify_webhook is not None:
+        notifiers.append(WebhookNotifier(settings.notify_webhook.get_secret_value(), background=background))
+    if settings.admin_conversation and send is not None:
+        notifiers.append(ChatNotifier(send, settings.admin_conversation, channel=settings.admin_channel))
     return MultiNotifier(notifiers)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from assistant.errors import ConfigError
-from assistant.desk.handoff import HandoffStore, Notifier, Roster, handoff_event, load_roster, open_handoffs
-from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, SQLOutbox, keep
+from assistant.desk.handoff import HandoffStore, Notifier, Roster, handoff_event
+from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, keep
 from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
 from assistant.desk.tickets import Reporter, Ticket
 from assistant.desk.tickets.models import CATEGORY_NAMES as CATEGORY_NAMES  # re-exported: its home is the ticket model
-from assistant.desk.tickets.store import TicketStore, open_store
+from assistant.desk.tickets.store import TicketStore
 from assistant.desk.tickets.text import normalize_unit
 
 log = logging.getLogger(__name__)
@@ -33,31 +31,6 @@ CATEGORY_WORDS = (
 )
 _UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                    r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
-
-
-def dedup_window() -> timedelta:
-    """How long a resident's repeat complaint of the same category is appended, not a new ticket."""
-    raw = os.environ.get("ASSISTANT_DEDUP_HOURS", "24")
-    try:
-        hours = float(raw)
-    except ValueError:
-        raise ConfigError(f"ASSISTANT_DEDUP_HOURS={raw!r} is not a number of hours") from None
-    return timedelta(hours=max(hours, 0.0))
-
-
-def handoff_timeout() -> timedelta:
-    """How long a handoff may wait for an admin before the resident is told and a ticket keeps the
-    request: $ASSISTANT_HANDOFF_TIMEOUT minutes (default 30)."""
-    raw = os.environ.get("ASSISTANT_HANDOFF_TIMEOUT", "").strip()
-    if not raw:
-        return timedelta(minutes=30)
-    try:
-        minutes = float(raw)
-    except ValueError:
-        minutes = -1.0
-    if not 0 < minutes < 7 * 24 * 60:
-        raise ConfigError(f"ASSISTANT_HANDOFF_TIMEOUT={raw!r} is not a number of minutes (e.g. 30)")
-    return timedelta(minutes=minutes)
 
 
 def infer_category(text: str) -> str:
@@ -85,19 +58,26 @@ class Desk:
     residents: Residents = field(default_factory=NoResidents)
     notices: Outbox | None = None       # texts Rasa could not push wait here for a gateway; None: not kept
 
-    @classmethod
-    def open(cls, url: str | None = None, rasa_url: str | None = None) -> Desk:
-        """Stores at ``url`` (default $ASSISTANT_TICKETS_URL, else models/tickets.db); residents are
-        reached through the Rasa server at ``rasa_url`` (default: the configured one). The outbox
-        shares the ticket store's engine (disposing the ticket store closes it)."""
-        from assistant.desk.admin_notify import notifier_from_env
-        from assistant.settings import load_settings
-        from assistant.desk.push import RasaResidents
+    dedup_window: timedelta = timedelta(hours=24)        # a repeat complaint within it is appended
+    handoff_timeout: timedelta = timedelta(minutes=30)   # a handoff nobody took by then expires
 
-        residents = RasaResidents(rasa_url or load_settings().rasa_url)
-        tickets = open_store(url)
-        return cls(tickets, open_handoffs(url), load_roster(), notifier_from_env(), residents,
-                   SQLOutbox(tickets.engine))
+    # Built from Settings by assistant.runtime.app.open_desk; close() (or ``with``) disposes the stores.
+    def __enter__(self) -> Desk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Send what the notifier still holds (background webhooks), then dispose the ticket store
+        (and the outbox on its engine) and the handoff queue."""
+        flush = getattr(self.notifier, "flush", None)
+        if callable(flush):
+            flush(10.0)
+        for store in (self.tickets, self.handoffs, self.notices):
+            dispose = getattr(store, "dispose", None)
+            if callable(dispose):
+                dispose()
 
     def resolve(self, ticket_id: str, *, actor: str, comment: str | None = None) -> tuple[Ticket, list[str]]:
         """Resolve the ticket and ask its reporter for a 1-5 satisfaction score in the chat. Texts Rasa
@@ -120,7 +100,7 @@ class Desk:
         """Open a ticket for ``sender`` or append to the same resident's open one of this category
         (within $ASSISTANT_DEDUP_HOURS, default 24). The fields come from the complaint form."""
         ticket, created = self.tickets.open_or_append(Reporter(sender), category, unit or None, text,
-                                                      dedup_window(), other_party=other_party,
+                                                      self.dedup_window, other_party=other_party,
                                                       priority=priority)
         log.info("ticket %s %s for sender=%s category=%s", ticket.id, "opened" if created else "appended",
                  sender, category)

@@ -1,15 +1,16 @@
 """The desk's periodic chores: handoffs nobody took in time, and tickets past their SLA.
 
-    from assistant.desk.desk import Desk
+    from assistant.runtime.app import open_desk
     from assistant.desk.sweep import Sweeper, sweep
-    report = sweep(Desk.open())                    # once
-    with Sweeper(Desk.open(), every=60):           # or every minute in a daemon thread
-        ...
+    with open_desk(settings) as desk:
+        report = sweep(desk)                       # once
+        with Sweeper(desk, every=60):              # or every minute in a daemon thread
+            ...
 
 ``sweep`` does two things:
 
-1. expires waiting handoffs older than the take timeout (default $ASSISTANT_HANDOFF_TIMEOUT minutes,
-   else 30) and for each one opens a ticket that keeps the request (the already redacted
+1. expires waiting handoffs older than the take timeout (default the desk's ``handoff_timeout``:
+   $ASSISTANT_HANDOFF_TIMEOUT minutes, else 30) and for each one opens a ticket that keeps the request (the already redacted
    summary), tells the resident in the chat (``push.HANDOFF_TIMEOUT``; an unreachable resident is
    recorded in the report and as a ticket note; the texts Rasa returns for a conversation it cannot
    push to go to the desk's outbox, ``notices``, for the gateway to deliver) and notifies the admins
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from assistant.desk.desk import find_unit, handoff_timeout, infer_category
+from assistant.desk.desk import find_unit, infer_category
 from assistant.desk.handoff.notify import handoff_event, ticket_event
 from assistant.desk.notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE
 from assistant.desk.notices import keep
@@ -178,8 +179,8 @@ def _remind(desk: Desk, now: datetime, report: SweepReport) -> None:
 
 def sweep(desk: Desk, now: datetime | None = None, *, take_timeout: timedelta | None = None) -> SweepReport:
     """Expire untaken handoffs (keeping each request as a ticket, telling the resident and the admins)
-    and remind the admins once of each overdue ticket. ``take_timeout`` defaults to the env's."""
-    timeout = take_timeout if take_timeout is not None else handoff_timeout()
+    and remind the admins once of each overdue ticket. ``take_timeout`` defaults to the desk's."""
+    timeout = take_timeout if take_timeout is not None else desk.handoff_timeout
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     report = SweepReport(now)
     try:
@@ -203,7 +204,7 @@ class Sweeper:
         if not every > 0:
             raise ValueError("every must be a positive number of seconds")
         self.desk, self.every, self.clock, self.on_report = desk, every, clock, on_report
-        self.take_timeout = take_timeout if take_timeout is not None else handoff_timeout()
+        self.take_timeout = take_timeout if take_timeout is not None else desk.handoff_timeout
         self.runs = self.failures = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

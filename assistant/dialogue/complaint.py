@@ -5,7 +5,6 @@ to read each answer, cancellation and corrections. Pure functions over a dict of
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,12 +42,6 @@ _NONE = re.compile(r"没有|不知道|不清楚|不确定|无|不涉及|没对�
 _FILLER = re.compile(r"我要|我想|想要|要|投诉|反映|举报|反馈|一下|物业|你们|帮我|请|麻烦|的|了|啊|吧|呢|哦|个|问题|事情?|"
                      r"[\s，,。.!！?？~、]")
 _NAME_HINT = re.compile(r"姓|先生|女士|阿姨|大爷|老王|老李|老张|[张王李赵刘陈杨黄周吴]某")
-
-
-def sensitive_categories() -> frozenset[str]:
-    """Categories that go to a human as well as a ticket ($ASSISTANT_SENSITIVE_CATEGORIES, default fees)."""
-    raw = os.environ.get("ASSISTANT_SENSITIVE_CATEGORIES", "fees")
-    return frozenset(c.strip() for c in raw.split(",") if c.strip())
 
 
 @dataclass

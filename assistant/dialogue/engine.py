@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
-from assistant.settings import Settings, load_settings
-from assistant.desk.desk import CATEGORY_NAMES, handoff_timeout
+from assistant.desk.desk import CATEGORY_NAMES
 from assistant.errors import AssistantError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from assistant.knowledge.retrieval import Retriever
@@ -93,22 +92,13 @@ def source_of(entry: Entry, score: float) -> dict[str, Any]:
 
 
 class Engine:
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: Desk | None = None) -> None:
+    """Built from Settings by ``assistant.runtime.app.build_engine``. ``sensitive_categories``: ticket
+    categories that also go to a human ($ASSISTANT_SENSITIVE_CATEGORIES)."""
+
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: Desk | None = None, *,
+                 sensitive_categories: frozenset[str] = frozenset({"fees"})) -> None:
         self.kb, self.retriever, self.desk = kb, retriever, desk
-
-    @classmethod
-    def load(cls, settings: Settings | None = None) -> Engine:
-        from assistant.knowledge.build import load_retriever
-        from assistant.desk.desk import Desk
-
-        settings = settings or load_settings()
-        retriever = load_retriever(settings)
-        try:
-            desk: Desk | None = Desk.open()
-        except AssistantError as exc:  # answering must go on without the ticket database
-            log.error("ticket/handoff database unavailable, complaints are only acknowledged: %s", exc)
-            desk = None
-        return cls(retriever.kb, retriever, desk)
+        self.sensitive_categories = sensitive_categories
 
     def handed_off(self, sender: str) -> bool:
         """Whether a human admin has this conversation: then the bot says nothing in it, whatever
@@ -220,7 +210,7 @@ class Engine:
         said = [template.format(id=ticket.id, category=CATEGORY_NAMES.get(ticket.category, ticket.category))]
         turn = Turn("ticket", said, ticket_id=ticket.id, slots=reset)
         reason = {"handoff": "request_human", "angry": "abusive"}.get(stop or "")
-        if reason is None and ticket.category in complaint.sensitive_categories():
+        if reason is None and ticket.category in self.sensitive_categories:
             reason = "sensitive_category"
         if reason:
             handed = self.handoff(f"工单 {ticket.id}：{ticket.description}", State(), sender, reason=reason)
@@ -256,7 +246,7 @@ class Engine:
         if self.desk is None or not sender:
             return Turn("handoff", [replies.HANDOFF_ACK])
         handoff, admin = self.desk.hand_off(sender, reason, prepare(text))
-        minutes = round(handoff_timeout().total_seconds() / 60)
+        minutes = round(self.desk.handoff_timeout.total_seconds() / 60)
         return Turn("handoff", [replies.HANDOFF_TO.format(name=admin.name, id=handoff.id, minutes=minutes)])
 
     def fallback(self, text: str, state: State, sender: str = "") -> Turn:

@@ -1,21 +1,28 @@
 """Strikes (rule violations) per sender and group, with expiry: in memory or in SQL.
 
-A strike records who, where, which rule and when; never the message.
+A strike records who, where, which rule and when; never the message. The SQL table is made by the
+store's own Alembic migrations (``migrations/``, version table ``strikes_alembic_version``), run to
+head when the store opens; revision 0001 adopts the table that older versions made themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy import DateTime, Index, Integer, String, create_engine, delete, select
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 UTC = dt.timezone.utc
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "strikes_alembic_version"
+_PG_MIGRATE_LOCK = 0x73747269    # advisory lock key held while migrating ("stri")
 
 
 def utc(t: dt.datetime) -> dt.datetime:
@@ -82,11 +89,13 @@ class MemoryStrikeStore:
         return removed
 
 
-class _Base(DeclarativeBase):
+class StrikeBase(DeclarativeBase):
     pass
 
 
-class _StrikeRow(_Base):
+class _StrikeRow(StrikeBase):
+    """Made by migrations/versions/0001_strikes.py; keep the two in step (tests compare them)."""
+
     __tablename__ = "moderation_strikes"
     __table_args__ = (Index("ix_moderation_strikes_who", "conversation_id", "sender_id"),)
 
@@ -102,8 +111,35 @@ def _naive(t: dt.datetime) -> dt.datetime:
     return utc(t).replace(tzinfo=None)
 
 
+def migrate(engine: Engine) -> None:
+    """Upgrade the strike table to head in one transaction, concurrent openers waiting their turn:
+    SQLite takes the write lock up front (``engine`` as create_engine makes it, with the driver's own
+    transactions), PostgreSQL an advisory lock."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    for attempt in range(5):
+        try:
+            with engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+            return
+        except OperationalError as exc:
+            # several processes opening a brand-new SQLite file at once can see "database is locked"
+            if "locked" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * 2 ** attempt)
+
+
 class SqlStrikeStore:
-    """Strikes in any SQLAlchemy database; a SQLite file by default. Creates its table."""
+    """Strikes in any SQLAlchemy database; a SQLite file by default. Migrates its table to head."""
 
     def __init__(self, url: str | Engine = "sqlite:///.run/moderation.sqlite3", *,
                  root: Path | None = None) -> None:
@@ -112,7 +148,7 @@ class SqlStrikeStore:
             self.engine = create_engine(url, future=True, pool_pre_ping=True)
         else:
             self.engine = url
-        _Base.metadata.create_all(self.engine)
+        migrate(self.engine)
 
     @staticmethod
     def _resolve(url: str, root: Path | None) -> str:

@@ -17,10 +17,15 @@ from assistant.errors import ServiceError
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "assistant"
-WARMUP = ("你好", "车位怎么租")
-# No model hub is reachable: load local folders only, without progress bars (the CLI and the action server).
+# No model hub is reachable: load local folders only, without progress bars (this process and its children).
 QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
              "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
+WARMUP = ("你好", "车位怎么租")
+
+
+def quiet_model_libraries() -> None:
+    """Set QUIET_ENV in this process (where not set already), before any model library loads."""
+    os.environ.update({k: v for k, v in QUIET_ENV.items() if k not in os.environ})
 
 
 def rasa_model(settings: Settings) -> Path:
@@ -60,8 +65,9 @@ class Services:
         s.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             if not self.actions_up():
+                # the action server loads the same settings (ports, scratch database) from its environment
                 self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
-                            {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV})
+                            {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
             if not self.rasa_up():
                 model = rasa_model(s)
                 if not model.exists():

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from assistant.channels import sign, verify
-from assistant.runtime.serving import RESIDENTS_ENV, group_gateway, residents_roster
+from assistant.runtime.app import group_gateway, residents_roster
 from assistant.channels.webhook import WebhookServer
 from assistant.cli.webhook import build_webhook_server
 from assistant.cli.main import main
@@ -26,6 +26,7 @@ from .conftest import FakeAnswerer, body, message
 
 SECRET = "0123456789abcdef-cli-secret"
 ID_NUMBER = "11010519491231002X"
+RESIDENTS_ENV = "ASSISTANT_RESIDENTS_CSV"
 
 
 @pytest.fixture
@@ -148,7 +149,8 @@ def test_roster_reaches_the_gateway(home: Path, answerer: FakeAnswerer, monkeypa
     units = home / "units.csv"
     units.write_text("building,unit,room\n5,,101\n12,2,1802\n", encoding="utf-8")
     monkeypatch.setenv(RESIDENTS_ENV, str(units))
-    gateway = group_gateway(load_settings(), residents_roster(), answerer=answerer, persistent_strikes=False)
+    settings = load_settings()
+    gateway = group_gateway(settings, residents_roster(settings), answerer=answerer, persistent_strikes=False)
     from assistant.channels import MemberJoined
 
     known = gateway.handle(MemberJoined("webhook", "g1", "u1", "12-2-1802-王五"))
@@ -173,7 +175,7 @@ def test_bad_roster_names_the_file_and_line(tmp_path: Path, text: str, line: int
     p = tmp_path / "units.csv"
     p.write_text(text, encoding="utf-8")
     with pytest.raises(DataError) as err:
-        residents_roster(p)
+        residents_roster(load_settings(), p)
     assert err.value.line == line and f"{p}:{line}" in str(err.value)
 
 

@@ -68,15 +68,17 @@ def test_console_is_a_subcommand() -> None:
 
 
 def test_port_and_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.settings import load_settings
+
     ns = types.SimpleNamespace(port=None)
     monkeypatch.delenv("ASSISTANT_CONSOLE_PORT", raising=False)
-    assert port_from(ns) == 8090
+    assert port_from(ns, load_settings()) == 8090
     monkeypatch.setenv("ASSISTANT_CONSOLE_PORT", "8111")
-    assert port_from(ns) == 8111
-    assert port_from(types.SimpleNamespace(port=8222)) == 8222
+    assert port_from(ns, load_settings()) == 8111
+    assert port_from(types.SimpleNamespace(port=8222), load_settings()) == 8222
     monkeypatch.setenv("ASSISTANT_CONSOLE_PORT", "http")
-    with pytest.raises(ConfigError):
-        port_from(ns)
+    with pytest.raises(ConfigError, match="ASSISTANT_CONSOLE_PORT='http'"):
+        load_settings()
     assert check_loopback("127.0.0.1") == "127.0.0.1"
     assert check_loopback("::1") == "::1"
     assert check_loopback("localhost") == "127.0.0.1"
@@ -104,7 +106,10 @@ def test_run_creates_the_tokens_file_and_serves_the_desk(tmp_path: Path, monkeyp
     monkeypatch.setenv("ASSISTANT_HANDOFF_ROSTER", str(EXAMPLE))
     monkeypatch.setenv("ASSISTANT_CONSOLE_TOKENS", str(tmp_path / "tokens.yml"))
     args = types.SimpleNamespace(port=None, host="127.0.0.1", tokens=None)
-    settings = types.SimpleNamespace(rasa_url="http://127.0.0.1:9", root=tmp_path)
+    monkeypatch.delenv("ASSISTANT_CONSOLE_PORT", raising=False)
+    from assistant.settings import load_settings
+
+    settings = load_settings(tmp_path).with_ports(rasa_port=9)
 
     assert run(args, settings) == 0
     out = capsys.readouterr().out

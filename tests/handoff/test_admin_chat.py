@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from assistant.desk.admin_notify import notifier_from_env
+from assistant.desk.admin_notify import notifier_from_settings
+from assistant.settings import load_settings
 from assistant.desk.handoff import Handoff, handoff_event, load_roster
 
 from ..adapters.fake_telegram import TOKEN, FakeBotAPI
@@ -32,7 +33,7 @@ def test_env_configured_notifier_posts_to_the_admins_telegram_group(api: FakeBot
                       reason="low_confidence", summary="电话13812345678，问了两次没答上", state="waiting", admin=None,
                       created_at=now, updated_at=now)
     admin = load_roster().get("wang")
-    notifier_from_env().notify(handoff_event("handoff.requested", handoff, admin))
+    notifier_from_settings(load_settings()).notify(handoff_event("handoff.requested", handoff, admin))
     api.wait_for(lambda: bool(api.calls_of("sendMessage")))
     sent = api.calls_of("sendMessage")[0]
     assert str(sent["chat_id"]) == "-100777"
@@ -43,4 +44,4 @@ def test_env_configured_notifier_posts_to_the_admins_telegram_group(api: FakeBot
 def test_without_a_token_or_conversation_only_the_log(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TELEGRAM_BOT_TOKEN", "ASSISTANT_ADMIN_CONVERSATION", "ASSISTANT_NOTIFY_WEBHOOK"):
         monkeypatch.delenv(name, raising=False)
-    assert len(notifier_from_env().notifiers) == 1
+    assert len(notifier_from_settings(load_settings()).notifiers) == 1

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from assistant.desk.handoff import open_handoffs
-from assistant.cli.handoff import add_parser, main, run
+from assistant.cli.handoff import add_parser, run
+from assistant.cli.main import main
+from assistant.settings import load_settings
 from assistant.desk.handoff.roster import EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +39,7 @@ def hid(url: str) -> str:
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main(["handoff", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -46,7 +48,7 @@ def test_add_parser_registers_handoff(url: str, hid: str, capsys: pytest.Capture
     top = argparse.ArgumentParser()
     add_parser(top.add_subparsers(dest="cmd"))
     args = top.parse_args(["handoff", "list", "--json"])
-    assert args.handoff_run is run and run(args) == 0
+    assert args.run is run and run(args, load_settings()) == 0
     assert [h["id"] for h in json.loads(capsys.readouterr().out)["handoffs"]][-1] == hid
     args = top.parse_args(["handoff", "--db", url, "--json", "take", hid])
     assert args.db == url and args.json and args.id == hid

@@ -245,5 +245,8 @@ def test_default_url_is_the_tickets_one(tmp_path: object, monkeypatch: pytest.Mo
 
     url = f"sqlite:///{Path(str(tmp_path)) / 'env.db'}"
     monkeypatch.setenv("ASSISTANT_TICKETS_URL", url)
-    with open_handoffs() as q:
-        assert str(q.engine.url) == url
+    from assistant.runtime.app import open_desk
+    from assistant.settings import load_settings
+
+    with open_desk(load_settings()) as desk:
+        assert str(desk.handoffs.engine.url) == url == str(desk.tickets.engine.url)

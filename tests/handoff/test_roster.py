@@ -123,6 +123,12 @@ def test_file_level_errors(tmp_path: Path) -> None:
 
 
 def test_env_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.runtime.app import open_desk
+    from assistant.settings import load_settings
+
     p = write(tmp_path, BASE + "rotation:\n  order: [zhang]\n")
     monkeypatch.setenv("ASSISTANT_HANDOFF_ROSTER", str(p))
-    assert load_roster().on_duty(date(2026, 5, 5)).id == "zhang"
+    monkeypatch.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{tmp_path / 'desk.db'}")
+    with open_desk(load_settings()) as desk:              # the app reads the roster the setting names
+        assert desk.roster.on_duty(date(2026, 5, 5)).id == "zhang"
+    assert load_roster().path == str(EXAMPLE)              # the library default: the packaged example

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from assistant.desk.tickets import Reporter, open_store
-from assistant.cli.tickets import add_parser, main, run
+from assistant.cli.tickets import add_parser, run
+from assistant.cli.main import main
+from assistant.settings import load_settings
 from assistant.desk.tickets.store import default_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +38,7 @@ def tid(url: str) -> str:
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    code = main(["tickets", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -46,7 +48,7 @@ def test_add_parser_registers_tickets(url: str, tid: str, capsys: pytest.Capture
     sub = top.add_subparsers(dest="cmd")
     add_parser(sub)
     args = top.parse_args(["tickets", "show", tid, "--json"])
-    assert args.tickets_run is run and run(args) == 0
+    assert args.run is run and run(args, load_settings()) == 0
     assert json.loads(capsys.readouterr().out)["ticket"]["id"] == tid
     # options before or after the subcommand
     args = top.parse_args(["tickets", "--db", url, "--json", "list"])
@@ -135,8 +137,10 @@ def test_bad_sla_file_and_unreachable_db(url: str, tmp_path: Path, capsys: pytes
 def test_default_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ASSISTANT_TICKETS_URL", raising=False)
     assert default_url(tmp_path) == f"sqlite:///{tmp_path.resolve() / 'models' / 'tickets.db'}"
+    assert load_settings(tmp_path).desk_url == default_url(tmp_path)
     monkeypatch.setenv("ASSISTANT_TICKETS_URL", "sqlite:///elsewhere.db")
-    assert default_url(tmp_path) == "sqlite:///elsewhere.db"
+    assert load_settings(tmp_path).desk_url == "sqlite:///elsewhere.db"
+    assert default_url(tmp_path) != "sqlite:///elsewhere.db"             # the library default reads no variable
 
 
 def test_subprocess_no_traceback(url: str, tid: str) -> None:

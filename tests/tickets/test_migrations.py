@@ -1,4 +1,5 @@
-"""Packaged Alembic migrations: one head, schema equal to the models, SQLite settings, skip reasons."""
+"""The desk's packaged Alembic migrations: one head, schema equal to the models (tickets and handoffs), SQLite
+settings, skip reasons."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from assistant.desk.handoff.queue import Base as HandoffBase
 from assistant.desk.tickets.schema import Base
 from assistant.desk.tickets.store import MIGRATIONS, SQLTicketStore, open_store
 
@@ -18,13 +20,13 @@ from .conftest import test_sla
 def test_single_head() -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_heads() == ["0003"]
+    assert ScriptDirectory.from_config(cfg).get_heads() == ["0004"]
 
 
 def test_migrated_schema_matches_models(store: SQLTicketStore) -> None:
     with store.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "tickets_alembic_version"})
-        assert compare_metadata(ctx, Base.metadata) == []
+        assert compare_metadata(ctx, [Base.metadata, HandoffBase.metadata]) == []  # type: ignore[arg-type]
 
 
 def test_sqlite_settings(tmp_path) -> None:  # noqa: ANN001

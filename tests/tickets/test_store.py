@@ -314,7 +314,7 @@ def test_reopen_the_same_database(make_store: Callable[..., SQLTicketStore]) -> 
     s2 = make_store()                       # migrations already at head: nothing to do
     assert s2.get(t.id).description == t.description
     with s2.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM tickets_alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM tickets_alembic_version")).scalar() == "0004"
 
 
 def test_store_uses_utc_clock_values(make_store: Callable[..., SQLTicketStore]) -> None:

@@ -7,9 +7,10 @@ stays quiet in that conversation (``is_paused``).
 
 Storage: the ticket store's database by default (``$ASSISTANT_TICKETS_URL``, else
 ``sqlite:///<project>/models/tickets.db``) with the same engine settings, in a table of its own
-(``handoffs``) created with ``metadata.create_all`` when the store opens — it is not part of the
-tickets' Alembic migrations. At most one open handoff per conversation is enforced by a partial
-unique index, so ``request`` is idempotent under any concurrency.
+(``handoffs``) made by the desk's Alembic migrations (revision 0004, which adopts the table older
+versions made themselves); opening the queue runs them to head like opening the ticket store.
+At most one open handoff per conversation is enforced by a partial unique index, so ``request`` is
+idempotent under any concurrency.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import CheckConstraint, Engine, Index, Integer, String, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from assistant.errors import AssistantError
 from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
-from assistant.desk.tickets.store import SQLStore, default_url, error_line, make_engine, safe_url
+from assistant.desk.tickets.store import SQLStore, open_engine
 
 log = logging.getLogger("assistant.desk.handoff")
 
@@ -39,7 +40,6 @@ STATES = ("waiting", "taken", "released", "expired")
 OPEN = ("waiting", "taken")
 SUMMARY_LIMIT = 500          # longer summaries are clipped (a handoff must not fail on length)
 FIELD_LIMIT = 64             # ids and admin names; conversation ids up to 128
-_PG_CREATE_LOCK = 0x68616E64  # advisory lock key held while creating tables ("hand")
 _ID_RE = re.compile(r"^H-(\d{8})-(\d{4,})$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -181,6 +181,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 class HandoffRow(Base):
+    """Made by the desk's migration 0004; keep the two in step (tests compare them)."""
+
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(_in("reason", REASONS), name="ck_handoffs_reason"),
@@ -208,31 +210,15 @@ class HandoffRow(Base):
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def create_tables(engine: Engine) -> None:
-    """Create the handoff tables if missing, with concurrent openers waiting their turn."""
-    with engine.execution_options(ticket_write=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_CREATE_LOCK})")
-        Base.metadata.create_all(conn)
-
-
 def open_handoffs(url: str | None = None, *, clock: Callable[[], datetime] = _now,
                   take_timeout: timedelta | None = None, tz: ZoneInfo = ZoneInfo("Asia/Shanghai"),
                   busy_timeout: float = 30.0) -> SQLHandoffStore:
-    """Open (creating the tables as needed) the queue at ``url`` (default: the tickets' default_url())."""
-    url = url or default_url()
+    """Open the queue at ``url`` (default: the tickets' default_url()), running the desk's migrations
+    to head first, as opening the ticket store does."""
     try:
-        engine = make_engine(url, busy_timeout=busy_timeout)
+        engine = open_engine(url, busy_timeout=busy_timeout)
     except StoreUnavailable as exc:
         raise HandoffUnavailable(str(exc)) from None
-    try:
-        create_tables(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise HandoffUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
-    except BaseException:
-        engine.dispose()
-        raise
     return SQLHandoffStore(engine, clock=clock, take_timeout=take_timeout, tz=tz)
 
 

@@ -25,7 +25,6 @@ Errors name the file, the line and the field (``RosterError``, a ``DataError``).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -175,8 +174,9 @@ class _Checker:
 
 
 def load_roster(path: str | Path | None = None) -> Roster:
-    """Read and check a roster file (default $ASSISTANT_HANDOFF_ROSTER, else the packaged example)."""
-    p = Path(path or os.environ.get(ROSTER_ENV) or EXAMPLE)
+    """Read and check a roster file (default the packaged example; the app passes
+    ``Settings.handoff_roster``, $ASSISTANT_HANDOFF_ROSTER)."""
+    p = Path(path or EXAMPLE)
     if not p.is_file():
         raise RosterError("no such file", path=str(p))
     ck = _Checker(p)

@@ -3,13 +3,13 @@
 SQLite runs in WAL mode with foreign keys on, a busy timeout and ``synchronous=FULL``; writes take
 the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing.
 PostgreSQL takes row locks for status changes and an advisory lock for de-duplication.
-Opening a store runs the packaged Alembic migrations up to head, under a lock.
+Opening a store runs the desk's packaged Alembic migrations (``assistant/desk/migrations``: tickets,
+reminders, notices, handoffs) up to head, under a lock.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -34,8 +34,7 @@ from assistant.desk.tickets.sla import SLAPolicy, load_sla
 from assistant.desk.tickets.text import mask_name, normalize_building
 
 log = logging.getLogger("assistant.desk.tickets")
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-URL_ENV = "ASSISTANT_TICKETS_URL"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"    # the whole desk database
 _PG_MIGRATE_LOCK = 0x7469636B    # advisory lock key held while migrating ("tick")
 
 
@@ -85,10 +84,8 @@ def _now() -> datetime:
 
 
 def default_url(root: Path | None = None) -> str:
-    """$ASSISTANT_TICKETS_URL, else a SQLite file at <project root>/models/tickets.db."""
-    env = os.environ.get(URL_ENV)
-    if env:
-        return env
+    """A SQLite file at <project root>/models/tickets.db (the running app uses ``Settings.desk_url``,
+    which $ASSISTANT_TICKETS_URL overrides)."""
     if root is None:
         from assistant.settings import find_root
         root = find_root()

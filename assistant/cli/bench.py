@@ -1,0 +1,41 @@
+"""``python -m assistant bench latency|retrieval``: benchmarks that print figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant.cli.common import dump
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = bench.add_subparsers(dest="bench_cmd", required=True)
+    bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
+    bl.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
+    bl.add_argument("-n", type=int, default=300, help="number of requests")
+    br = bsub.add_parser("retrieval", help="topic accuracy of hybrid vs dense-only vs BM25-only")
+    br.add_argument("cases", type=Path)
+    br.add_argument("--json", action="store_true")
+    bench.set_defaults(run=run)
+    return bench
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.devtools import bench
+
+    if args.bench_cmd == "latency":
+        from assistant.runtime.app import scratch_settings
+        from assistant.runtime.services import Services
+
+        cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
+        settings = scratch_settings(settings, Services(settings).rasa_up())
+        print(dump(bench.latency(settings, cases, args.n)))
+        return 0
+    result = bench.retrieval(settings, args.cases)
+    print(dump(result) if args.json else bench.format_retrieval(result))
+    return 0

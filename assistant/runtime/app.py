@@ -1,0 +1,202 @@
+"""The one place the running app is assembled from ``Settings``: the assistant behind ask/chat/eval,
+the group gateway with its live answerer (chat --group, webhook, telegram), the desk and its
+sweeper, and the engine the action server runs. Every command, the action server and the tests
+build through these functions.
+
+    settings = load_settings()
+    with open_assistant(settings) as bot:          # starts the servers when not running
+        bot.ask("车位怎么租")
+    with open_desk(settings) as desk:              # tickets, handoffs, roster, notifier, outbox
+        desk.complain("wx-1", "楼上太吵", category="noise")
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.channels.client import Assistant, Reply
+    from assistant.channels.gateway import Answerer, Gateway
+    from assistant.desk.desk import Desk
+    from assistant.desk.handoff import HandoffStore
+    from assistant.desk.notices import Outbox
+    from assistant.dialogue.engine import Engine
+    from assistant.moderation import Roster
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# -- the desk ---------------------------------------------------------------------------------------
+
+def open_desk(settings: Settings, url: str | None = None) -> Desk:
+    """The desk on the database at ``url`` (default ``settings.desk_url``): tickets, handoffs, the
+    duty roster ($ASSISTANT_HANDOFF_ROSTER), the admins' notifier, residents told through the Rasa
+    server, the outbox on the ticket store's engine. Close it (or use ``with``) to dispose the stores."""
+    from assistant.desk.admin_notify import notifier_from_settings
+    from assistant.desk.desk import Desk
+    from assistant.desk.handoff import load_roster, open_handoffs
+    from assistant.desk.notices import SQLOutbox
+    from assistant.desk.push import RasaResidents
+    from assistant.desk.tickets.store import open_store
+
+    url = url or settings.desk_url
+    roster = load_roster(settings.handoff_roster)
+    tickets = open_store(url)
+    try:
+        handoffs = open_handoffs(url)
+    except BaseException:
+        tickets.dispose()
+        raise
+    return Desk(tickets, handoffs, roster, notifier_from_settings(settings), RasaResidents(settings.rasa_url),
+                SQLOutbox(tickets.engine), dedup_window=settings.dedup_window,
+                handoff_timeout=settings.handoff_timeout)
+
+
+@contextmanager
+def desk_sweeper(settings: Settings) -> Iterator[None]:
+    """While the assistant runs: expire handoffs nobody took and remind admins of overdue tickets,
+    every $ASSISTANT_SWEEP_SECONDS (default 60). Safe to run in several processes at once."""
+    from assistant.desk.sweep import Sweeper
+
+    try:
+        desk = open_desk(settings)
+    except AssistantError as exc:
+        print(f"warning: no handoff/SLA sweeps: {exc}", file=sys.stderr)
+        yield
+        return
+    with desk, Sweeper(desk, every=settings.sweep_every):
+        yield
+
+
+def scratch_settings(settings: Settings, is_running: bool) -> Settings:
+    """For an eval or a benchmark: when the servers are started for it (not ``is_running``), its
+    tickets and handoffs go to a temporary database, out of the real queue, unless
+    $ASSISTANT_TICKETS_URL names one. The servers get the URL through their environment."""
+    if settings.tickets_url is not None or is_running:
+        return settings
+    scratch = tempfile.mkdtemp(prefix="assistant-eval-")
+    return settings.replace(tickets_url=SecretStr(f"sqlite:///{scratch}/tickets.db"))
+
+
+# -- the engine (the action server) -----------------------------------------------------------------
+
+def build_engine(settings: Settings) -> Engine:
+    """The dialogue engine the action server runs: retriever (model, index, calibration) and the
+    desk; answering goes on without the desk when its database is unavailable."""
+    from assistant.dialogue.engine import Engine
+    from assistant.knowledge.build import load_retriever
+
+    retriever = load_retriever(settings)
+    try:
+        desk: Desk | None = open_desk(settings)
+    except AssistantError as exc:
+        log.error("ticket/handoff database unavailable, complaints are only acknowledged: %s", exc)
+        desk = None
+    return Engine(retriever.kb, retriever, desk, sensitive_categories=settings.sensitive_categories)
+
+
+# -- the assistant (ask, chat, eval) ----------------------------------------------------------------
+
+@contextmanager
+def open_assistant(settings: Settings) -> Iterator[Assistant]:
+    """The assistant as ``ask``, ``chat`` and ``eval`` use it: the servers (started when not
+    running, stopped after), its own moderator, the handoff queue and the residents' outbox."""
+    from assistant.channels.client import Assistant, RasaClient
+    from assistant.desk.handoff import open_handoffs
+    from assistant.desk.notices import open_outbox
+    from assistant.moderation import Moderator
+    from assistant.runtime.services import Services
+
+    with Services(settings):
+        handoffs: HandoffStore | None = None
+        outbox: Outbox | None = None
+        try:
+            handoffs = open_handoffs(settings.desk_url)
+            outbox = open_outbox(settings.desk_url)
+        except AssistantError as exc:
+            log.error("handoff queue / outbox unavailable: %s", exc)
+            handoffs = outbox = None
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator(), handoffs, outbox)
+        try:
+            yield bot
+        finally:
+            bot.close()
+
+
+# -- the residents' group (chat --group, webhook, telegram) -----------------------------------------
+
+def residents_roster(settings: Settings, path: Path | str | None = None) -> Roster | None:
+    """The units roster at ``path``, else at $ASSISTANT_RESIDENTS_CSV, else None (the rules file's
+    own ``members.roster``, if any, applies). A bad file raises ``DataError`` naming the file and line."""
+    from assistant.moderation import Roster
+
+    path = path or settings.residents_csv
+    if path is None:
+        return None
+    roster = Roster.load(Path(path))
+    log.info("residents roster: %d units", len(roster.units))
+    return roster
+
+
+def residents_outbox(settings: Settings) -> Outbox | None:
+    """The outbox of notices for residents (``assistant.desk.notices``) in the desk's database;
+    None (logged) when it cannot be opened."""
+    from assistant.desk.notices import open_outbox
+
+    try:
+        return open_outbox(settings.desk_url)
+    except AssistantError as exc:
+        log.error("residents' outbox unavailable, notices are not delivered: %s", type(exc).__name__)
+        return None
+
+
+def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer: Answerer | None = None,
+                  persistent_strikes: bool = True, notices: bool = True) -> Gateway:
+    """A gateway for a real group: the estate's rules, the roster (``residents_roster``), strikes
+    kept in the strike database (``strikes.database`` in the rules file) so they survive a restart,
+    and (``notices``) the residents' outbox in the desk's database (``residents_outbox``)."""
+    from assistant.channels.gateway import Gateway
+    from assistant.moderation import Moderator, load_config, store_from_config
+
+    config = load_config()
+    store = store_from_config(config, settings.root) if persistent_strikes else None
+    outbox = residents_outbox(settings) if notices else None
+    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox)
+
+
+def not_ready(text: str, sender: str) -> Reply:
+    """The answerer until the servers are up (the gateway turns the error into SERVICE_DOWN)."""
+    raise RuntimeError("the assistant is not ready yet")
+
+
+@contextmanager
+def live_answerer(settings: Settings) -> Iterator[Answerer]:
+    """The real assistant (Rasa and action servers started when not running, stopped after) as
+    the group gateway's answerer: no moderator of its own (the gateway moderates), with the handoff
+    queue so conversations taken by a human admin stay quiet."""
+    from assistant.channels.client import Assistant, RasaClient
+    from assistant.desk.handoff import HandoffError, open_handoffs
+    from assistant.runtime.services import Services
+
+    with Services(settings):
+        try:
+            handoffs = open_handoffs(settings.desk_url)
+        except HandoffError as exc:
+            log.error("handoff queue unavailable: %s", type(exc).__name__)
+            handoffs = None
+        bot = Assistant(RasaClient(settings.rasa_url), None, handoffs)
+        try:
+            yield bot.ask
+        finally:
+            bot.close()
