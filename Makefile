@@ -1,10 +1,11 @@
 # make chat   set everything up, then chat with the assistant in the terminal
 # make test   set everything up, then run all tests (lint and the fast unit tests first)
+# make fuzz   the long fuzz runs (hypothesis profile "fuzz")
 APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model"
 
-.PHONY: bootstrap setup chat test unit lint serve eval bench validate lock clean
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench validate lock clean
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -44,6 +45,12 @@ bench: setup
 
 validate: setup
 	@$(APP) -m assistant validate
+
+# The long fuzz runs (hypothesis profile "fuzz"): every fuzz and schema test, >= 10,000 inputs each where
+# the suite allows (the console's schema run is capped at 1,000 per operation). Minutes to hours.
+fuzz: bootstrap
+	@$(APP) -m pytest -q -p no:cacheprovider --hypothesis-profile=fuzz -m "not services and not model" \
+		-k "fuzz or schema" tests
 
 # Re-pin the environments after changing requirements/*.in
 lock:

@@ -8,6 +8,7 @@ the README's "Settings" table.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     admin_channel: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CHANNEL")
     console_port: int = Field(8090, validation_alias="ASSISTANT_CONSOLE_PORT")
     console_tokens: Path | None = Field(None, validation_alias="ASSISTANT_CONSOLE_TOKENS")
+    console_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="ASSISTANT_CONSOLE_TRUSTED_PROXIES")
 
     # the environment as it was when loaded, for options that name a variable (--secret-env)
     _env: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -130,6 +133,19 @@ class Settings(BaseSettings):
         if not all(_CATEGORY.match(c) for c in found):
             raise ValueError(f"ASSISTANT_SENSITIVE_CATEGORIES={value!r} is not a comma-separated list of "
                              "category keys (e.g. fees,safety)")
+        return found
+
+    @field_validator("console_trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        found = tuple(str(x).strip() for x in items if str(x).strip())
+        for item in found:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"ASSISTANT_CONSOLE_TRUSTED_PROXIES={value!r}: {item!r} is not an address "
+                                 "or network (e.g. 127.0.0.1,10.0.0.0/8)") from None
         return found
 
     @field_validator("telegram_base_url")

@@ -262,11 +262,11 @@ def parse_time(value: Any, name: str = "time") -> dt.datetime:
     if isinstance(value, bool):
         raise AdapterError(name, "must be epoch seconds or an ISO 8601 string")
     if isinstance(value, (int, float)):
-        secs = float(value) / 1000 if value > 1e11 else float(value)
         try:
+            secs = float(value) / 1000 if value > 1e11 else float(value)
             return dt.datetime.fromtimestamp(secs, UTC)
         except (OverflowError, OSError, ValueError):
-            raise AdapterError(name, f"epoch seconds out of range: {value!r}") from None
+            raise AdapterError(name, f"epoch seconds out of range: {value!r:.40}") from None
     if isinstance(value, str):
         try:
             t = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))

@@ -1,11 +1,12 @@
 """The admins' web console: dispute tickets with their audit log and actions, and the handoff queue.
 
 Server-rendered HTML (Jinja2, autoescaped) on FastAPI; forms POST and redirect. Log in with a token
-from the tokens file: the session is a random id in an HttpOnly, SameSite=Strict cookie, kept in
-memory on the server with a CSRF token every POST must carry. Scripts may send
+from the tokens file: the session is a signed HttpOnly, SameSite=Strict cookie (sessions.py) that
+survives a restart, with a CSRF token every POST must carry. Scripts may send
 ``Authorization: Bearer <token>`` instead (no CSRF token needed then). Without a valid token
 nothing is shown or changed: pages redirect to /login, POSTs get 401 (403 for a bad CSRF token).
-The admin logged in is the actor in the audit log.
+Wrong tokens, at login or as Bearer, are throttled per client and per token (throttle.py): 429 with
+Retry-After. The admin logged in is the actor in the audit log.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import logging
+import math
 import re
 import secrets
 import threading
-import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,21 +32,22 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.desk.desk import CATEGORY_NAMES, Desk
 from assistant.desk.handoff.queue import OPEN, STATES, AlreadyTaken, HandoffError, HandoffNotFound, HandoffUnavailable, HandoffValidation, InvalidHandoffState
 from assistant.desk.push import Residents, ResidentUnreachable
 from assistant.desk.tickets.errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
 from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Ticket
-from assistant.console.tokens import AdminToken, as_tokens
+from assistant.console.sessions import SESSION_IDLE, SESSION_MAX_AGE, Session, Sessions
+from assistant.console.throttle import Locked, Throttle, client_address, client_key, parse_networks, token_key
+from assistant.console.tokens import AdminToken, TokenFile, as_tokens
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "console_session"
-SESSION_IDLE = 12 * 3600          # seconds without a request before a session ends
-LOGIN_FAILURES = 10               # failed logins per client within LOGIN_WINDOW before refusing
-LOGIN_WINDOW = 600
 LIST_LIMIT = 200
+FLASH_SESSIONS = 1000             # sessions whose unshown messages are kept (in memory)
 
 STATUS_NAMES = {"open": "待处理", "assigned": "已指派", "in_progress": "处理中", "waiting_resident": "等待居民",
                 "resolved": "已解决", "closed": "已关闭"}
@@ -66,44 +69,24 @@ HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'self'; img
 
 # --- sessions --------------------------------------------------------------------------------
 
-@dataclass
-class Session:
-    id: str
-    admin: str
-    csrf: str
-    last_seen: float
-    flashes: list[tuple[str, str]] = field(default_factory=list)    # (kind, text): ok, warn, error
+class Flashes:
+    """Messages to show on a session's next page (kind, text), in memory: a restart drops unshown ones."""
 
-
-class Sessions:
-    """Logged-in sessions, in memory: a restart logs everyone out."""
-
-    def __init__(self, idle: float = SESSION_IDLE, clock: Callable[[], float] = time.monotonic) -> None:
-        self.idle, self.clock = idle, clock
-        self._items: dict[str, Session] = {}
+    def __init__(self, size: int = FLASH_SESSIONS) -> None:
+        self.size = size
+        self._items: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def new(self, admin: str) -> Session:
-        s = Session(secrets.token_urlsafe(32), admin, secrets.token_urlsafe(32), self.clock())
+    def add(self, sid: str, kind: str, text: str) -> None:
         with self._lock:
-            self._items[s.id] = s
-        return s
+            self._items.setdefault(sid, []).append((kind, text))
+            self._items.move_to_end(sid)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
-    def get(self, sid: str | None) -> Session | None:
-        if not sid:
-            return None
-        now = self.clock()
+    def take(self, sid: str) -> list[tuple[str, str]]:
         with self._lock:
-            for key in [k for k, v in self._items.items() if now - v.last_seen > self.idle]:
-                del self._items[key]
-            s = self._items.get(sid)
-            if s is not None:
-                s.last_seen = now
-            return s
-
-    def drop(self, sid: str) -> None:
-        with self._lock:
-            self._items.pop(sid, None)
+            return self._items.pop(sid, [])
 
 
 @dataclass
@@ -112,10 +95,11 @@ class Auth:
 
     admin: str
     session: Session | None = None
+    flashes: Flashes | None = None
 
     def flash(self, kind: str, text: str) -> None:
-        if self.session is not None:
-            self.session.flashes.append((kind, text))
+        if self.session is not None and self.flashes is not None:
+            self.flashes.add(self.session.id, kind, text)
 
 
 class NeedLogin(Exception):
@@ -124,6 +108,20 @@ class NeedLogin(Exception):
 
 class BadCSRF(Exception):
     """A cookie-authenticated POST without the session's CSRF token."""
+
+
+class Throttled(Exception):
+    """Too many wrong tokens from this client (or this token)."""
+
+    def __init__(self, locked: Locked) -> None:
+        super().__init__(locked.who)
+        self.locked = locked
+
+
+def wait_text(seconds: int) -> str:
+    """「N 分钟」 (or hours) for a Retry-After."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} 分钟" if minutes < 120 else f"{math.ceil(minutes / 60)} 小时"
 
 
 class _Watch:
@@ -204,34 +202,87 @@ def _validation_text(detail: str) -> str:
 
 # --- the app ---------------------------------------------------------------------------------
 
-def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
-               secure_cookie: bool = False, session_idle: float = SESSION_IDLE) -> FastAPI:
-    """The console for ``desk``; ``tokens`` are AdminTokens (or a mapping admin id -> token).
-    ``secure_cookie`` marks the session cookie Secure (when served behind HTTPS)."""
-    known = as_tokens(tokens)
-    if not known:
+def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | TokenFile, *,
+               secure_cookie: bool = False, session_idle: float = SESSION_IDLE,
+               session_max_age: float = SESSION_MAX_AGE, session_secret: str | bytes | None = None,
+               trusted_proxies: Iterable[str] = (), throttle: Throttle | None = None) -> FastAPI:
+    """The console for ``desk``; ``tokens`` are AdminTokens (or a mapping admin id -> token), or a
+    TokenFile read again when it changes. ``session_secret`` signs the session cookies (sessions then
+    survive a restart; without it a random one per app). ``trusted_proxies`` are the addresses or
+    networks of reverse proxies whose X-Forwarded-For names the client (default: none, the socket peer
+    is the client). ``secure_cookie`` marks the session cookie Secure (when served behind HTTPS)."""
+    if isinstance(tokens, TokenFile):
+        token_list: Callable[[], tuple[AdminToken, ...]] = tokens.current
+    else:
+        fixed = as_tokens(tokens)
+        token_list = lambda: fixed
+    if not token_list():
         raise ValueError("no admin tokens: nobody could log in")
-    sessions = Sessions(session_idle)
-    failures: dict[str, list[float]] = {}       # client address -> times of recent failed logins
-    failures_lock = threading.Lock()
+    sessions = Sessions(session_secret if session_secret is not None else secrets.token_bytes(32),
+                        idle=session_idle, max_age=session_max_age)
+    throttle = throttle or Throttle()
+    proxies = parse_networks(trusted_proxies)
+    flashes = Flashes()
     tz = desk.roster.tz
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     templates = Jinja2Templates(env=env)
     app = FastAPI(title="锦山壹号管理后台", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.sessions = sessions
+    app.state.sessions, app.state.throttle = sessions, throttle
+    app.add_middleware(_RefreshCookie)
 
     def now() -> datetime:
         clock = getattr(desk.tickets, "clock", None)
         return clock() if clock else datetime.now(timezone.utc)
 
-    def admin_of(token: str) -> str | None:
+    def match(token: str) -> AdminToken | None:
         found = None
-        given = token.strip().encode()
-        for t in known:            # compare with every token, in constant time each
+        given = token.strip().encode("utf-8", "surrogatepass")
+        for t in token_list():      # compare with every token, in constant time each
             if hmac.compare_digest(t.token.encode(), given):
+                found = t
+        return found
+
+    def admin_by_id(token_id: str) -> str | None:
+        found = None
+        given = token_id.encode("utf-8", "surrogatepass")
+        for t in token_list():
+            if hmac.compare_digest(sessions.token_id(t.token).encode(), given):
                 found = t.admin
         return found
+
+    def client_of(request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_key(client_address(peer, request.headers.getlist("x-forwarded-for"), proxies))
+
+    def try_token(request: Request, token: str) -> AdminToken | None:
+        """The admin token presented, or None (counted as a failure); raises Throttled while this
+        client or this token is locked, without looking at the token."""
+        client, key = client_of(request), token_key(token)
+        locked = throttle.check(client, key)
+        if locked is not None:
+            raise Throttled(locked)
+        found = match(token) if key else None
+        if found is None:
+            throttle.fail(client, key)
+            locked = throttle.check(client, key)
+            if locked is not None:
+                log.warning("console: wrong tokens, %s locked for %d s (client %s)", locked.who, locked.retry_after,
+                            client)
+        return found
+
+    def session_of(request: Request) -> tuple[Session, str] | None:
+        """The cookie's session and its admin, while the session's token is still in the tokens file."""
+        s = sessions.read(request.cookies.get(SESSION_COOKIE))
+        if s is None:
+            return None
+        admin = admin_by_id(s.token_id)
+        return (s, admin) if admin is not None else None
+
+    def set_session(resp: Response, s: Session) -> Response:
+        resp.set_cookie(SESSION_COOKIE, sessions.dump(s), httponly=True, samesite="strict", secure=secure_cookie,
+                        path="/")
+        return resp
 
     def admin_name(admin_id: str | None) -> str:
         if not admin_id:
@@ -256,14 +307,17 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
         header = request.headers.get("authorization", "")
         if header:
             scheme, _, token = header.partition(" ")
-            admin = admin_of(token) if scheme.lower() == "bearer" else None
-            if admin is None:
+            found = try_token(request, token if scheme.lower() == "bearer" else "")
+            if found is None:
                 raise NeedLogin()
-            return Auth(admin)
-        s = sessions.get(request.cookies.get(SESSION_COOKIE))
-        if s is None:
+            return Auth(found.admin)
+        got = session_of(request)
+        if got is None:
             raise NeedLogin()
-        return Auth(s.admin, s)
+        s, admin = got
+        if sessions.touch(s):           # keep an active session from idling out
+            request.state.console_cookie = set_session(Response(), s).headers["set-cookie"]
+        return Auth(admin, s, flashes)
 
     async def acting(request: Request, auth: Auth = Depends(current)) -> Auth:
         """current(), and for a cookie session the form's CSRF token must match."""
@@ -277,8 +331,7 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
     def page(request: Request, name: str, auth: Auth | None, status: int = 200, **ctx: Any) -> Response:
         flashes = ctx.pop("flashes", [])
         if auth is not None and auth.session is not None:
-            flashes = auth.session.flashes + flashes
-            auth.session.flashes = []
+            flashes = auth.flashes.take(auth.session.id) + flashes if auth.flashes else flashes
         ctx.update(auth=auth, csrf=auth.session.csrf if auth and auth.session else "", flashes=flashes,
                    me=admin_name(auth.admin) if auth else "")
         return templates.TemplateResponse(request, name, ctx, status_code=status, headers=HEADERS)
@@ -299,6 +352,14 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
     async def _bad_csrf(request: Request, _exc: BadCSRF) -> Response:
         return page(request, "error.html", None, 403, title="请求被拒绝",
                     message="表单已过期或来源不明（缺少有效的 CSRF 令牌）。请回到页面重新操作。")
+
+    @app.exception_handler(Throttled)
+    async def _throttled(request: Request, exc: Throttled) -> Response:
+        wait = exc.locked.retry_after
+        resp = page(request, "error.html", None, 429, title="尝试次数过多",
+                    message=f"令牌错误次数过多，请 {wait_text(wait)}后再试。")
+        resp.headers["Retry-After"] = str(wait)
+        return resp
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -325,44 +386,38 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
 
     @app.get("/login")
     def login_form(request: Request, next: str = "/tickets", bye: str = "") -> Response:
-        if sessions.get(request.cookies.get(SESSION_COOKIE)) is not None:
+        if session_of(request) is not None:
             return redirect(_safe_next(next))
         flashes = [("ok", "已退出登录")] if bye else []
         return page(request, "login.html", None, next=_safe_next(next), flashes=flashes)
 
     @app.post("/login")
     def login(request: Request, token: str = Form(""), next: str = Form("/tickets")) -> Response:
-        client = request.client.host if request.client else "?"
-        t = time.monotonic()
-        with failures_lock:
-            for key in [k for k, v in failures.items() if not v or t - v[-1] >= LOGIN_WINDOW]:
-                del failures[key]
-            recent = failures.setdefault(client, [])
-            recent[:] = [x for x in recent if t - x < LOGIN_WINDOW]
-            throttled = len(recent) >= LOGIN_FAILURES
-        if throttled:
-            return page(request, "login.html", None, 429, next=_safe_next(next),
-                        flashes=[("error", "登录失败次数过多，请 10 分钟后再试")])
-        admin = admin_of(token) if token else None
-        if admin is None:
-            with failures_lock:
-                failures.setdefault(client, []).append(t)
+        try:
+            found = try_token(request, token)
+        except Throttled as exc:
+            wait = exc.locked.retry_after
+            resp = page(request, "login.html", None, 429, next=_safe_next(next),
+                        flashes=[("error", f"登录失败次数过多，请 {wait_text(wait)}后再试")])
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+        if found is None:
             log.info("console login refused")
             return page(request, "login.html", None, 401, next=_safe_next(next),
                         flashes=[("error", "令牌无效，请检查后重试")])
-        old = request.cookies.get(SESSION_COOKIE)
-        if old:
-            sessions.drop(old)
-        s = sessions.new(admin)
-        log.info("console login admin=%s", admin)
-        resp = redirect(_safe_next(next))
-        resp.set_cookie(SESSION_COOKIE, s.id, httponly=True, samesite="strict", secure=secure_cookie, path="/")
-        return resp
+        old = sessions.read(request.cookies.get(SESSION_COOKIE))
+        if old is not None:
+            sessions.end(old)
+        s = sessions.new(sessions.token_id(found.token))
+        log.info("console login admin=%s", found.admin)
+        return set_session(redirect(_safe_next(next)), s)
 
     @app.post("/logout")
-    def logout(auth: Auth = Depends(acting)) -> Response:
+    def logout(request: Request, auth: Auth = Depends(acting)) -> Response:
         if auth.session is not None:
-            sessions.drop(auth.session.id)
+            sessions.end(auth.session)
+            flashes.take(auth.session.id)
+        request.state.console_cookie = None
         resp = redirect("/login?bye=1")
         resp.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookie)
         return resp
@@ -526,6 +581,27 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str], *,
                            "已把 {id} 交还助手")
 
     return app
+
+
+class _RefreshCookie:
+    """Sends the session cookie a route re-signed (``request.state.console_cookie``) with the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = scope.get("state", {}).get("console_cookie")
+                if cookie:
+                    message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, send_cookie)
 
 
 def _safe_next(target: str) -> str:

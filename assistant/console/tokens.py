@@ -6,13 +6,16 @@ The file (default ``models/console_tokens.yml``, or ``$ASSISTANT_CONSOLE_TOKENS`
       token: 3q2-...       # at least 16 characters; keep the file private (mode 0600)
 
 ``create_tokens`` writes one random token per roster admin into a new file with mode 0600.
+``TokenFile`` reads the file again whenever it changes, so a deleted line revokes that token at once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +26,7 @@ from assistant.errors import DataError
 from assistant.desk.handoff.roster import Roster
 from assistant.text.yamlfile import LINE, read_yaml
 
+log = logging.getLogger("assistant.console")
 MIN_TOKEN = 16
 HEADER = ("# 锦山壹号 admin console login tokens (one per roster admin). Keep this file private (mode 0600).\n"
           "# Each admin logs in with their own token; delete an entry to revoke it.\n")
@@ -93,6 +97,37 @@ def load_tokens(path: str | Path, roster: Roster | None = None) -> tuple[AdminTo
     if not out:
         raise TokenFileError("no tokens: nobody could log in", path=str(p))
     return tuple(out)
+
+
+class TokenFile:
+    """The tokens of a file, read again when the file changes (checked on every call of ``current``).
+    A file that becomes unreadable or invalid lets nobody in until it is fixed (the error is logged)."""
+
+    def __init__(self, path: str | Path, roster: Roster | None = None) -> None:
+        self.path, self.roster = Path(path), roster
+        self._lock = threading.Lock()
+        self._stamp = self._stat()
+        self._tokens = load_tokens(self.path, roster)        # a bad file at start is an error
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def current(self) -> tuple[AdminToken, ...]:
+        stamp = self._stat()
+        with self._lock:
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._tokens = load_tokens(self.path, self.roster)
+                    log.info("console tokens reloaded: %d token(s)", len(self._tokens))
+                except (TokenFileError, OSError) as exc:
+                    log.error("console tokens file unusable, nobody can log in until it is fixed: %s", exc)
+                    self._tokens = ()
+            return self._tokens
 
 
 def create_tokens(path: str | Path, roster: Roster) -> tuple[AdminToken, ...]:

@@ -8,7 +8,9 @@ from typing import Any, Callable
 
 import pytest
 
-from assistant.channels import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server
+import httpx
+
+from assistant.channels import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server, verify
 from assistant.channels.telegram import TelegramAdapter
 from assistant.channels.client import Reply
 from assistant.channels.gateway import Gateway
@@ -66,6 +68,12 @@ def webhook(gateway: Gateway) -> Iterator[Any]:
 
 def body(payload: Any) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+
+def signed_response(resp: httpx.Response, secret: str = SECRET) -> bool:
+    """The webhook's response carries a valid signature over its body, timestamp and nonce."""
+    h = resp.headers
+    return verify(secret, resp.content, h.get("X-Signature"), h.get("X-Timestamp"), h.get("X-Nonce"))
 
 
 def message(text: str, sender: str = "u1", conversation: str = "g1", **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.channels import sign, verify
+from assistant.channels import sign, signed_headers
 from assistant.runtime.app import group_gateway, residents_roster
 from assistant.channels.webhook import WebhookServer
 from assistant.cli.webhook import build_webhook_server
@@ -22,7 +22,7 @@ from assistant.settings import load_settings
 from assistant.errors import ConfigError, DataError
 from assistant.channels.gateway import Gateway
 
-from .conftest import FakeAnswerer, body, message
+from .conftest import FakeAnswerer, body, message, signed_response
 
 SECRET = "0123456789abcdef-cli-secret"
 ID_NUMBER = "11010519491231002X"
@@ -54,9 +54,11 @@ def served(home: Path, answerer: FakeAnswerer) -> Iterator[WebhookServer]:
 
 def post(server: WebhookServer, data: bytes, signature: str | None = "auto",
          client: httpx.Client | None = None) -> httpx.Response:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["X-Signature"] = sign(SECRET, data) if signature == "auto" else signature
+    headers = {"Content-Type": "application/json", **signed_headers(SECRET, data)}
+    if signature is None:
+        del headers["X-Signature"]
+    elif signature != "auto":
+        headers["X-Signature"] = signature
     if client is not None:
         return client.post(server.url, content=data, headers=headers)
     return httpx.post(server.url, content=data, headers=headers, trust_env=False, timeout=10)
@@ -76,14 +78,16 @@ def test_malformed_json_is_400_with_a_clear_error(served: WebhookServer, answere
         assert resp.status_code == 400, raw
         data = resp.json()
         assert data["field"] == "body" and data["error"]
-        assert verify(SECRET, resp.content, resp.headers["X-Signature"])
+        assert signed_response(resp, SECRET)
     assert "malformed JSON" in post(served, b"{oops").json()["error"]
     assert answerer.calls == []
 
 
 def test_wrong_signature_is_401(served: WebhookServer, answerer: FakeAnswerer) -> None:
     data = body(message("@助手 垃圾几点扔"))
-    for sig in (None, "sha256=" + "0" * 64, sign("another-secret-of-16+", data), sign(SECRET, data + b" ")):
+    ts, nonce = int(time.time()), "n" * 16
+    for sig in (None, "sha256=" + "0" * 64, sign("another-secret-of-16+", data, ts, nonce),
+                sign(SECRET, data + b" ", ts, nonce)):
         resp = post(served, data, signature=sig)
         assert resp.status_code == 401 and resp.json()["field"] == "X-Signature"
     assert answerer.calls == []
@@ -209,6 +213,17 @@ def test_cli_bad_port_and_port_in_use(home: Path, monkeypatch: pytest.MonkeyPatc
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["webhook", "--port", "eighty"])
+    for window in ("0", "100000"):
+        assert main(["webhook", "--port", "0", "--replay-window", window]) == 2
+        assert f"--replay-window {window} is not between 1 and 86400" in capsys.readouterr().err
+
+
+def test_build_webhook_server_passes_the_replay_window(gateway: Gateway) -> None:
+    server = build_webhook_server(gateway, "127.0.0.1", 0, SECRET, replay_window=42)
+    try:
+        assert server.handler.guard.window == 42
+    finally:
+        server.server_close()
 
 
 def test_cli_bad_roster(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

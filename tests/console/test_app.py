@@ -419,16 +419,21 @@ def test_the_stylesheet_is_public_and_holds_no_data(anon: TestClient, path: str)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
 
 
-def test_idle_sessions_expire() -> None:
-    from assistant.console.app import Sessions
+def test_sessions_expire_when_idle_or_old() -> None:
+    from assistant.console.sessions import Sessions
 
     now = [0.0]
-    sessions = Sessions(idle=60, clock=lambda: now[0])
-    s = sessions.new("wang")
-    now[0] = 59
-    assert sessions.get(s.id) is s             # a request keeps it alive ...
-    now[0] = 118
-    assert sessions.get(s.id) is s
-    now[0] = 179
-    assert sessions.get(s.id) is None          # ... an idle minute ends it
-    assert sessions.get("") is None and sessions.get(None) is None
+    sessions = Sessions("s" * 32, idle=600, max_age=1200, clock=lambda: now[0])
+    s = sessions.new("token-id")
+    first = sessions.dump(s)
+    now[0] = 599
+    got = sessions.read(first)
+    assert got is not None and got.token_id == "token-id" and got.csrf == s.csrf
+    assert sessions.touch(got)                 # a request keeps it alive: the cookie is signed again ...
+    second = sessions.dump(got)
+    now[0] = 1100
+    assert sessions.read(first) is None        # ... the old cookie idled out
+    assert sessions.read(second) is not None
+    now[0] = 1201
+    assert sessions.read(second) is None       # however busy, a session ends max_age after login
+    assert sessions.read("") is None and sessions.read(None) is None

@@ -115,7 +115,9 @@ def test_run_creates_the_tokens_file_and_serves_the_desk(tmp_path: Path, monkeyp
     out = capsys.readouterr().out
     assert str(tmp_path / "tokens.yml") in out and "0600" in out and "http://127.0.0.1:8090/" in out
     assert served["host"] == "127.0.0.1" and served["port"] == 8090
-    assert served["log_config"] is None        # uvicorn logs through the app's redacting handler
+    assert served["log_config"] is None              # uvicorn logs through the app's redacting handler
+    assert served["proxy_headers"] is False          # uvicorn must not rewrite the client from X-Forwarded-For
+    assert oct((tmp_path / "tokens.key").stat().st_mode & 0o777) == "0o600"
     tokens = load_tokens(tmp_path / "tokens.yml")
     assert all(t.token not in out for t in tokens)           # the tokens are not printed
 
@@ -135,3 +137,21 @@ def test_admin_token_mapping_is_accepted() -> None:
     from assistant.console.tokens import as_tokens
 
     assert as_tokens({"wang": "x" * 20}) == (AdminToken("wang", "x" * 20),)
+
+
+def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.cli.console import proxies_from
+    from assistant.cli.main import _parser
+    from assistant.settings import load_settings
+
+    monkeypatch.delenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", raising=False)
+    assert proxies_from(_parser().parse_args(["console"]), load_settings()) == []
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "127.0.0.1, ::1")
+    assert proxies_from(_parser().parse_args(["console"]), load_settings()) == ["127.0.0.1", "::1"]
+    args = _parser().parse_args(["console", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "127.0.0.1"])
+    assert proxies_from(args, load_settings()) == ["10.0.0.0/8", "127.0.0.1"]
+    with pytest.raises(ConfigError, match="proxy.example"):
+        proxies_from(_parser().parse_args(["console", "--trusted-proxy", "proxy.example"]), load_settings())
+    monkeypatch.setenv("ASSISTANT_CONSOLE_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ConfigError, match="ASSISTANT_CONSOLE_TRUSTED_PROXIES"):
+        load_settings()
