@@ -166,3 +166,13 @@ def test_grievances_are_told_from_questions(text: str, grievance: bool) -> None:
 ])
 def test_anger_and_abuse_use_the_group_rules_patterns(text: str, angry: bool) -> None:
     assert c.is_angry(text) is angry
+
+
+def test_the_form_reasoning_imports_without_databases_or_web_clients() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, assistant.dialogue.complaint as c; c.opening('楼上5栋101很吵，电话13812345678'); "
+            "print(sorted(m for m in ('sqlalchemy', 'httpx', 'fastapi', 'assistant.desk') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

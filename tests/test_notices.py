@@ -16,7 +16,7 @@ from assistant.channels import IncomingMessage
 from assistant.channels.client import Reply
 from assistant.desk.desk import Desk
 from assistant.channels.gateway import Gateway
-from assistant.desk.handoff import Admin, Roster, open_handoffs
+from assistant.desk.handoff import Admin, DutyRoster, open_handoffs
 from assistant.moderation import Moderator, id_check_char, load_config
 from assistant.desk.notices import SQLOutbox, keep, open_outbox
 from assistant.desk.push import CSAT, ResidentUnreachable
@@ -208,7 +208,7 @@ class Quiet:
         pass
 
 
-ROSTER = Roster(admins=(Admin("wang", "王管家", {}, frozenset()),), order=("wang",), tz=SHANGHAI)
+ROSTER = DutyRoster(admins=(Admin("wang", "王管家", {}, frozenset()),), order=("wang",), tz=SHANGHAI)
 
 
 @pytest.fixture

@@ -23,16 +23,17 @@ import pytest
 
 from assistant.channels.base import OutgoingMessage
 from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_settings
-from assistant.desk.desk import Desk, infer_category
+from assistant.desk.desk import Desk
 from assistant.errors import ConfigError
 from assistant.logs import RedactFilter
-from assistant.desk.handoff import Admin, LogNotifier, MultiNotifier, Roster, WebhookNotifier, handoff_event, open_handoffs, ticket_event
+from assistant.desk.handoff import Admin, DutyRoster, LogNotifier, MultiNotifier, WebhookNotifier, handoff_event, open_handoffs, ticket_event
 from assistant.moderation import id_check_char
 from assistant.desk.notices import SQLOutbox
 from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.desk.sweep import TICKET_PREFIX, TOLD_NOTE, UNREACHABLE_NOTE, Sweeper, sweep
 from assistant.desk.tickets.store import open_store
 from assistant.settings import load_settings
+from assistant.vocabulary import infer_category
 
 from .conftest import free_port
 from .pg import MONDAY_10, SHANGHAI, FakeClock, sqlite_or_pg
@@ -44,7 +45,7 @@ MOBILE = "13812345678"
 CARD = "6222 0212 3456 7890 128"                       # Luhn-valid
 ID_NUMBER = "11010519491231002" + id_check_char("11010519491231002")
 SUMMARY = f"5栋101楼上装修太吵了，电话{MOBILE}，身份证{ID_NUMBER}，卡号{CARD}"
-ROSTER = Roster(admins=(Admin("wang", "王管家", {"phone": MOBILE, "wecom": "wang-wx"}, frozenset({"fees"})),
+ROSTER = DutyRoster(admins=(Admin("wang", "王管家", {"phone": MOBILE, "wecom": "wang-wx"}, frozenset({"fees"})),
                         Admin("li", "李主任", {"telegram": "@li_tg"}, frozenset({"noise"}))),
                 order=("wang",), tz=SHANGHAI)
 

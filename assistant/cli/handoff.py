@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import DataError
 from assistant.desk.handoff.queue import OPEN, STATES, Handoff, HandoffError, HandoffValidation, SQLHandoffStore, open_handoffs
-from assistant.desk.handoff.roster import ROSTER_ENV, Roster, load_roster
+from assistant.desk.handoff.roster import ROSTER_ENV, DutyRoster, load_roster
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- commands ------------------------------------------------------------------------------
 
-def _admin(args: argparse.Namespace, roster: Roster | None) -> str:
+def _admin(args: argparse.Namespace, roster: DutyRoster | None) -> str:
     admin = args.admin           # --admin, else $ASSISTANT_HANDOFF_ADMIN (``run`` fills it in)
     if not admin:
         try:
@@ -96,7 +96,7 @@ def _admin(args: argparse.Namespace, roster: Roster | None) -> str:
     return admin
 
 
-def _list(store: SQLHandoffStore, roster: Roster | None, args: argparse.Namespace) -> int:
+def _list(store: SQLHandoffStore, roster: DutyRoster | None, args: argparse.Namespace) -> int:
     states = None if args.all else (args.state or list(OPEN))
     items = store.list(state=states, limit=max(args.limit, 0) or None)
     duty = roster.on_duty(store.clock()) if roster else None
@@ -131,17 +131,17 @@ def _done(args: argparse.Namespace, h: Handoff, what: str) -> int:
     return 0
 
 
-def _take(store: SQLHandoffStore, roster: Roster | None, args: argparse.Namespace) -> int:
+def _take(store: SQLHandoffStore, roster: DutyRoster | None, args: argparse.Namespace) -> int:
     h = store.take(args.id, _admin(args, roster))
     return _done(args, h, f"taken by {h.admin}")
 
 
-def _release(store: SQLHandoffStore, roster: Roster | None, args: argparse.Namespace) -> int:
+def _release(store: SQLHandoffStore, roster: DutyRoster | None, args: argparse.Namespace) -> int:
     h = store.release(args.id, _admin(args, roster))
     return _done(args, h, "released to the bot")
 
 
-def _expire(store: SQLHandoffStore, roster: Roster | None, args: argparse.Namespace) -> int:
+def _expire(store: SQLHandoffStore, roster: DutyRoster | None, args: argparse.Namespace) -> int:
     try:
         minutes = float(args.timeout)
     except ValueError:
@@ -178,6 +178,6 @@ def _json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
-COMMANDS: dict[str, Callable[[SQLHandoffStore, Roster | None, argparse.Namespace], int]] = {
+COMMANDS: dict[str, Callable[[SQLHandoffStore, DutyRoster | None, argparse.Namespace], int]] = {
     "list": _list, "take": _take, "release": _release, "expire": _expire,
 }

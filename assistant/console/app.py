@@ -34,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.desk.desk import CATEGORY_NAMES, Desk
+from assistant.desk.desk import Desk
 from assistant.desk.handoff.queue import OPEN, STATES, AlreadyTaken, HandoffError, HandoffNotFound, HandoffUnavailable, HandoffValidation, InvalidHandoffState
 from assistant.desk.push import Residents, ResidentUnreachable
 from assistant.desk.tickets.errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
@@ -42,6 +42,7 @@ from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES
 from assistant.console.sessions import SESSION_IDLE, SESSION_MAX_AGE, Session, Sessions
 from assistant.console.throttle import Locked, Throttle, client_address, client_key, parse_networks, token_key
 from assistant.console.tokens import AdminToken, TokenFile, as_tokens
+from assistant.vocabulary import CATEGORY_NAMES, OVERDUE_NAMES as OVERDUE_KIND_NAMES, PRIORITY_NAMES, REASON_NAMES, STATUS_NAMES
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
@@ -49,15 +50,10 @@ SESSION_COOKIE = "console_session"
 LIST_LIMIT = 200
 FLASH_SESSIONS = 1000             # sessions whose unshown messages are kept (in memory)
 
-STATUS_NAMES = {"open": "待处理", "assigned": "已指派", "in_progress": "处理中", "waiting_resident": "等待居民",
-                "resolved": "已解决", "closed": "已关闭"}
-PRIORITY_NAMES = {"low": "低", "normal": "普通", "high": "高", "urgent": "紧急"}
 ACTION_NAMES = {"created": "创建", "appended": "居民补充", "assigned": "指派", "commented": "备注",
                 "status": "状态变更", "rated": "居民评价", "reminded": "超时提醒"}
-OVERDUE_NAMES = {"first_response": "首次响应超时", "resolution": "解决超时"}
+OVERDUE_NAMES = {k: f"{v}超时" for k, v in OVERDUE_KIND_NAMES.items()}
 HANDOFF_STATE_NAMES = {"waiting": "等待接手", "taken": "已接手", "released": "已交还助手", "expired": "无人接手已超时"}
-REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手答不上来", "abusive": "言辞激烈",
-                "sensitive_category": "敏感类别"}
 FIELD_NAMES = {"description": "描述", "comment": "备注", "assignee": "处理人", "actor": "操作人", "status": "状态",
                "category": "类别", "unit": "单元", "other_party": "对方单元", "admin": "管理员", "state": "状态",
                "priority": "优先级", "time": "时间"}

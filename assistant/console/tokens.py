@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from assistant.errors import DataError
-from assistant.desk.handoff.roster import Roster
+from assistant.desk.handoff.roster import DutyRoster
 from assistant.text.yamlfile import LINE, read_yaml
 
 log = logging.getLogger("assistant.console")
@@ -61,7 +61,7 @@ def as_tokens(tokens: Iterable[AdminToken] | Mapping[str, str]) -> tuple[AdminTo
     return tuple(tokens)
 
 
-def load_tokens(path: str | Path, roster: Roster | None = None) -> tuple[AdminToken, ...]:
+def load_tokens(path: str | Path, roster: DutyRoster | None = None) -> tuple[AdminToken, ...]:
     """Read and check a tokens file; with a roster, every admin must be in it."""
     p = Path(path)
     raw = read_yaml(p, error=TokenFileError)
@@ -103,7 +103,7 @@ class TokenFile:
     """The tokens of a file, read again when the file changes (checked on every call of ``current``).
     A file that becomes unreadable or invalid lets nobody in until it is fixed (the error is logged)."""
 
-    def __init__(self, path: str | Path, roster: Roster | None = None) -> None:
+    def __init__(self, path: str | Path, roster: DutyRoster | None = None) -> None:
         self.path, self.roster = Path(path), roster
         self._lock = threading.Lock()
         self._stamp = self._stat()
@@ -130,7 +130,7 @@ class TokenFile:
             return self._tokens
 
 
-def create_tokens(path: str | Path, roster: Roster) -> tuple[AdminToken, ...]:
+def create_tokens(path: str | Path, roster: DutyRoster) -> tuple[AdminToken, ...]:
     """Write a new tokens file (mode 0600) with one random token per roster admin; refuses to overwrite."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)

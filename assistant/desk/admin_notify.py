@@ -27,8 +27,8 @@ import httpx
 from assistant.channels.base import OutgoingMessage
 from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, event_ids
 from assistant.desk.handoff.queue import redact_summary
-from assistant.desk.tickets.models import CATEGORY_NAMES
-from assistant.desk.tickets.text import redact
+from assistant.moderation.pii import redact_text
+from assistant.vocabulary import CATEGORY_NAMES, OVERDUE_NAMES, REASON_NAMES
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -37,9 +37,9 @@ log = logging.getLogger("assistant.desk.admin_notify")
 
 SUMMARY_CHARS = 80           # the summary in a chat message is clipped to this
 
-REASON_NAMES = {"request_human": "居民要求人工", "low_confidence": "助手多次未能解答",
-                "abusive": "对话情绪激烈", "sensitive_category": "敏感类别"}
-KIND_NAMES = {"first_response": "首次响应", "resolution": "解决"}
+
+def _category_name(category: str) -> str:
+    return CATEGORY_NAMES.get(category, category)
 
 
 def _handle(admin: dict[str, Any], channel: str | None) -> str | None:
@@ -95,14 +95,13 @@ def format_event(event: dict[str, Any], *, channel: str | None = None,
     elif kind == "handoff.released":
         lines, handle = [f"【转人工】{hid} 已交还助手"], None
     elif kind == "ticket.overdue":
-        what = KIND_NAMES.get(str(event.get("kind")), str(event.get("kind") or "?"))
-        category = str(event.get("category", ""))
-        lines = [f"【工单超时】{event.get('ticket_id', '?')}（{CATEGORY_NAMES.get(category, category)}）"
+        what = OVERDUE_NAMES.get(str(event.get("kind")), str(event.get("kind") or "?"))
+        lines = [f"【工单超时】{event.get('ticket_id', '?')}（{_category_name(str(event.get('category', '')))}）"
                  f"{what}已超时，应于 {_time(event.get('due'), tz)} 前",
                  f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
     else:
         lines = [f"【通知】{kind} {event.get('ticket_id') or hid}"]
-    return redact("\n".join(lines)), handle
+    return redact_text("\n".join(lines)), handle
 
 
 class ChatNotifier:

@@ -3,57 +3,23 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from assistant.desk.handoff import HandoffStore, Notifier, Roster, handoff_event
+from assistant.desk.handoff import DutyRoster, HandoffStore, Notifier, handoff_event
 from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, keep
 from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
 from assistant.desk.tickets import Reporter, Ticket
-from assistant.desk.tickets.models import CATEGORY_NAMES as CATEGORY_NAMES  # re-exported: its home is the ticket model
 from assistant.desk.tickets.store import TicketStore
-from assistant.desk.tickets.text import normalize_unit
 
 log = logging.getLogger(__name__)
-
-# Checked in order: the first category whose words appear wins.
-CATEGORY_WORDS = (
-    ("safety", "高空抛物|消防|安全通道|隐患|危险|楼道充电|飞线充电|堆满|杂物"),
-    ("pets", "狗|猫|宠物|遛狗|拴绳|狗屎|猫砂"),
-    ("noise", "吵|噪音|噪声|声音|广场舞|音响|电钻|半夜.*响"),
-    ("parking", "车位|停车|乱停|占位|挡住|堵住|车库|地库"),
-    ("fees", "物业费|收费|费用|多收|多扣|扣费|账单|涨价|发票|退费|乱收"),
-    ("cleaning", "脏|卫生|保洁|打扫|臭|异味|垃圾没人|蟑螂|老鼠"),
-    ("renovation", "装修|施工|敲墙|砸墙"),
-    ("neighbour", "邻居|隔壁|楼上|楼下|对门"),
-    ("service", "保安|物业|客服|态度|没人管|不理|维修|报修|电梯|门禁|路灯"),
-)
-_UNIT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
-                   r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
-
-
-def infer_category(text: str) -> str:
-    for category, words in CATEGORY_WORDS:
-        if re.search(words, text):
-            return category
-    return "other"
-
-
-def find_unit(text: str) -> str | None:
-    """The first unit (5-101, 5栋101, 五号楼1单元101) mentioned in a message, normalised."""
-    for m in _UNIT.finditer(text):
-        unit = normalize_unit(m.group(1))
-        if unit:
-            return unit
-    return None
 
 
 @dataclass
 class Desk:
     tickets: TicketStore
     handoffs: HandoffStore
-    roster: Roster
+    roster: DutyRoster
     notifier: Notifier
     residents: Residents = field(default_factory=NoResidents)
     notices: Outbox | None = None       # texts Rasa could not push wait here for a gateway; None: not kept

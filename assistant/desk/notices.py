@@ -34,7 +34,8 @@ from sqlalchemy import Engine, select, update
 from assistant.desk.tickets.errors import ValidationError
 from assistant.desk.tickets.schema import NOTICE_KINDS, NoticeRow
 from assistant.desk.tickets.store import SQLStore, open_engine
-from assistant.desk.tickets.text import clean, redact
+from assistant.desk.tickets.text import clean
+from assistant.moderation.pii import redact_text
 
 log = logging.getLogger("assistant.desk.notices")
 
@@ -84,7 +85,7 @@ def _conversation(value: object) -> str:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise ValidationError("text", f"must be text, not {type(value).__name__}")
-    value = redact(clean(value))
+    value = redact_text(clean(value))
     return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "…"
 
 

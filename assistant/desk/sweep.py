@@ -36,12 +36,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from assistant.desk.desk import find_unit, infer_category
 from assistant.desk.handoff.notify import handoff_event, ticket_event
 from assistant.desk.notices import HANDOFF_TIMEOUT as TIMEOUT_NOTICE
 from assistant.desk.notices import keep
 from assistant.desk.push import HANDOFF_TIMEOUT, ResidentUnreachable
 from assistant.desk.tickets.models import SYSTEM
+from assistant.text.units import find_unit
+from assistant.vocabulary import infer_category
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from assistant.desk.desk import CATEGORY_NAMES, find_unit, infer_category
+from assistant.moderation.pii import redact_text
 from assistant.text.normalize import prepare
-from assistant.desk.tickets.text import normalize_building, normalize_unit, redact
+from assistant.text.units import find_unit, normalize_building, normalize_unit
+from assistant.vocabulary import CATEGORIES, CATEGORY_NAMES, URGENCY_NAMES, infer_category
 
 CATEGORY = "complaint_category"
 UNIT = "complaint_unit"
@@ -28,7 +29,7 @@ SLOTS = (*ASKED, STOP, RETRIES)
 NONE = "无"                      # no other party / unknown
 PARTY_CATEGORIES = {"noise", "pets", "parking", "neighbour", "renovation"}
 MAX_RETRIES = 2
-MENU = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety", "renovation", "other")
+MENU = CATEGORIES               # numbered 1-10 in the category question
 
 _CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
@@ -155,7 +156,7 @@ def opening(text: str) -> dict[str, Any]:
     if theirs:
         slots[OTHER_PARTY] = theirs
     if describes(clean):
-        slots[DESCRIPTION] = redact(clean)
+        slots[DESCRIPTION] = redact_text(clean)
     if _URGENT.search(clean) and not _NOT_URGENT.search(clean):
         slots[URGENCY] = "urgent"
     elif slots.get(CATEGORY) == "safety":
@@ -217,7 +218,7 @@ def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
     retries = int(slots.get(RETRIES) or 0) + 1
     if retries > MAX_RETRIES:             # never loop forever: take a sensible default and go on
-        fallback = {CATEGORY: "other", UNIT: "", DESCRIPTION: redact(clean) or "（未说明）", OTHER_PARTY: NONE,
+        fallback = {CATEGORY: "other", UNIT: "", DESCRIPTION: redact_text(clean) or "（未说明）", OTHER_PARTY: NONE,
                     URGENCY: "normal", CONFIRMED: None}[asked]
         if asked == CONFIRMED:            # three unclear answers to "submit?": a person takes over
             return Step({STOP: "handoff", RETRIES: 0}, said)
@@ -239,7 +240,7 @@ def _read(asked: str, text: str, slots: dict[str, Any]) -> tuple[Any, list[str]]
     if asked == DESCRIPTION:
         if not describes(text):
             return None, []
-        updates: dict[str, Any] = {DESCRIPTION: redact(text)}
+        updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
         if slots.get(CATEGORY) is None and infer_category(text) != "other":
             updates[CATEGORY] = infer_category(text)
         return updates, []
@@ -287,7 +288,7 @@ def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_place(description: str | None, place: str) -> str:
-    place = redact(place)
+    place = redact_text(place)
     return f"{description}（地点：{place}）" if description else f"（地点：{place}）"
 
 
@@ -307,9 +308,6 @@ def question(slot: str, slots: dict[str, Any]) -> str:
     if slot == CONFIRMED:
         return f"请确认工单信息：\n{summary(slots)}\n回复“是”提交；需要更正请直接说，如“房号是5-102”；不登记了说“算了”。"
     raise ValueError(f"unknown complaint slot {slot!r}")
-
-
-URGENCY_NAMES = {"urgent": "紧急", "high": "较急", "normal": "一般", "low": "不急"}
 
 
 def summary(slots: dict[str, Any]) -> str:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
-from assistant.desk.desk import CATEGORY_NAMES
 from assistant.errors import AssistantError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from assistant.knowledge.retrieval import Retriever
 from assistant.text.normalize import is_blank, prepare
+from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk

@@ -1,9 +1,11 @@
-"""Personal data in group messages: ID numbers, bank cards, mobile numbers, car plates.
+"""Personal data: ID numbers, bank cards, mobile numbers, car plates. The project's one redactor:
+group messages, tickets, the complaint form, the outbox, handoffs and admin notifications all
+go through ``redact`` / ``redact_text`` here.
 
-Numbers are found as *clusters* of digit groups joined by single spaces or dashes, so
-"138 0000 1234" and "110000 19900101 123X" are seen whole. A candidate is either a whole
-cluster or a run of groups in that kind's usual layout (3-4-4 for a mobile, 4-4-4-4 for a
-card), so a mobile number typed after a room number ("5-101 138 0000 1234") is found while
+Numbers are found as *clusters* of digit groups joined by short runs of spaces, dashes or line
+breaks, so "138 0000 1234" and "110000 19900101 123X" are seen whole; full-width digits count.
+A candidate is either a whole cluster or a run of groups in that kind's usual layout (3-4-4 for
+a mobile, 4-4-4-4 for a card), so a mobile number typed after a room number ("5-101 138 0000 1234") is found while
 digits inside a longer run never are. Findings carry the kind and the span, never the value.
 """
 
@@ -27,7 +29,7 @@ _ID_CHECK = "10X98765432"
 CARD_PREFIXES = ("62", "60", "4", "51", "52", "53", "54", "55", "2221-2720", "35", "9")
 
 _GROUP = re.compile(r"[0-9]+(?:[xX](?![A-Za-z0-9]))?")
-_SEP = re.compile(r"[ \t\u00a0\-\u2010-\u2015]{1,3}")
+_SEP = re.compile(r"[ \t\r\n\u00a0\-\u2010-\u2015]{1,3}")   # a line break may split a number too
 _MAX_DIGITS = 21
 # A Luhn-valid number right after these words is an order / tracking / invoice number.
 _NOT_CARD = re.compile(r"(订单|单号|运单|快递|流水|编号|工单|发票|会员卡|取件码|交易号|序列号)[号码:：\s]*$")
@@ -117,7 +119,10 @@ def is_bank_card(digits: str, prefixes: tuple[str, ...] = CARD_PREFIXES) -> bool
 
 
 def is_mobile(digits: str) -> bool:
-    if len(digits) == 13 and digits.startswith("86"):
+    """A mainland mobile number, optionally after the country code (86 or 0086)."""
+    if len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]
     return len(digits) == 11 and digits.isdigit() and digits[0] == "1" and digits[1] in "3456789"
 
@@ -152,7 +157,7 @@ def _clusters(folded: str) -> Iterable[list[tuple[int, int]]]:
 
 
 _LAYOUTS = {
-    "mobile": {(11,), (3, 4, 4), (2, 11), (2, 3, 4, 4), (13,)},
+    "mobile": {(11,), (3, 4, 4), (2, 11), (2, 3, 4, 4), (13,), (4, 11), (4, 3, 4, 4), (15,)},
     "id_card": {(18,), (6, 8, 4), (6, 4, 4, 4), (6, 12), (3, 3, 4, 4, 4)},
 }
 
@@ -183,7 +188,7 @@ def _classify(value: str, sizes: tuple[int, ...], whole: bool, cfg: PiiSettings)
     if cfg.bank_card and 16 <= n <= 19 and (whole or _card_layout(sizes)) \
             and is_bank_card(value, cfg.card_prefixes):
         return "bank_card"
-    if cfg.mobile and n in (11, 13) and (whole or sizes in _LAYOUTS["mobile"]) and is_mobile(value):
+    if cfg.mobile and n in (11, 13, 15) and (whole or sizes in _LAYOUTS["mobile"]) and is_mobile(value):
         return "mobile"
     return None
 
@@ -253,3 +258,9 @@ def redact(text: str, cfg: PiiSettings | None = None,
         pos = f.end
     parts.append(text[pos:])
     return "".join(parts), findings
+
+
+def redact_text(text: str, cfg: PiiSettings | None = None, placeholders: dict[str, str] | None = None) -> str:
+    """``text`` with every personal number replaced by its placeholder: the one redaction every
+    stored or forwarded text goes through (tickets, complaint form, outbox, handoffs, admin chat)."""
+    return redact(text, cfg, placeholders)[0] if text else text

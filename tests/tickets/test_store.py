@@ -11,9 +11,11 @@ from sqlalchemy import text
 
 from assistant.errors import AssistantError
 from assistant.desk.tickets import STATUSES, TRANSITIONS, InvalidTransition, RatingRefused, Reporter, SQLTicketStore, TicketError, TicketNotFound, TicketStore, ValidationError
-from assistant.desk.tickets.text import ID_MARK, MOBILE_MARK
+from assistant.moderation.pii import PLACEHOLDERS
 
 from .conftest import SHANGHAI, FakeClock
+
+ID_MARK, MOBILE_MARK = PLACEHOLDERS["id_card"], PLACEHOLDERS["mobile"]
 
 ALICE = Reporter("wx-alice", "王小明")
 

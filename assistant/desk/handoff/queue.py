@@ -32,10 +32,11 @@ from assistant.errors import AssistantError
 from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
 from assistant.desk.tickets.store import SQLStore, open_engine
+from assistant.moderation.pii import redact_text
+from assistant.vocabulary import REASONS
 
 log = logging.getLogger("assistant.desk.handoff")
 
-REASONS = ("request_human", "low_confidence", "abusive", "sensitive_category")
 STATES = ("waiting", "taken", "released", "expired")
 OPEN = ("waiting", "taken")
 SUMMARY_LIMIT = 500          # longer summaries are clipped (a handoff must not fail on length)
@@ -131,15 +132,9 @@ class HandoffStore(Protocol):
 # --- text helpers ----------------------------------------------------------------------------
 
 def redact_summary(text: str) -> str:
-    """Personal numbers hidden (``assistant.moderation.redact``, else the tickets' redact), control
-    characters dropped, clipped to SUMMARY_LIMIT characters."""
-    text = _CONTROL.sub("", text or "").strip()
-    try:
-        from assistant.moderation import redact
-        text = redact(text)[0]
-    except ImportError:           # pragma: no cover - moderation is optional
-        from assistant.desk.tickets.text import redact as ticket_redact
-        text = ticket_redact(text)
+    """Personal numbers hidden (``assistant.moderation.pii``), control characters dropped, clipped
+    to SUMMARY_LIMIT characters."""
+    text = redact_text(_CONTROL.sub("", text or "").strip())
     return text if len(text) <= SUMMARY_LIMIT else text[:SUMMARY_LIMIT - 1] + "…"
 
 

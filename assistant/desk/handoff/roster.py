@@ -66,7 +66,9 @@ class Admin:
 
 
 @dataclass(frozen=True)
-class Roster:
+class DutyRoster:
+    """Which admin is on duty when (the residents' units are ``assistant.moderation.members.Roster``)."""
+
     admins: tuple[Admin, ...]
     order: tuple[str, ...] = ()
     start: tuple[int, int] | None = None                      # (year, month) the order counts from
@@ -173,7 +175,7 @@ class _Checker:
         return str(v).strip()
 
 
-def load_roster(path: str | Path | None = None) -> Roster:
+def load_roster(path: str | Path | None = None) -> DutyRoster:
     """Read and check a roster file (default the packaged example; the app passes
     ``Settings.handoff_roster``, $ASSISTANT_HANDOFF_ROSTER)."""
     p = Path(path or EXAMPLE)
@@ -267,7 +269,7 @@ def load_roster(path: str | Path | None = None) -> Roster:
                 raise ck.fail(f"{k!r} is not a date like 2026-11-25", o, f"overrides.{k}")
             overrides[d] = admin_ref(o[k], o, f"overrides.{k}")
 
-    return Roster(tuple(admins), order, start, months, year_months, overrides, tz, str(p))
+    return DutyRoster(tuple(admins), order, start, months, year_months, overrides, tz, str(p))
 
 
 def _year_month(value: Any) -> tuple[int, int] | None:

@@ -1,4 +1,5 @@
-"""Ticket domain: categories, statuses, the lifecycle, limits and the plain records the store returns."""
+"""Ticket domain: the lifecycle, limits and the plain records the store returns. Categories, statuses
+and priorities come from ``assistant.vocabulary``."""
 
 from __future__ import annotations
 
@@ -8,25 +9,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from assistant.desk.tickets.errors import InvalidTransition, ValidationError
-from assistant.desk.tickets.text import clean, mask_name, normalize_building, normalize_unit, redact
+from assistant.desk.tickets.text import clean, mask_name
+from assistant.moderation.pii import redact_text
+from assistant.text.units import normalize_building, normalize_unit
+from assistant.vocabulary import CATEGORIES, CATEGORY_ALIASES, OVERDUE_KINDS, PRIORITIES, STATUSES
 
-CATEGORIES = ("noise", "pets", "parking", "service", "fees", "neighbour", "cleaning", "safety",
-              "renovation", "other")
-CATEGORY_NAMES = {"noise": "噪音", "pets": "宠物", "parking": "停车纠纷", "service": "物业服务", "fees": "费用账单",
-                  "neighbour": "邻里纠纷", "cleaning": "环境卫生", "safety": "安全隐患", "renovation": "装修",
-                  "other": "其他"}
-CATEGORY_ALIASES = {
-    "噪音": "noise", "噪声": "noise", "扰民": "noise", "宠物": "pets", "养狗": "pets", "停车": "parking",
-    "车位": "parking", "服务": "service", "物业服务": "service", "费用": "fees", "物业费": "fees",
-    "收费": "fees", "邻里": "neighbour", "邻居": "neighbour", "neighbor": "neighbour", "卫生": "cleaning",
-    "保洁": "cleaning", "安全": "safety", "消防": "safety", "装修": "renovation", "其他": "other",
-}
-PRIORITIES = ("low", "normal", "high", "urgent")
-STATUSES = ("open", "assigned", "in_progress", "waiting_resident", "resolved", "closed")
 ACTIVE = ("open", "assigned", "in_progress", "waiting_resident")     # not yet resolved
 PAUSED = "waiting_resident"                                            # SLA clock stopped
 SYSTEM = "system"            # the assistant's own notes: never a first response
-OVERDUE_KINDS = ("first_response", "resolution")
 
 # open -> assigned -> in_progress <-> waiting_resident -> resolved -> closed; resolved/closed -> open.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -71,7 +61,7 @@ def text_field(name: str, value: Any, *, required: bool = True, limit: str | Non
         if required:
             raise ValidationError(name, "is empty")
         return None
-    return redact(value) if redacted else value
+    return redact_text(value) if redacted else value
 
 
 def name_field(name: str, value: Any, *, required: bool = True) -> str | None:
@@ -192,5 +182,5 @@ class Event:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
-__all__ = ["ACTIVE", "CATEGORIES", "CATEGORY_NAMES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter",
-           "STATUSES", "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]
+__all__ = ["ACTIVE", "CATEGORIES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter", "STATUSES",
+           "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]

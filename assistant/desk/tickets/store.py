@@ -31,7 +31,8 @@ from assistant.desk.tickets.ids import format_ticket_id, normalize_ticket_id
 from assistant.desk.tickets.models import ACTIVE, OVERDUE_KINDS, PAUSED, SYSTEM, Event, Reporter, Ticket, category_field, check_transition, name_field, priority_field, score_field, text_field, unit_field, utc
 from assistant.desk.tickets.schema import EventRow, ReminderRow, TicketRow
 from assistant.desk.tickets.sla import SLAPolicy, load_sla
-from assistant.desk.tickets.text import mask_name, normalize_building
+from assistant.desk.tickets.text import mask_name
+from assistant.text.units import normalize_building
 
 log = logging.getLogger("assistant.desk.tickets")
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"    # the whole desk database

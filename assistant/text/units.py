@@ -1,0 +1,84 @@
+"""Residents' units (楼号-房号) read from what people type: 5-101, 5栋101室, 五号楼一单元一零一.
+Pure text functions; Chinese numerals are read by ``cn2an``."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_CN_CHARS = "零〇○一幺壹二两贰三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟"
+_CN_UNITS = "十拾百佰千仟"
+_SPOKEN = str.maketrans({"两": "二", "幺": "一", "〇": "零", "○": "零"})   # forms cn2an's strict mode refuses
+
+
+def cn_number(text: str) -> int | None:
+    """Chinese or Arabic numerals to an int: 五 -> 5, 十二 -> 12, 一百零一 -> 101, 两千 -> 2000, and digit by
+    digit 一零一 / 幺零一 -> 101. None when it is not a well-formed number (一二百, 百百, 一百一)."""
+    if text.isdigit():
+        return int(text)
+    if not text or any(c not in _CN_CHARS for c in text):
+        return None
+    from cn2an import cn2an  # ~1 s to import: only when a unit is written in Chinese numerals
+
+    mode = "strict" if any(c in _CN_UNITS for c in text) else "normal"   # normal: read digit by digit
+    try:
+        return int(cn2an(text.translate(_SPOKEN), mode))
+    except (ValueError, KeyError, IndexError):       # cn2an's ways of saying "not a number"
+        return None
+
+
+_NUM = rf"(\d+|[{_CN_CHARS}]+)"
+_UNIT_PATTERNS = [
+    # 5号楼1单元101, 5栋2单元302室, 五幢一单元一零一, 5#1单元101
+    re.compile(rf"^{_NUM}(?:号楼|号|栋|幢|座|楼|#)-?{_NUM}单元-?{_NUM}(?:室|房|号|户)?$"),
+    # 5栋101, 5号楼101室, 五号楼101, 5#101
+    re.compile(rf"^{_NUM}(?:号楼|栋|幢|座|#楼|#|号)-?{_NUM}(?:室|房|号|户)?$"),
+    # 5-1-101, 5/1/101
+    re.compile(r"^(\d+)[-/](\d+)[-/](\d+)$"),
+    # 5-101, 5/101
+    re.compile(r"^(\d+)[-/](\d+)$"),
+]
+# A unit inside a sentence: "我家5栋101，楼上很吵".
+_UNIT_IN_TEXT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
+                           r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
+                           r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
+
+
+def normalize_unit(text: str | None) -> str | None:
+    """A resident's unit as ``楼号-房号`` (``5-101``), or ``楼号-单元-房号`` (``5-1-101``) when a
+    单元 is named: 5-101, 5栋101, 五号楼101室 -> 5-101; 5号楼1单元101, 5-1-101 -> 5-1-101.
+    Full-width characters, spaces and Chinese numerals are accepted; None when unparseable."""
+    if text is None:
+        return None
+    s = unicodedata.normalize("NFKC", str(text))
+    s = re.sub(r"\s+", "", s).replace("—", "-").replace("－", "-")
+    if not s or len(s) > 40:
+        return None
+    for pat in _UNIT_PATTERNS:
+        m = pat.match(s)
+        if m:
+            parts = [n for n in (cn_number(g) for g in m.groups()) if n is not None and n > 0]
+            if len(parts) != len(m.groups()):
+                return None
+            building, *middle, room = parts
+            if building > 999 or room > 99999 or any(u > 99 for u in middle):
+                return None
+            return "-".join(str(p) for p in parts)
+    return None
+
+
+def normalize_building(text: str) -> str | None:
+    """A building alone (5, 5栋, 五号楼) as ``5``; None otherwise. Used for unit filters."""
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    m = re.match(rf"^{_NUM}(?:号楼|栋|幢|座|号|#)?$", s)
+    n = cn_number(m.group(1)) if m else None
+    return str(n) if n and n <= 999 else None
+
+
+def find_unit(text: str) -> str | None:
+    """The first unit (5-101, 5栋101, 五号楼1单元101) mentioned in a message, normalised."""
+    for m in _UNIT_IN_TEXT.finditer(text):
+        unit = normalize_unit(m.group(1))
+        if unit:
+            return unit
+    return None
