@@ -25,6 +25,7 @@ from assistant.channels.base import OutgoingMessage
 from assistant.desk.admin_notify import ChatNotifier, format_event, notifier_from_settings
 from assistant.desk.desk import Desk
 from assistant.errors import ConfigError
+from assistant.logs import RedactFilter
 from assistant.desk.handoff import Admin, DutyRoster, LogNotifier, MultiNotifier, WebhookNotifier, handoff_event, open_handoffs, ticket_event
 from assistant.moderation import id_check_char
 from assistant.desk.notices import SQLOutbox
@@ -315,10 +316,12 @@ def test_chat_notifier_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     def broken(_: OutgoingMessage) -> None:
         raise ConnectionError(MOBILE)
 
+    caplog.handler.addFilter(RedactFilter())           # what the application's log handler does
     with caplog.at_level(logging.ERROR, logger="assistant.desk.admin_notify"):
         ChatNotifier(broken, "admins").notify({"event": "ticket.overdue", "ticket_id": "T-20261123-0001",
                                                "kind": "resolution", "due": "2026-11-23T10:00:00+00:00"})
-    assert "T-20261123-0001" in caplog.text and "ConnectionError" in caplog.text and MOBILE not in caplog.text
+    assert "T-20261123-0001" in caplog.text and "ConnectionError: [手机号已隐藏]" in caplog.text
+    assert 'test_sweep.py", line' in caplog.text and MOBILE not in caplog.text   # the traceback, redacted
 
 
 def test_ticket_events_in_log_and_webhook(caplog: pytest.LogCaptureFixture) -> None:
@@ -401,10 +404,12 @@ def test_sweeper_logs_failures_and_goes_on(desk: Desk, clock: FakeClock, monkeyp
         return real(*a, **kw)
 
     monkeypatch.setattr(mod, "sweep", flaky)
+    caplog.handler.addFilter(RedactFilter())           # what the application's log handler does
     with caplog.at_level(logging.ERROR, logger="assistant.desk.sweep"):
         with Sweeper(desk, every=0.02, take_timeout=TIMEOUT, clock=clock) as s:
             assert _until(lambda: s.runs >= 3)
-    assert s.failures == 1 and "sweeper run 1 failed: RuntimeError" in caplog.text and MOBILE not in caplog.text
+    assert s.failures == 1 and "sweeper run 1 failed" in caplog.text and "in flaky" in caplog.text
+    assert "RuntimeError: resident said [手机号已隐藏]" in caplog.text and MOBILE not in caplog.text
 
 
 # --- the CLI --------------------------------------------------------------------------------

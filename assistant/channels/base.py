@@ -11,19 +11,20 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
-    from assistant.channels.gateway import GatewayResult
+    from assistant.moderation.moderator import Decision
 
 UTC = dt.timezone.utc
 
 # What an admin action asks the platform (or a human admin) to do.
 WARN, MUTE, REMOVE, RECALL = "warn", "mute", "remove", "recall"
 ADMIN_ACTIONS = (WARN, MUTE, REMOVE, RECALL)
+MODERATION = "moderation"     # route of a message the moderator stopped
 
 
 class AdapterError(AssistantError):
@@ -117,6 +118,57 @@ class AdminAction:
     def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "conversation_id": self.conversation_id, "target": self.target,
                 "reason": self.reason, "message_id": self.message_id}
+
+
+# -- what the assistant answered, what the gateway made of an event --------------------------------
+
+
+@dataclass
+class Reply:
+    route: str
+    replies: list[str]
+    intent: str | None = None
+    confidence: float | None = None
+    topic: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    ticket_id: str | None = None
+    latency_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of `ask --json`."""
+        return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
+                "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
+                "ticket_id": self.ticket_id}
+
+
+
+@dataclass
+class GatewayResult:
+    outgoing: list[OutgoingMessage] = field(default_factory=list)
+    actions: list[AdminAction] = field(default_factory=list)
+    route: str | None = None              # the answerer's route, "moderation", "greeting"; None = nothing to do
+    decision: Decision | None = None      # the moderator's decision (group messages)
+    reply: Reply | None = None            # the answerer's reply, when the message went to it
+    forwarded: str | None = None          # the text the answerer saw (redacted, mention stripped)
+    notices: list[str] = field(default_factory=list)   # outbox texts delivered before the reply
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.outgoing]
+
+    def as_reply(self) -> Reply:
+        """What ``ask --json`` reports: the answerer's reply, or a ``moderation`` reply."""
+        if self.reply is not None and self.route != MODERATION:
+            return replace(self.reply, replies=[*self.notices, *self.reply.replies]) if self.notices else self.reply
+        return Reply(self.route or MODERATION, self.texts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"route": self.route, "messages": [m.as_dict() for m in self.outgoing],
+                "actions": [a.as_dict() for a in self.actions],
+                "decision": None if self.decision is None else {
+                    "action": self.decision.action, "rule_id": self.decision.rule_id,
+                    "rules": list(self.decision.rules), "strikes": self.decision.strikes},
+                "reply": None if self.reply is None else self.reply.as_dict()}
 
 
 # -- addressed to the bot? ----------------------------------------------------------------------

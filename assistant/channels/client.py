@@ -13,18 +13,18 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from assistant.channels.base import Reply
 from assistant.dialogue import replies
 from assistant.text.normalize import is_blank, normalize, prepare
 
 if TYPE_CHECKING:
     from assistant.desk.handoff import HandoffStore
-    from assistant.moderation import Moderator
     from assistant.desk.notices import Outbox
+    from assistant.moderation import Moderator
 
 log = logging.getLogger(__name__)
 _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in place of a number
@@ -32,24 +32,6 @@ _MARK = re.compile(r"\[[^\[\]]{1,12}已隐藏\]")      # what redaction left in 
 # gets the polite SERVICE_DOWN reply within ~5 s when it is frozen.
 PATIENCE = 2.0
 PROBE_TIMEOUT = 2.0
-
-
-@dataclass
-class Reply:
-    route: str
-    replies: list[str]
-    intent: str | None = None
-    confidence: float | None = None
-    topic: str | None = None
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    ticket_id: str | None = None
-    latency_ms: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of `ask --json`."""
-        return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
-                "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
-                "ticket_id": self.ticket_id}
 
 
 class ActionServerDown(httpx.HTTPError):
@@ -129,7 +111,7 @@ class Assistant:
         clean = prepare(text)
         warning: Reply | None = None
         if self.moderator is not None and clean:
-            from assistant.moderation import Message
+            from assistant.moderation import Message  # the moderation package loads SQLAlchemy: only when moderating
 
             decision = self.moderator.check(Message(sender, sender, normalize(text)))
             if not decision.allowed:
@@ -158,7 +140,8 @@ class Assistant:
         try:
             messages = self.client.send(sender, clean)
         except (httpx.HTTPError, ValueError) as exc:
-            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__)
+            log.error("sender=%s rasa request failed: %s", sender, type(exc).__name__,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
             return Reply("fallback", [replies.SERVICE_DOWN])
         reply = parse(messages, sender)
         reply.replies[:0] = self._notices(sender)
@@ -170,8 +153,8 @@ class Assistant:
             return []
         try:
             return [n.text for n in self.outbox.claim(sender)]
-        except Exception as exc:  # noqa: BLE001 - the reply goes out regardless
-            log.error("sender=%s outbox unavailable: %s", sender, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the reply goes out regardless
+            log.exception("sender=%s outbox unavailable", sender)
             return []
 
     def close(self) -> None:

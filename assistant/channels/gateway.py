@@ -21,12 +21,26 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MODERATION,
+    MUTE,
+    RECALL,
+    REMOVE,
+    WARN,
+    AdminAction,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    OutgoingMessage,
+    Reply,
+    Wake,
+)
 from assistant.dialogue import replies
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdminAction, Event, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake
-from assistant.channels.client import Reply
 from assistant.moderation import Decision, Message, Moderator, redact
 from assistant.text.normalize import normalize
 
@@ -37,39 +51,9 @@ log = logging.getLogger(__name__)
 
 Answerer = Callable[[str, str], Reply]      # (text, sender) -> Reply; Assistant.ask in production
 
-MODERATION = "moderation"     # route of a message the moderator stopped
 GREETING = "greeting"         # route of a member-joined event
 _ALLOWED = ("allow", "redact")
 _LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": REMOVE}
-
-
-@dataclass
-class GatewayResult:
-    outgoing: list[OutgoingMessage] = field(default_factory=list)
-    actions: list[AdminAction] = field(default_factory=list)
-    route: str | None = None              # the answerer's route, "moderation", "greeting"; None = nothing to do
-    decision: Decision | None = None      # the moderator's decision (group messages)
-    reply: Reply | None = None            # the answerer's reply, when the message went to it
-    forwarded: str | None = None          # the text the answerer saw (redacted, mention stripped)
-    notices: list[str] = field(default_factory=list)   # outbox texts delivered before the reply
-
-    @property
-    def texts(self) -> list[str]:
-        return [m.text for m in self.outgoing]
-
-    def as_reply(self) -> Reply:
-        """What ``ask --json`` reports: the answerer's reply, or a ``moderation`` reply."""
-        if self.reply is not None and self.route != MODERATION:
-            return replace(self.reply, replies=[*self.notices, *self.reply.replies]) if self.notices else self.reply
-        return Reply(self.route or MODERATION, self.texts)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"route": self.route, "messages": [m.as_dict() for m in self.outgoing],
-                "actions": [a.as_dict() for a in self.actions],
-                "decision": None if self.decision is None else {
-                    "action": self.decision.action, "rule_id": self.decision.rule_id,
-                    "rules": list(self.decision.rules), "strikes": self.decision.strikes},
-                "reply": None if self.reply is None else self.reply.as_dict()}
 
 
 class Gateway:
@@ -155,8 +139,8 @@ class Gateway:
     def _answer(self, question: str, sender: str) -> Reply:
         try:
             return self.answerer(question, sender)
-        except Exception as exc:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
-            log.error("gateway sender=%s answerer failed: %s", sender, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
+            log.exception("gateway sender=%s answerer failed", sender)
             return Reply("fallback", [replies.SERVICE_DOWN])
 
     def _log(self, msg: IncomingMessage, result: GatewayResult) -> None:
@@ -176,8 +160,8 @@ class Gateway:
             if key is not None:
                 return self.outbox.claim(key, limit=limit)
             return self.outbox.claim(prefix=f"{platform}:", limit=limit)
-        except Exception as exc:  # noqa: BLE001 - the resident still gets the reply
-            log.error("gateway platform=%s outbox unavailable: %s", platform, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the resident still gets the reply
+            log.exception("gateway platform=%s outbox unavailable", platform)
             return []
 
     def deliver_notices(self, platform: str, limit: int = 50) -> list[OutgoingMessage]:

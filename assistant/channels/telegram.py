@@ -34,14 +34,30 @@ import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MUTE,
+    RECALL,
+    REMOVE,
+    AdapterError,
+    AdminAction,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    OutgoingMessage,
+    Wake,
+    decode_json,
+    parse_time,
+)
 from assistant.errors import ConfigError, ServiceError
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, AdapterError, AdminAction, Event, IncomingMessage, MemberJoined, MemberLeft, OutgoingMessage, Wake, decode_json, parse_time
 
 if TYPE_CHECKING:
     from telegram import Bot, Update
     from telegram.ext import Application, ContextTypes
 
-    from assistant.channels.gateway import Gateway, GatewayResult
+    from assistant.channels.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -454,14 +470,12 @@ class TelegramBot:
 
     async def deliver_notices(self) -> int:
         """Send the outbox's notices for Telegram conversations now; how many were claimed."""
-        from assistant.channels.gateway import GatewayResult
-
         try:
             out = await asyncio.to_thread(self.gateway.deliver_notices, self.adapter.platform)
             if out:
                 await self.send(self.adapter.render(GatewayResult(outgoing=out)))
-        except Exception as exc:  # noqa: BLE001 - the loop goes on
-            log.error("telegram notices failed: %s", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the loop goes on
+            log.exception("telegram notices failed")
             return 0
         return len(out)
 
@@ -489,10 +503,12 @@ class TelegramBot:
                              type(exc).__name__)
                     await self._perform(call["_fallback"])
                 else:
-                    log.warning("telegram %s chat=%s refused: %s", method, chat, type(exc).__name__)
+                    log.warning("telegram %s chat=%s refused: %s", method, chat, type(exc).__name__,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
                 return
             except TelegramError as exc:
-                log.warning("telegram %s chat=%s failed: %s", method, chat, type(exc).__name__)
+                log.warning("telegram %s chat=%s failed: %s", method, chat, type(exc).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
                 return
 
     @staticmethod
@@ -522,8 +538,7 @@ class TelegramBot:
             raise ValueError(f"unknown Bot API call {method!r}")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update=%s failed: %s", getattr(update, "update_id", "-"),
-                  type(context.error).__name__)
+        log.error("telegram update=%s failed", getattr(update, "update_id", "-"), exc_info=context.error)
 
 
 def check_token(token: str, base_url: str | None = None, timeout: float = 15) -> str:

@@ -18,10 +18,24 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, TextIO
 
-from assistant.channels.base import DEFAULT_WAKE, MUTE, RECALL, REMOVE, WARN, AdapterError, Event, IncomingMessage, MemberJoined, MemberLeft, Wake, parse_payload
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    MUTE,
+    RECALL,
+    REMOVE,
+    WARN,
+    AdapterError,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    MemberJoined,
+    MemberLeft,
+    Wake,
+    parse_payload,
+)
 
 if TYPE_CHECKING:
-    from assistant.channels.gateway import Gateway, GatewayResult
+    from assistant.channels.gateway import Gateway
 
 GROUP = "terminal-group"
 DEFAULT_SPEAKER = "访客"
@@ -107,8 +121,6 @@ class TerminalAdapter:
 def run_terminal(gateway: Gateway, stdin: TextIO, stdout: TextIO, adapter: TerminalAdapter | None = None,
                  prompt: str = "") -> int:
     """Read lines until EOF or /quit; write the bot's side of the group. Returns the lines handled."""
-    from assistant.channels.gateway import GatewayResult
-
     adapter = adapter or TerminalAdapter(wake=gateway.wake)
     handled = 0
     stdout.write(HELP + "\n")

@@ -40,14 +40,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from assistant.channels.base import DEFAULT_WAKE, AdapterError, Event, IncomingMessage, Wake, parse_payload
+from assistant.channels.base import (
+    DEFAULT_WAKE,
+    AdapterError,
+    Event,
+    GatewayResult,
+    IncomingMessage,
+    Wake,
+    parse_payload,
+)
 from assistant.errors import ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
     from fastapi.responses import Response
 
-    from assistant.channels.gateway import Gateway, GatewayResult
+    from assistant.channels.gateway import Gateway
 
 # fastapi, starlette, anyio and uvicorn are imported where used: importing assistant.channels stays light.
 

@@ -103,6 +103,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         # Handoffs nobody took and overdue tickets are swept while the console runs.
         with Sweeper(desk, every=settings.sweep_every):
-            # proxy_headers=False: the app itself decides whether X-Forwarded-For is to be believed
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+            # proxy_headers=False: the app itself decides whether X-Forwarded-For is to be believed.
+            # log_config=None: uvicorn's records (tracebacks of failed requests) go through the app's
+            # handler and its personal-data filter (assistant.logs), not a handler of uvicorn's own.
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False,
+                        log_config=None)
     return 0

@@ -10,6 +10,7 @@ import sys
 
 from assistant.cli import (ask, bench, chat, console, desk, evaluate, handoff, kb, serve, setup, telegram, tickets,
                            train, validate, webchat, webhook)
+from assistant import logs
 from assistant.errors import AssistantError, DataError
 
 log = logging.getLogger("assistant")
@@ -52,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.settings import load_settings
 
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("jieba", "bm25s", "httpx", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(args.verbose)
     quiet_model_libraries()
     try:
         settings = load_settings().with_ports(args.rasa_port, args.action_port)

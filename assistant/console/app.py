@@ -368,7 +368,7 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("console error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        log.error("console error on %s %s", request.method, request.url.path, exc_info=exc)
         return page(request, "error.html", None, 500, title="内部错误", message="操作未完成，请稍后再试或联系技术人员。")
 
     @app.get("/static/console.css", include_in_schema=False)

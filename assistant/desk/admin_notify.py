@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from assistant.channels.base import OutgoingMessage
-from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, _ids
+from assistant.desk.handoff.notify import LogNotifier, MultiNotifier, Notifier, WebhookNotifier, event_ids
 from assistant.desk.handoff.queue import redact_summary
 from assistant.moderation.pii import redact_text
 from assistant.vocabulary import CATEGORY_NAMES, OVERDUE_NAMES, REASON_NAMES
@@ -136,9 +136,9 @@ class ChatNotifier:
     def notify(self, event: dict[str, Any]) -> None:
         try:
             self.send(self.message(event))
-            log.info("chat %s posted to %s", _ids(event), self.conversation_id)
-        except Exception as exc:  # noqa: BLE001 - never into the conversation
-            log.error("chat %s not posted: %s", _ids(event), type(exc).__name__)
+            log.info("chat %s posted to %s", event_ids(event), self.conversation_id)
+        except Exception:  # noqa: BLE001 - never into the conversation
+            log.exception("chat %s not posted", event_ids(event))
 
 
 def telegram_send(token: str, base_url: str = "https://api.telegram.org/bot",

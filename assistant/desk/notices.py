@@ -179,12 +179,12 @@ def keep(outbox: Outbox | None, conversation_id: str, texts: list[str], kind: st
          ticket_id: str | None = None) -> bool:
     """Put texts a caller got back from ``Residents.tell`` in the outbox; True when they are there
     (a gateway delivers them). False without an outbox, texts or a working database: the caller
-    still has them. Never raises; failures are logged with the exception type only."""
+    still has them. Never raises; failures are logged with their traceback."""
     if outbox is None or not texts:
         return False
     try:
         outbox.add(conversation_id, texts, kind, ticket_id)
-    except Exception as exc:  # noqa: BLE001 - the resolve / the sweep goes on; the caller keeps the texts
-        log.error("notices for ticket %s not queued: %s", ticket_id or "-", type(exc).__name__)
+    except Exception:  # noqa: BLE001 - the resolve / the sweep goes on; the caller keeps the texts
+        log.exception("notices for ticket %s not queued", ticket_id or "-")
         return False
     return True

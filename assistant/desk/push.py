@@ -53,7 +53,8 @@ class RasaResidents:
             resp.raise_for_status()
             messages = resp.json().get("messages") or []
         except (httpx.HTTPError, ValueError) as exc:
-            log.warning("could not tell conversation=%s %s: %s", conversation_id, intent, type(exc).__name__)
+            log.warning("could not tell conversation=%s %s: %s", conversation_id, intent, type(exc).__name__,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
             raise ResidentUnreachable(conversation_id, intent) from exc
         log.info("told conversation=%s %s", conversation_id, intent)
         return [m["text"] for m in messages if isinstance(m, dict) and isinstance(m.get("text"), str)]

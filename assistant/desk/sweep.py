@@ -23,8 +23,8 @@
    claim and the send, that reminder is lost rather than repeated. A reopened ticket that goes
    overdue again is not reminded again of the same kind.
 
-A sweep never raises for one bad item: failures are logged (ids and exception types only) and
-listed in ``SweepReport.errors``.
+A sweep never raises for one bad item: failures are logged (ids and the traceback) and listed in
+``SweepReport.errors`` (ids and exception types only).
 """
 
 from __future__ import annotations
@@ -104,16 +104,16 @@ class SweepReport:
 
 
 def _fail(report: SweepReport, step: str, ident: str, exc: BaseException) -> None:
-    # exception types only: messages may quote residents' text
+    # The report (printed, returned as JSON) has the type only: messages may quote residents' text.
     report.errors.append(f"{step} {ident}: {type(exc).__name__}")
-    log.error("sweep %s %s failed: %s", step, ident, type(exc).__name__)
+    log.error("sweep %s %s failed", step, ident, exc_info=exc)
 
 
 def _handler(desk: Desk, now: datetime, category: str | None) -> Admin | None:
     try:
         return desk.roster.handler(now, category)
     except Exception as exc:  # noqa: BLE001 - a hand-built roster may have a gap; notify anyway
-        log.error("sweep: nobody on duty at %s: %s", now.isoformat(), type(exc).__name__)
+        log.error("sweep: nobody on duty at %s", now.isoformat(), exc_info=exc)
         return None
 
 
@@ -197,7 +197,7 @@ def sweep(desk: Desk, now: datetime | None = None, *, take_timeout: timedelta | 
 
 class Sweeper:
     """Runs ``sweep`` now and then every ``every`` seconds in a daemon thread until ``stop()``.
-    A failing sweep is logged (exception type only) and the loop goes on."""
+    A failing sweep is logged with its traceback and the loop goes on."""
 
     def __init__(self, desk: Desk, every: float = 60.0, *, take_timeout: timedelta | None = None,
                  clock: Callable[[], datetime] | None = None,
@@ -245,9 +245,9 @@ class Sweeper:
             if self.on_report is not None:
                 self.on_report(report)
             return report
-        except Exception as exc:  # noqa: BLE001 - the loop must go on
+        except Exception:  # noqa: BLE001 - the loop must go on
             self.failures += 1
-            log.error("sweeper run %d failed: %s", self.runs, type(exc).__name__)
+            log.exception("sweeper run %d failed", self.runs)
             return None
 
     def _loop(self) -> None:

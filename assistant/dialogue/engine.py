@@ -108,7 +108,8 @@ class Engine:
         try:
             return self.desk.handoffs.is_paused(sender)
         except AssistantError as exc:
-            log.warning("handoff state of sender=%s unknown: %s", sender, type(exc).__name__)
+            log.warning("handoff state of sender=%s unknown: %s", sender, type(exc).__name__,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
             return False
 
     def abusive(self, text: str, sender: str) -> Turn | None:
@@ -180,7 +181,8 @@ class Engine:
             try:
                 earlier = self.desk.tickets.list(reporter_id=sender, limit=5)
             except AssistantError as exc:
-                log.warning("looking up sender=%s's tickets failed: %s", sender, type(exc).__name__)
+                log.warning("looking up sender=%s's tickets failed: %s", sender, type(exc).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
                 earlier = []
             unit = next((t.unit for t in earlier if t.unit), None)
             if unit:
@@ -235,7 +237,8 @@ class Engine:
             try:
                 self.desk.tickets.rate(state.csat_ticket, score, actor="resident")
             except AssistantError as exc:
-                log.warning("rating ticket %s failed: %s", state.csat_ticket, type(exc).__name__)
+                log.warning("rating ticket %s failed: %s", state.csat_ticket, type(exc).__name__,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
                 return Turn("ticket", [replies.CSAT_FAILED], ticket_id=state.csat_ticket, rated=True)
         return Turn("ticket", [replies.CSAT_THANKS.format(score=score)], ticket_id=state.csat_ticket, rated=True)
 

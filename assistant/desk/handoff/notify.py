@@ -63,7 +63,8 @@ def ticket_event(ticket: Ticket, kind: str, admin: Admin | None = None, at: date
             "at": (at or datetime.now(timezone.utc)).isoformat()}
 
 
-def _ids(event: dict[str, Any]) -> str:
+def event_ids(event: dict[str, Any]) -> str:
+    """The event's kind and ids for a log line (never the summary)."""
     admin = event.get("admin")
     admin_id = admin.get("id", "-") if isinstance(admin, dict) else (admin or "-")
     if str(event.get("event", "")).startswith("service."):
@@ -82,7 +83,7 @@ class LogNotifier:
         self.logger, self.level = logger, level
 
     def notify(self, event: dict[str, Any]) -> None:
-        self.logger.log(self.level, "notify %s", _ids(event))
+        self.logger.log(self.level, "notify %s", event_ids(event))
 
 
 class WebhookNotifier:
@@ -117,14 +118,14 @@ class WebhookNotifier:
             with self._lock:
                 self._threads.add(t)
             t.start()
-        except Exception as exc:  # noqa: BLE001 - never into the conversation
-            log.error("webhook %s not sent: %s", _ids(event), type(exc).__name__)
+        except Exception:  # noqa: BLE001 - never into the conversation
+            log.exception("webhook %s not sent", event_ids(event))
 
     def _send_and_forget(self, payload: dict[str, Any]) -> None:
         try:
             self.send(payload)
-        except Exception as exc:  # noqa: BLE001
-            log.error("webhook %s not sent: %s", _ids(payload), type(exc).__name__)
+        except Exception:  # noqa: BLE001
+            log.exception("webhook %s not sent", event_ids(payload))
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -144,7 +145,7 @@ class WebhookNotifier:
                 try:
                     r = client.post(self.url, json=payload, headers=self.headers)
                     if r.status_code < 400:
-                        log.info("webhook %s delivered (attempt %d)", _ids(payload), attempt)
+                        log.info("webhook %s delivered (attempt %d)", event_ids(payload), attempt)
                         return True
                     why = f"HTTP {r.status_code}"
                     if r.status_code < 500 and r.status_code != 429:
@@ -154,9 +155,9 @@ class WebhookNotifier:
                 if attempt < self.attempts:
                     delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
                     log.warning("webhook %s attempt %d failed (%s); retrying in %.2fs",
-                                _ids(payload), attempt, why, delay)
+                                event_ids(payload), attempt, why, delay)
                     self.sleep(delay)
-            log.error("webhook %s gave up after attempt %d: %s", _ids(payload), attempt, why)
+            log.error("webhook %s gave up after attempt %d: %s", event_ids(payload), attempt, why)
             return False
         finally:
             if self.client is None:
@@ -173,8 +174,8 @@ class MultiNotifier:
         for n in self.notifiers:
             try:
                 n.notify(event)
-            except Exception as exc:  # noqa: BLE001 - never into the conversation
-                log.error("notifier %s failed on %s: %s", type(n).__name__, _ids(event), type(exc).__name__)
+            except Exception:  # noqa: BLE001 - never into the conversation
+                log.exception("notifier %s failed on %s", type(n).__name__, event_ids(event))
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait for background sends of the notifiers that have them (before a command exits)."""

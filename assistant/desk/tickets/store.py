@@ -174,14 +174,15 @@ def open_engine(url: str | None = None, *, busy_timeout: float = 30.0) -> Engine
                 time.sleep(0.2 * 2 ** attempt)
     except OperationalError as exc:
         engine.dispose()
-        raise StoreUnavailable(f"cannot open {safe_url(url)}: {_first_line(exc)}") from None
+        raise StoreUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
     except BaseException:
         engine.dispose()
         raise
     return engine
 
 
-def _first_line(exc: OperationalError) -> str:
+def error_line(exc: OperationalError) -> str:
+    """The first line of the database driver's message (no SQL, no parameters): for errors that name the URL."""
     return (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0]
 
 
@@ -232,7 +233,7 @@ class SQLStore:
                 yield s
         except OperationalError as exc:
             raise self.unavailable(f"database error on {safe_url(str(self.engine.url))}: "
-                                   f"{_first_line(exc)}") from None
+                                   f"{error_line(exc)}") from None
 
 
 class SQLTicketStore(SQLStore):
