@@ -56,7 +56,7 @@ class EngineAction(Action, ABC):
         state = State.from_slots(tracker.current_slot_values())
         engine = get_engine()
         turn = None if intent == "request_human" else engine.abusive(text, tracker.sender_id)
-        turn = turn or self.respond(engine, text, intent, state, tracker.sender_id)
+        turn = turn or engine.unreadable(text, state) or self.respond(engine, text, intent, state, tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
         return say(dispatcher, tracker, self.name(), turn, state_slots=True)

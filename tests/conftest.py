@@ -8,16 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
-
-# `--hypothesis-profile=fuzz` (make fuzz): the long runs of the fuzz and schema tests.
-settings.register_profile("fuzz", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 collect_ignore = ["rasa_env"]  # run by the Rasa environment's pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Property, fuzz and schema tests: a short run by default; `--hypothesis-profile=fuzz` (make fuzz) for the
+# full bar (>= 10,000 inputs per fuzz test).
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+hypothesis_settings.register_profile("default", max_examples=300, deadline=None, database=None,
+                                     suppress_health_check=_SLOW_OK)
+hypothesis_settings.register_profile("fuzz", max_examples=10_000, deadline=None, database=None,
+                                     suppress_health_check=list(HealthCheck))
+hypothesis_settings.load_profile("default")
 
 
 class HashEmbedder:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from rasa_sdk import Action, Tracker
@@ -11,6 +12,9 @@ from assistant.dialogue import complaint
 from assistant.dialogue.engine import State
 
 from .test_engine import make_engine
+
+if TYPE_CHECKING:
+    from assistant.desk.desk import Desk
 
 
 def tracker(text: str, intent: str, slots: dict | None = None, confidence: float = 0.93, *,
@@ -290,3 +294,47 @@ def test_abuse_to_the_bot_goes_to_a_human_whatever_the_intent(desk) -> None:  # 
     messages, _ = run(actions.ActionChitchat(), tracker("你个傻逼机器人", "greet", channel="rest"))
     meta = [m["custom"] for m in messages if m.get("custom")][0]
     assert meta["route"] == "handoff" and desk.handoffs.open_for("resident-1").reason == "abusive"
+
+
+JUNK = [
+    ("<iframe src=\"javascript:alert('XSS')\"></iframe>", "request_human"),
+    ("1' UNION SELECT username, password FROM users--", "request_human"),
+    ("' OR '1'='1' --", "inform"),
+    ("<a href=#>!!!</a>", "complain"),
+    ("مرحبا، متى يتم جمع القمامة؟", "complain"),
+    ("Привет, когда вывоз мусора?", "complain"),
+    ("สวัสดีครับ เก็บขยะกี่โมง", "complain"),
+    ("asdkjh qwe zxcmnb 12398 !!@#", "complain"),
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), JUNK)
+@pytest.mark.parametrize("action", [actions.ActionHandoff(), actions.ActionFallback(), actions.ActionAnswer(),
+                                    actions.ActionChitchat()])
+def test_junk_gets_a_clarifying_reply_not_a_human(desk: Desk, action: actions.EngineAction, text: str,
+                                                   intent: str) -> None:
+    from assistant.dialogue import replies
+
+    messages, events = run(action, tracker(text, intent, {"miss_count": 1.0}, channel="rest"))
+    meta = next(m["custom"] for m in messages if m.get("custom"))
+    assert meta["route"] == "fallback" and messages[0]["text"] == replies.UNREADABLE
+    assert desk.handoffs.open_for("resident-1") is None and desk.tickets.list() == []
+    assert slot_events(events)["miss_count"] == 1.0          # not a miss toward the automatic handoff
+
+
+@pytest.mark.parametrize(("text", "intent"), JUNK)
+def test_junk_does_not_start_the_complaint_form(desk: Desk, text: str, intent: str) -> None:
+    from assistant.dialogue import replies
+
+    slots, said = walk([], text)
+    assert slots["requested_slot"] is None and slots["complaint_stop"] == "unreadable" and said == []
+    messages, events = run(actions.ActionSubmitComplaint(), tracker(text, "complain", slots, channel="rest"))
+    meta = next(m["custom"] for m in messages if m.get("custom"))
+    assert meta["route"] == "fallback" and messages[0]["text"] == replies.UNREADABLE
+    assert slot_events(events)["complaint_stop"] is None
+    assert desk.tickets.list() == [] and desk.handoffs.open_for("resident-1") is None
+
+
+def test_abuse_with_abusive_words_still_goes_to_a_human(desk: Desk) -> None:
+    run(actions.ActionAnswer(), tracker("<b>你个傻逼机器人</b>", "faq_parking"))
+    assert desk.handoffs.open_for("resident-1").reason == "abusive"

@@ -160,3 +160,28 @@ def test_a_slow_answer_from_healthy_servers_is_still_awaited(slow_rasa: tuple[st
     reply = bot.ask("车位怎么租")
     assert reply.route == "answer" and reply.replies == ["答"]
     bot.close()
+class RecordingRasa(ScriptedRasa):
+    """ScriptedRasa that keeps what it was sent, and fails as the real client does on text it cannot encode."""
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+    def send(self, sender: str, text: str) -> list[dict]:
+        (sender + text).encode("utf-8")          # httpx raises UnicodeEncodeError here on a lone surrogate
+        self.sent.append((sender, text))
+        return super().send(sender, text)
+def test_lone_surrogates_in_text_or_sender_still_get_an_answer() -> None:
+    rasa = RecordingRasa()
+    bot = Assistant(rasa)  # type: ignore[arg-type]
+    reply = bot.ask("车位\udc80怎么租\ud800", "resident\udc80")
+    assert reply.route == "answer" and replies.SERVICE_DOWN not in reply.replies
+    assert rasa.sent == [("resident\\udc80", "车位 怎么租")]
+    bot.ask("x", "resident\udc81")
+    assert rasa.sent[-1][0] != rasa.sent[0][0]          # distinct ids stay distinct
+def test_long_messages_are_cut_to_the_documented_maximum() -> None:
+    from assistant.text.normalize import MAX_CHARS, MAX_MESSAGE_CHARS, limit
+    rasa = RecordingRasa()
+    bot = Assistant(rasa)  # type: ignore[arg-type]
+    text = "头" * 100 + "中" * 100_000 + "车位怎么租"
+    assert len(limit(text)) == MAX_MESSAGE_CHARS and limit(text).endswith("车位怎么租")
+    assert bot.ask(text, "r").route == "answer"
+    sent = rasa.sent[0][1]
+    assert len(sent) <= MAX_CHARS and sent.startswith("头") and sent.endswith("车位怎么租")

@@ -137,14 +137,15 @@ def test_jsonl_answers_each_line_and_reports_bad_lines(served: tuple[Settings, S
     proc = cli(served[0], "ask", "--jsonl", stdin="\n".join(lines) + "\n")
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(out) == 7
+    assert len(out) == 8                       # one object per line, the blank one included
     assert out[0]["route"] == "answer" and out[0]["topic"] == "garbage"
     assert "error" in out[1] and out[1]["line"] == 2
     assert "error" in out[2] and "text" in out[2]["error"]
-    assert out[3]["route"] == "fallback"
-    assert out[4]["route"] == "handoff" and replies.MISSED_TWICE in out[4]["replies"]  # the second miss
-    assert out[5]["route"] == "handoff" and out[5]["replies"] == []  # the bot stays quiet
-    assert "error" in out[6]
+    assert out[3] == {"error": "line 4: empty line", "line": 4}
+    assert out[4]["route"] == "fallback"
+    assert out[5]["route"] == "handoff" and replies.MISSED_TWICE in out[5]["replies"]  # the second miss
+    assert out[6]["route"] == "handoff" and out[6]["replies"] == []  # the bot stays quiet
+    assert "error" in out[7]
 
 
 @pytest.mark.parametrize("text", [

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from assistant.text.normalize import clip, is_blank, normalize, prepare, strip_emoji
 
 
@@ -38,3 +40,19 @@ def test_clip_keeps_the_question_at_the_end() -> None:
 
 def test_prepare_combines_all() -> None:
     assert prepare("  停車位\x07怎麼租？ ") == "停车位 怎么租?"
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("<iframe src=\"javascript:alert('XSS')\"></iframe>", "markup"),
+    ("'; DROP TABLE users; --", "markup"),
+    ("مرحبا، متى يتم جمع القمامة؟", "script"),
+    ("Привет, когда вывоз мусора?", "script"),
+    ("สวัสดีครับ เก็บขยะกี่โมง", "script"),
+    ("asdkjh qwe zxcmnb 12398", "noise"),
+    ("车位怎么租", None), ("请问 EV charging pile 在哪里？", None), ("<b>车位怎么租</b>", None), ("5-101", None),
+    ("1", None), ("5分", None), ("where is the parking lot?", None), ("ok", None), ("Привет 车位怎么租", None),
+])
+def test_unreadable(text: str, why: str | None) -> None:
+    from assistant.text.readable import unreadable
+
+    assert unreadable(text) == why

@@ -1,8 +1,8 @@
 """Talking to the assistant through Rasa's REST channel, as every chat platform does.
 
-``Assistant.ask`` prepares the text (normalisation, clipping), handles what needs no model
-(blank or emoji-only messages), sends the rest to Rasa and reads back replies plus the metadata
-the custom actions attach. Whatever goes wrong, the resident gets a reply.
+``Assistant.ask`` prepares the text (at most ``MAX_MESSAGE_CHARS``, normalisation, clipping),
+handles what needs no model (blank or emoji-only messages), sends the rest to Rasa and reads back
+replies plus the metadata the custom actions attach. Whatever goes wrong, the resident gets a reply.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import httpx
 
 from assistant.channels.base import Reply
 from assistant.dialogue import replies
-from assistant.text.normalize import is_blank, normalize, prepare
+from assistant.text.normalize import is_blank, limit, normalize, prepare, scrub
 
 if TYPE_CHECKING:
     from assistant.desk.handoff import HandoffStore
@@ -102,8 +102,8 @@ class Assistant:
 
     def ask(self, text: str, sender: str | None = None) -> Reply:
         start = time.perf_counter()
-        sender = sender or f"anon-{uuid.uuid4().hex[:12]}"
-        reply = self._ask(text, sender)
+        sender = scrub(sender) if sender else f"anon-{uuid.uuid4().hex[:12]}"
+        reply = self._ask(limit(text or ""), sender)
         reply.latency_ms = (time.perf_counter() - start) * 1000
         return reply
 

@@ -6,7 +6,8 @@
 
 Every group message is moderated, whether or not it is addressed to the bot. A violation gets
 the moderator's replies and admin actions and never reaches the assistant. Personal data is
-redacted before anything is forwarded. Only messages addressed to the bot (with the @mention or
+redacted before anything is forwarded. Texts longer than ``MAX_MESSAGE_CHARS`` are cut first
+(head and end kept). Only messages addressed to the bot (with the @mention or
 wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
 keeps strike counts exact); answering runs concurrently.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from assistant.channels.base import (
@@ -42,7 +44,7 @@ from assistant.channels.base import (
 )
 from assistant.dialogue import replies
 from assistant.moderation import Decision, Message, Moderator, redact
-from assistant.text.normalize import normalize
+from assistant.text.normalize import limit, normalize, scrub
 
 if TYPE_CHECKING:
     from assistant.desk.notices import Notice, Outbox
@@ -85,6 +87,10 @@ class Gateway:
     # -- messages ------------------------------------------------------------------------------
 
     def on_message(self, msg: IncomingMessage) -> GatewayResult:
+        # At most MAX_MESSAGE_CHARS, and ids that can be stored and sent (no lone surrogates).
+        msg = replace(msg, text=limit(msg.text or ""), sender_id=scrub(msg.sender_id),
+                      conversation_id=scrub(msg.conversation_id),
+                      message_id=scrub(msg.message_id) if msg.message_id else msg.message_id)
         text = normalize(msg.text)
         result = GatewayResult()
         if msg.is_group:
@@ -105,6 +111,7 @@ class Gateway:
         if not (msg.is_tome() or named or not msg.is_group):
             self._log(msg, result)
             return result
+        question = limit(question)             # normalising and redaction may have made it longer
         result.forwarded = question
         key = _sender_key(msg)
         result.reply = self._answer(question, key)

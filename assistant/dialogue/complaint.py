@@ -21,7 +21,7 @@ DESCRIPTION = "complaint_description"
 OTHER_PARTY = "complaint_other_party"
 URGENCY = "complaint_urgency"
 CONFIRMED = "complaint_confirmed"
-STOP = "complaint_stop"          # why the form ended early: cancel | handoff | angry
+STOP = "complaint_stop"          # why the form ended early: cancel | handoff | angry (the engine: answered, unreadable)
 RETRIES = "complaint_retries"    # unreadable answers to the slot being asked
 ASKED = (CATEGORY, UNIT, DESCRIPTION, OTHER_PARTY, URGENCY, CONFIRMED)
 SLOTS = (*ASKED, STOP, RETRIES)
@@ -34,7 +34,7 @@ MENU = CATEGORIES               # numbered 1-10 in the category question
 _CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
 _ANGRY = re.compile(r"气死|忍无可忍|受够了|太过分|欺人太甚|什么破|垃圾物业|狗屁|去死|投诉到(?:12345|市长|媒体|电视台)"
-                    r"|打12345|曝光你们|[!！]{3,}")
+                    r"|打12345|曝光你们|[\u4e00-\u9fff][!！]{3,}")   # "!!!" after Chinese words, not after markup
 _URGENT = re.compile(r"紧急|很急|特别急|急急|马上|立刻|危险|着火|冒烟|漏电|砸到|受伤|救命|正在发生|^急|^是$|^是的")
 _NOT_URGENT = re.compile(r"不急|不紧急|一般|普通|不着急|还好|^否|^不是|^没有?$|不太急")
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")

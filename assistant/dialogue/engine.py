@@ -17,6 +17,7 @@ from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBa
 from assistant.knowledge.retrieval import Retriever
 from assistant.text.normalize import is_blank, prepare
 from assistant.vocabulary import CATEGORY_NAMES
+from assistant.text.readable import unreadable
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk
@@ -118,6 +119,15 @@ class Engine:
             return None
         return self.handoff(text, State(), sender, reason="abusive")
 
+    def unreadable(self, text: str, state: State) -> Turn | None:
+        """Markup, code, noise or a script the assistant does not read: a short clarifying reply,
+        whatever NLU made of it; not a ticket, a handoff or a miss toward the automatic handoff."""
+        why = unreadable(text)
+        if why is None:
+            return None
+        log.info("unreadable message (%s): clarifying", why)
+        return Turn("fallback", [replies.UNREADABLE], state=state)
+
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
         picked = self._pending_choice(text, state) or self._csat(text, state)
@@ -174,6 +184,8 @@ class Engine:
     def complaint_step(self, text: str, slots: dict[str, Any], asked: str | None, sender: str = "") -> complaint.Step:
         """Read one message of the form; at the start, a unit the resident gave on an earlier ticket
         is taken rather than asked again."""
+        if asked is None and unreadable(text) is not None:       # junk does not start a complaint
+            return complaint.Step({complaint.STOP: "unreadable"})
         if asked is None and self.complain(text) is not None:
             return complaint.Step({complaint.STOP: "answered"})
         step = complaint.step(text, slots, asked)
@@ -198,6 +210,8 @@ class Engine:
         reset = {name: None for name in complaint.SLOTS}
         if stop == "cancel":
             return Turn("ticket", [replies.COMPLAINT_CANCELLED], slots=reset)
+        if stop == "unreadable":
+            return Turn("fallback", [replies.UNREADABLE], slots=reset)
         if stop == "answered":
             turn = self.complain(text) or self.fallback(text, State(), sender)
             turn.slots = reset

@@ -7,7 +7,9 @@ import unicodedata
 
 import zhconv
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+# Control and format characters, and lone surrogates (no valid UTF-8: they cannot be sent or stored).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACE = re.compile(r"\s+")
 # Pictographs, dingbats, flags, variation selectors, skin tones, ZWJ.
 _EMOJI = re.compile(
@@ -15,7 +17,8 @@ _EMOJI = re.compile(
     "\U0000fe00-\U0000fe0f\U0001f3fb-\U0001f3ff\u200d\u2b00-\u2bff\u2300-\u23ff]+"
 )
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
-MAX_CHARS = 240
+MAX_CHARS = 240            # what NLU and retrieval read of a message
+MAX_MESSAGE_CHARS = 2000  # the longest message any channel accepts; longer ones are cut (``limit``)
 
 
 def normalize(text: str) -> str:
@@ -41,6 +44,19 @@ def clip(text: str, limit: int = MAX_CHARS) -> str:
         return text
     head = limit // 4
     return text[:head] + " … " + text[-(limit - head - 3):]
+
+
+def limit(text: str) -> str:
+    """A message as channels accept it: at most ``MAX_MESSAGE_CHARS`` (head and end kept)."""
+    return clip(text, MAX_MESSAGE_CHARS)
+
+
+def scrub(value: str) -> str:
+    """An id or text made encodable: each lone surrogate becomes its escape (``\\udc80``), so
+    distinct ids stay distinct."""
+    if not _SURROGATE.search(value):
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def prepare(text: str) -> str:

@@ -12,6 +12,7 @@ from assistant.channels import IncomingMessage, MemberJoined, MemberLeft, Wake
 from assistant.channels.client import Reply
 from assistant.channels.gateway import MODERATION, Gateway
 from assistant.moderation import ModerationConfig, Moderator, Roster
+from assistant.text.normalize import MAX_MESSAGE_CHARS
 
 from .conftest import FakeAnswerer
 
@@ -155,7 +156,9 @@ def test_long_message(gateway: Gateway, answerer: FakeAnswerer) -> None:
     start = time.perf_counter()
     result = gateway.handle(msg(text))
     assert time.perf_counter() - start < 2
-    assert result.route == "answer" and len(answerer.texts[0]) == 10_000
+    # Cut to the documented maximum (head and end kept) before moderation and answering.
+    assert result.route == "answer" and len(answerer.texts[0]) <= MAX_MESSAGE_CHARS
+    assert answerer.texts[0].startswith("小区东门") and answerer.texts[0].endswith("晚上很黑")
 
 
 def test_burst_of_500_messages_in_one_second(gateway: Gateway, answerer: FakeAnswerer) -> None:

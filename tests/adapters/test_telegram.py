@@ -228,7 +228,7 @@ def test_long_message_and_long_reply(api: FakeBotAPI, mod_config: ModerationConf
         running.deliver(tg_message("@jinshan_bot " + "小区东门的路灯坏了好几天晚上很黑" * 625, mention=True))
     finally:
         running.close()
-    assert len(seen[0]) == 10_000
+    assert len(seen[0]) <= 2000 and seen[0].endswith("晚上很黑")     # cut by the gateway (MAX_MESSAGE_CHARS)
     texts = [p["text"] for p in api.calls_of("sendMessage")]
     assert len(texts) == 3 and all(len(t.encode("utf-16-le")) // 2 <= MAX_TEXT for t in texts)
     assert "".join(texts).replace("@5-101-张三 ", "", 1) == "好😀" * 3000

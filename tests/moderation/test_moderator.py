@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.moderation import (Message, ModerationError, Moderator, SqlStrikeStore, load_config,
-                                  store_from_config)
+from assistant.moderation import (Message, ModerationConfig, ModerationError, Moderator, SqlStrikeStore,
+                                  load_config, store_from_config)
 from assistant.moderation.flood import FloodTracker
 
 from .numbers import Numbers, spaced
@@ -184,3 +184,21 @@ def test_sql_store_keeps_strikes_across_restarts(cfg, tmp_path: Path) -> None:  
     assert first.check(Message("u1", "g", AD, T0)).action == "warn"
     second = Moderator(store_cfg, store=SqlStrikeStore("sqlite:///db/strikes.sqlite3", root=tmp_path))
     assert second.check(Message("u1", "g", "你是个傻逼", at(5))).action == "mute_recommendation"
+
+
+@pytest.mark.parametrize("text", [
+    "<iframe src=\"data:text/html;base64,nZ3sb6bn5qbpFsBgPSMOtiVVgxFx4aF1Ia8XtYD2\"></iframe>",
+    "<div class='ovw9p6sB7PIa'>khH01BiV</div>",
+    "' OR id=825 -- sB0+DvvU",
+    "' OR id=1 -- qb/SH1SB",
+    "1' UNION SELECT username, password FROM users--",
+    "<script>alert(1)</script><!-- x9tmd2 -->",
+])
+def test_markup_and_sql_are_not_abuse(cfg: ModerationConfig, text: str) -> None:
+    # Letters inside codes (base64, ids) are not the abbreviations sb, tmd ...: abuse needs abusive words.
+    assert "abuse" not in Moderator(cfg).check(Message("u1", "g1", text, T0)).rules
+
+
+@pytest.mark.parametrize("text", ["sb", "你是sb吧", "s b", "tmd，又停电", "nmsl!!!", "SB 一个"])
+def test_abbreviations_are_still_abuse(cfg: ModerationConfig, text: str) -> None:
+    assert Moderator(cfg).check(Message("u1", "g1", text, T0)).rule_id == "abuse"
