@@ -153,7 +153,7 @@ class Assistant:
             return []
         try:
             return [n.text for n in self.outbox.claim(sender)]
-        except Exception:  # noqa: BLE001 - the reply goes out regardless
+        except Exception:
             log.exception("sender=%s outbox unavailable", sender)
             return []
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from assistant.channels.base import (
     DEFAULT_WAKE,
@@ -146,7 +147,7 @@ class Gateway:
     def _answer(self, question: str, sender: str) -> Reply:
         try:
             return self.answerer(question, sender)
-        except Exception:  # noqa: BLE001 - whatever goes wrong, the resident gets a reply
+        except Exception:
             log.exception("gateway sender=%s answerer failed", sender)
             return Reply("fallback", [replies.SERVICE_DOWN])
 
@@ -167,7 +168,7 @@ class Gateway:
             if key is not None:
                 return self.outbox.claim(key, limit=limit)
             return self.outbox.claim(prefix=f"{platform}:", limit=limit)
-        except Exception:  # noqa: BLE001 - the resident still gets the reply
+        except Exception:
             log.exception("gateway platform=%s outbox unavailable", platform)
             return []
 

@@ -256,10 +256,7 @@ class TelegramAdapter:
             start, end = index[off], index[off + length]
             span = text[start:end]
             kind = e.get("type")
-            if kind == "mention" and self.username and span.lstrip("@").lower() == self.username:
-                addressed = True
-                cut.append((start, end))
-            elif kind == "text_mention" and isinstance(e.get("user"), dict) and self._is_me(e["user"]):
+            if (kind == "mention" and self.username and span.lstrip("@").lower() == self.username) or (kind == "text_mention" and isinstance(e.get("user"), dict) and self._is_me(e["user"])):
                 addressed = True
                 cut.append((start, end))
             elif kind == "bot_command" and start == 0:
@@ -312,7 +309,7 @@ class TelegramAdapter:
             out = [{"method": "sendMessage", "chat_id": _id(m.private_to), "text": chunk}
                    for chunk in _chunks(m.text, MAX_TEXT)]
             if self.private_fallback and str(m.private_to) != str(m.conversation_id):
-                for call, alt in zip(out, self._messages(fallback)):
+                for call, alt in zip(out, self._messages(fallback), strict=False):
                     call["_fallback"] = alt
             return out
         prefix, entities = "", []
@@ -338,7 +335,7 @@ class TelegramAdapter:
                 return None
             return {"method": "deleteMessage", **base, "message_id": _id(a.message_id)}
         if a.action == MUTE:
-            until = int(dt.datetime.now(dt.timezone.utc).timestamp()) + self.mute_seconds
+            until = int(dt.datetime.now(dt.UTC).timestamp()) + self.mute_seconds
             return {"method": "restrictChatMember", **base, "user_id": _id(a.target),
                     "permissions": _NO_PERMISSIONS, "until_date": until}
         if a.action == REMOVE:
@@ -457,7 +454,7 @@ class TelegramBot:
         stop.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), 30)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -474,7 +471,7 @@ class TelegramBot:
             out = await asyncio.to_thread(self.gateway.deliver_notices, self.adapter.platform)
             if out:
                 await self.send(self.adapter.render(GatewayResult(outgoing=out)))
-        except Exception:  # noqa: BLE001 - the loop goes on
+        except Exception:
             log.exception("telegram notices failed")
             return 0
         return len(out)
@@ -530,7 +527,7 @@ class TelegramBot:
             log.warning("telegram %s chat=%s: user id is not a number, skipped", method, chat)
             return
         if method == "restrictChatMember":
-            until = dt.datetime.fromtimestamp(call["until_date"], dt.timezone.utc)
+            until = dt.datetime.fromtimestamp(call["until_date"], dt.UTC)
             await bot.restrict_chat_member(chat, user, ChatPermissions(**call["permissions"]), until_date=until)
         elif method == "banChatMember":
             await bot.ban_chat_member(chat, user)
@@ -556,7 +553,7 @@ def check_token(token: str, base_url: str | None = None, timeout: float = 15) ->
         return asyncio.run(asyncio.wait_for(get_me(), timeout))
     except InvalidToken:
         raise ConfigError("Telegram rejected the bot token (check it with @BotFather)") from None
-    except (NetworkError, asyncio.TimeoutError, TimeoutError) as exc:
+    except (NetworkError, TimeoutError) as exc:
         raise ServiceError(f"cannot reach the Telegram Bot API at {base_url or DEFAULT_BASE_URL}: "
                            f"{type(exc).__name__}") from None
     except TelegramError as exc:

@@ -13,8 +13,8 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from assistant.settings import Settings
 from assistant.errors import ConfigError
+from assistant.settings import Settings
 
 PACKAGE = "rasa-webchat@1.0.1"
 PAGE = """<!doctype html>
@@ -85,7 +85,7 @@ def write_page(settings: Settings) -> Path:
 
 
 class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

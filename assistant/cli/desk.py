@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from assistant.desk.sweep import Sweeper, SweepReport, sweep
 
 if TYPE_CHECKING:
-    from assistant.settings import Settings
     from assistant.desk.desk import Desk
+    from assistant.settings import Settings
 
 
 def _positive(value: str) -> float:

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from assistant.devtools.evaluate import load_cases, run as run_cases
+    from assistant.devtools.evaluate import load_cases
+    from assistant.devtools.evaluate import run as run_cases
     from assistant.runtime.app import open_assistant, scratch_settings
     from assistant.runtime.services import Services
 

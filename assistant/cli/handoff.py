@@ -21,9 +21,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import DataError
-from assistant.desk.handoff.queue import OPEN, STATES, Handoff, HandoffError, HandoffValidation, SQLHandoffStore, open_handoffs
+from assistant.desk.handoff.queue import (
+    OPEN,
+    STATES,
+    Handoff,
+    HandoffError,
+    HandoffValidation,
+    SQLHandoffStore,
+    open_handoffs,
+)
 from assistant.desk.handoff.roster import ROSTER_ENV, DutyRoster, load_roster
+from assistant.errors import DataError
 
 if TYPE_CHECKING:
     from assistant.settings import Settings

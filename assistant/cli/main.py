@@ -8,9 +8,25 @@ import argparse
 import logging
 import sys
 
-from assistant.cli import (ask, bench, chat, console, desk, evaluate, handoff, kb, serve, setup, telegram, tickets,
-                           train, validate, webchat, webhook)
 from assistant import logs
+from assistant.cli import (
+    ask,
+    bench,
+    chat,
+    console,
+    desk,
+    evaluate,
+    handoff,
+    kb,
+    serve,
+    setup,
+    telegram,
+    tickets,
+    train,
+    validate,
+    webchat,
+    webhook,
+)
 from assistant.errors import AssistantError, DataError
 
 log = logging.getLogger("assistant")

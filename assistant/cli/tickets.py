@@ -22,11 +22,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import DataError
 from assistant.desk.tickets.errors import TicketError, ValidationError
 from assistant.desk.tickets.models import Event, Ticket
 from assistant.desk.tickets.sla import load_sla
 from assistant.desk.tickets.store import SQLTicketStore, open_store, safe_url
+from assistant.errors import DataError
 
 if TYPE_CHECKING:
     from assistant.settings import Settings

@@ -16,14 +16,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import ConfigError
 from assistant.cli.common import add_residents_option
+from assistant.errors import ConfigError
 from assistant.runtime.app import group_gateway, live_answerer, residents_roster
 
 if TYPE_CHECKING:
-    from assistant.settings import Settings
     from assistant.channels.gateway import Gateway
     from assistant.channels.webhook import WebhookServer
+    from assistant.settings import Settings
 
 SECRET_ENV = "ASSISTANT_WEBHOOK_SECRET"
 MIN_SECRET = 16

@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,15 +34,31 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.desk.desk import Desk
-from assistant.desk.handoff.queue import OPEN, STATES, AlreadyTaken, HandoffError, HandoffNotFound, HandoffUnavailable, HandoffValidation, InvalidHandoffState
-from assistant.desk.push import Residents, ResidentUnreachable
-from assistant.desk.tickets.errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
-from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Ticket
 from assistant.console.sessions import SESSION_IDLE, SESSION_MAX_AGE, Session, Sessions
 from assistant.console.throttle import Locked, Throttle, client_address, client_key, parse_networks, token_key
 from assistant.console.tokens import AdminToken, TokenFile, as_tokens
-from assistant.vocabulary import CATEGORY_NAMES, OVERDUE_NAMES as OVERDUE_KIND_NAMES, PRIORITY_NAMES, REASON_NAMES, STATUS_NAMES
+from assistant.desk.desk import Desk
+from assistant.desk.handoff.queue import (
+    OPEN,
+    STATES,
+    AlreadyTaken,
+    HandoffError,
+    HandoffNotFound,
+    HandoffUnavailable,
+    HandoffValidation,
+    InvalidHandoffState,
+)
+from assistant.desk.push import Residents, ResidentUnreachable
+from assistant.desk.tickets.errors import (
+    InvalidTransition,
+    StoreUnavailable,
+    TicketError,
+    TicketNotFound,
+    ValidationError,
+)
+from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Ticket
+from assistant.vocabulary import CATEGORY_NAMES, PRIORITY_NAMES, REASON_NAMES, STATUS_NAMES
+from assistant.vocabulary import OVERDUE_NAMES as OVERDUE_KIND_NAMES
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
@@ -229,7 +245,7 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
 
     def now() -> datetime:
         clock = getattr(desk.tickets, "clock", None)
-        return clock() if clock else datetime.now(timezone.utc)
+        return clock() if clock else datetime.now(UTC)
 
     def match(token: str) -> AdminToken | None:
         found = None
@@ -457,7 +473,7 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         moves = [s for s in STATUSES if s in TRANSITIONS[ticket.status] and s != "assigned"]
         try:
             duty = desk.roster.on_duty(at).id
-        except Exception:  # noqa: BLE001 - the page works without knowing who is on duty
+        except Exception:
             duty = None
         return page(request, "ticket.html", auth, status, t=ticket, events=[_event_row(e, admin_name) for e in events],
                     late=ticket.overdue_kind(at), moves=moves, admins=desk.roster.admins,
@@ -547,7 +563,7 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
             flashes.append(("error", error_text(exc)))
         try:
             duty = desk.roster.on_duty(now())
-        except Exception:  # noqa: BLE001 - the page works without knowing who is on duty
+        except Exception:
             duty = None
         return page(request, "handoffs.html", auth, status, items=items, state=state, states=STATES, duty=duty,
                     flashes=flashes, limit=LIST_LIMIT)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from assistant.errors import DataError
 from assistant.desk.handoff.roster import DutyRoster
+from assistant.errors import DataError
 from assistant.text.yamlfile import LINE, read_yaml
 
 log = logging.getLogger("assistant.console")

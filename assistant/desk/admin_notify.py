@@ -137,7 +137,7 @@ class ChatNotifier:
         try:
             self.send(self.message(event))
             log.info("chat %s posted to %s", event_ids(event), self.conversation_id)
-        except Exception:  # noqa: BLE001 - never into the conversation
+        except Exception:
             log.exception("chat %s not posted", event_ids(event))
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from assistant.desk.handoff import DutyRoster, HandoffStore, Notifier, handoff_event
-from assistant.desk.notices import CSAT as CSAT_NOTICE, Outbox, keep
-from assistant.desk.push import CSAT, NoResidents, ResidentUnreachable, Residents
+from assistant.desk.notices import CSAT as CSAT_NOTICE
+from assistant.desk.notices import Outbox, keep
+from assistant.desk.push import CSAT, NoResidents, Residents, ResidentUnreachable
 from assistant.desk.tickets import Reporter, Ticket
 from assistant.desk.tickets.store import TicketStore
 
@@ -72,9 +73,9 @@ class Desk:
                  sender, category)
         return ticket, created
 
-    def hand_off(self, sender: str, reason: str, summary: str):  # noqa: ANN201 - returns (Handoff, Admin)
+    def hand_off(self, sender: str, reason: str, summary: str):
         handoff, created = self.handoffs.request(sender, sender, reason, summary)
-        admin = self.roster.handler(datetime.now(timezone.utc))
+        admin = self.roster.handler(datetime.now(UTC))
         if created:
             self.notifier.notify(handoff_event("handoff.requested", handoff, admin))
         return handoff, admin

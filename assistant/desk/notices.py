@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import Engine, select, update
@@ -71,7 +71,7 @@ class Outbox(Protocol):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _conversation(value: object) -> str:
@@ -97,7 +97,7 @@ class SQLOutbox(SQLStore):
         self.clock = clock
 
     def _now(self) -> datetime:
-        return self.clock().astimezone(timezone.utc)
+        return self.clock().astimezone(UTC)
 
     def add(self, conversation_id: str, texts: Iterable[str], kind: str = OTHER,
             ticket_id: str | None = None) -> list[Notice]:
@@ -184,7 +184,7 @@ def keep(outbox: Outbox | None, conversation_id: str, texts: list[str], kind: st
         return False
     try:
         outbox.add(conversation_id, texts, kind, ticket_id)
-    except Exception:  # noqa: BLE001 - the resolve / the sweep goes on; the caller keeps the texts
+    except Exception:
         log.exception("notices for ticket %s not queued", ticket_id or "-")
         return False
     return True

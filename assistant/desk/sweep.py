@@ -33,7 +33,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from assistant.desk.handoff.notify import handoff_event, ticket_event
@@ -112,7 +112,7 @@ def _fail(report: SweepReport, step: str, ident: str, exc: BaseException) -> Non
 def _handler(desk: Desk, now: datetime, category: str | None) -> Admin | None:
     try:
         return desk.roster.handler(now, category)
-    except Exception as exc:  # noqa: BLE001 - a hand-built roster may have a gap; notify anyway
+    except Exception as exc:
         log.error("sweep: nobody on duty at %s", now.isoformat(), exc_info=exc)
         return None
 
@@ -123,7 +123,7 @@ def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> N
     try:
         ticket = desk.tickets.create(h.resident_id, category, find_unit(h.summary), TICKET_PREFIX + h.summary)
         item.ticket_id = ticket.id
-    except Exception as exc:  # noqa: BLE001 - the admins are still told below
+    except Exception as exc:
         _fail(report, "ticket for handoff", h.id, exc)
     if item.ticket_id:
         try:
@@ -134,11 +134,11 @@ def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> N
             item.texts = [] if item.queued else texts
         except ResidentUnreachable:
             log.warning("sweep: resident of handoff %s unreachable (conversation %s)", h.id, h.conversation_id)
-        except Exception as exc:  # noqa: BLE001 - a broken Residents counts as unreachable
+        except Exception as exc:
             _fail(report, "tell resident of handoff", h.id, exc)
         try:
             desk.tickets.comment(item.ticket_id, TOLD_NOTE if item.told else UNREACHABLE_NOTE, actor=SYSTEM)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(report, "note on ticket", item.ticket_id, exc)
     admin = _handler(desk, now, category)
     item.admin_id = admin.id if admin else None
@@ -146,7 +146,7 @@ def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> N
     event.update(ticket_id=item.ticket_id, resident_told=item.told)
     try:
         desk.notifier.notify(event)
-    except Exception as exc:  # noqa: BLE001 - notifiers should not raise; a custom one might
+    except Exception as exc:
         _fail(report, "notify handoff", h.id, exc)
     log.info("sweep: handoff %s expired -> ticket %s (resident told: %s)", h.id, item.ticket_id or "-", item.told)
     report.expired.append(item)
@@ -155,7 +155,7 @@ def _expire_one(desk: Desk, h: Handoff, now: datetime, report: SweepReport) -> N
 def _remind(desk: Desk, now: datetime, report: SweepReport) -> None:
     try:
         overdue = desk.tickets.overdue(now)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _fail(report, "list overdue", "tickets", exc)
         return
     for t in overdue:
@@ -166,13 +166,13 @@ def _remind(desk: Desk, now: datetime, report: SweepReport) -> None:
         try:
             if not desk.tickets.claim_reminder(t.id, kind, due):
                 continue                     # reminded before, here or by another process
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(report, "claim reminder", t.id, exc)
             continue
         admin = _handler(desk, now, t.category)
         try:
             desk.notifier.notify(ticket_event(t, kind, admin, at=now))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _fail(report, "notify ticket", t.id, exc)
         log.info("sweep: ticket %s overdue (%s), admins reminded", t.id, kind)
         report.reminders.append(Reminder(t.id, t.category, kind, due, t.assignee, admin.id if admin else None))
@@ -182,11 +182,11 @@ def sweep(desk: Desk, now: datetime | None = None, *, take_timeout: timedelta | 
     """Expire untaken handoffs (keeping each request as a ticket, telling the resident and the admins)
     and remind the admins once of each overdue ticket. ``take_timeout`` defaults to the desk's."""
     timeout = take_timeout if take_timeout is not None else desk.handoff_timeout
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     report = SweepReport(now)
     try:
         expired = desk.handoffs.expire(now, timeout)
-    except Exception as exc:  # noqa: BLE001 - still look at the tickets
+    except Exception as exc:
         _fail(report, "expire", "handoffs", exc)
         expired = []
     for h in expired:
@@ -245,7 +245,7 @@ class Sweeper:
             if self.on_report is not None:
                 self.on_report(report)
             return report
-        except Exception:  # noqa: BLE001 - the loop must go on
+        except Exception:
             self.failures += 1
             log.exception("sweeper run %d failed", self.runs)
             return None

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.settings import Settings
 from assistant.devtools.evaluate import load_cases
+from assistant.settings import Settings
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -109,10 +109,10 @@ def retrieval(settings: Settings, cases_path: Path) -> dict[str, Any]:
     loo_raw = [sub.raw_scores(q) for q, _, _ in asked]
     for mode in ("hybrid", "dense", "bm25"):
         tops = [retriever.rank(d, lex, None, k=1, mode=mode).top for d, lex in raw]
-        out[mode] = _share(top is not None and top.entry.topic in c.topics for top, c in zip(tops, cases))
+        out[mode] = _share(top is not None and top.entry.topic in c.topics for top, c in zip(tops, cases, strict=False))
         loo = [sub.rank(d, lex, None, k=1, mode=mode).top for d, lex in loo_raw]
-        out[f"held_out_{mode}_topic"] = _share(t is not None and t.entry.topic == a[2] for t, a in zip(loo, asked))
-        out[f"held_out_{mode}_entry"] = _share(t is not None and t.entry.id == a[1] for t, a in zip(loo, asked))
+        out[f"held_out_{mode}_topic"] = _share(t is not None and t.entry.topic == a[2] for t, a in zip(loo, asked, strict=False))
+        out[f"held_out_{mode}_entry"] = _share(t is not None and t.entry.id == a[1] for t, a in zip(loo, asked, strict=False))
     out["held_out_questions"] = len(asked)
     return out
 

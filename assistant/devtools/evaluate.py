@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from assistant.channels.client import Reply
 from assistant.dialogue.engine import ROUTES
 from assistant.errors import DataError

@@ -184,9 +184,7 @@ def _units(text: str) -> tuple[str | None, str | None]:
         before = text[max(0, m.start() - 4):m.start()]
         if _THEIRS.search(before) and theirs is None:
             theirs = unit
-        elif _MINE.search(before) and mine is None:
-            mine = unit
-        elif mine is None and "-" in unit and theirs is None and not _MINE.search(text):
+        elif (_MINE.search(before) and mine is None) or (mine is None and "-" in unit and theirs is None and not _MINE.search(text)):
             mine = unit
         elif theirs is None and "-" in unit:
             theirs = unit

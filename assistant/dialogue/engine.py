@@ -16,8 +16,8 @@ from assistant.errors import AssistantError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
 from assistant.knowledge.retrieval import Retriever
 from assistant.text.normalize import is_blank, prepare
-from assistant.vocabulary import CATEGORY_NAMES
 from assistant.text.readable import unreadable
+from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
     from assistant.desk.desk import Desk

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import yaml
 
-from assistant.settings import Settings
 from assistant.knowledge.calibrate import calibrate
 from assistant.knowledge.embedding import SentenceTransformerEmbedder
 from assistant.knowledge.index import build as build_index
 from assistant.knowledge.kb import load as load_kb
 from assistant.knowledge.retrieval import Calibration, Retriever
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -44,14 +44,14 @@ def calibrate(kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, negative
     retriever, asked = held_out_retriever(kb, index, embedder)
     qvecs = embedder.encode_queries([q for q, _, _ in asked])
     nvecs = embedder.encode_queries(negatives) if negatives else np.zeros((0, qvecs.shape[1]))
-    pos_raw = [(q, v) for (q, _, _), v in zip(asked, qvecs)]
+    pos_raw = [(q, v) for (q, _, _), v in zip(asked, qvecs, strict=False)]
     truth = [eid for _, eid, _ in asked]
     topics = [t for _, _, t in asked]
 
     def run(params: FusionParams, with_topic: bool) -> tuple[float, float, list[tuple[list[float], int]]]:
         retriever.calibration = Calibration(params=params)
         rows_out, correct, topic_ok = [], 0, 0
-        for (dense, lex), eid, topic in zip(raw, truth, topics):
+        for (dense, lex), eid, topic in zip(raw, truth, topics, strict=False):
             res = retriever.rank(dense, lex, topic if with_topic else None, k=1)
             ok = int(res.top is not None and res.top.entry.id == eid)
             correct += ok
@@ -75,7 +75,7 @@ def calibrate(kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, negative
     acc_topic, _, pos_rows = run(best, with_topic=True)
     retriever.calibration = Calibration(params=best)
     neg_rows = []
-    for text, v in zip(negatives, nvecs):
+    for text, v in zip(negatives, nvecs, strict=False):
         dense, lex = retriever.raw_scores(text, v)
         neg_rows.append((retriever.rank(dense, lex, None, k=1).features, 0))
     data = pos_rows + neg_rows

@@ -32,7 +32,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._lock = threading.Lock()
 
-    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+    def _load(self):
         with self._lock:
             if self._model is None:
                 if ("/" in self.model_ref or self.model_ref.startswith(".")) and not Path(self.model_ref).exists():

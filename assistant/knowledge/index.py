@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.knowledge.embedding import Embedder
 from assistant.errors import ModelError
+from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.kb import KnowledgeBase
 
 FORMAT = 1
@@ -126,5 +126,5 @@ def _encode_batch(cache: dict[str, np.ndarray], batch: list[Doc], embedder: Embe
     ps = [d for d in batch if d.kind == "p"]
     for group, fn in ((qs, embedder.encode_queries), (ps, embedder.encode_passages)):
         if group:
-            for d, v in zip(group, fn([d.text for d in group])):
+            for d, v in zip(group, fn([d.text for d in group]), strict=False):
                 cache[d.key] = v

@@ -230,11 +230,10 @@ def _charsmap(norm: dict[int, str]) -> bytes:
 
 
 def _tokenizer_json(m: dict[str, Any]) -> str:
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     pieces = m["pieces"]
-    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, m["scores"])], m["unk"], False))
+    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, m["scores"], strict=False)], m["unk"], False))
     tok.normalizer = normalizers.Sequence([normalizers.Precompiled(_charsmap(m["norm"])),
                                            normalizers.Replace(Regex(" {2,}"), " ")])
     # e5.c emits one <unk> per unknown char where HF's Unigram fuses runs, so isolate unknown chars

@@ -14,8 +14,8 @@ import numpy as np
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.index import DenseIndex
 from assistant.knowledge.kb import Entry, Item, ItemTable, KnowledgeBase
-from assistant.text.segment import Segmenter, default_segmenter
 from assistant.text.normalize import clip, prepare, strip_emoji
+from assistant.text.segment import Segmenter, default_segmenter
 
 MODES = ("hybrid", "dense", "bm25")
 QUERY_CHARS = 160
@@ -43,7 +43,7 @@ class Calibration:
     report: dict[str, float] = field(default_factory=dict)
 
     def probability(self, features: list[float]) -> float:
-        z = self.intercept + sum(c * f for c, f in zip(self.coef, features))
+        z = self.intercept + sum(c * f for c, f in zip(self.coef, features, strict=False))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def save(self, path: Path) -> None:

@@ -13,10 +13,9 @@ from typing import Any
 
 import yaml
 
-from assistant.text.yamlfile import read_yaml as _read_yaml
-
 from assistant.errors import DataError
 from assistant.moderation.pii import CARD_PREFIXES, KINDS, PLACEHOLDERS, PiiSettings
+from assistant.text.yamlfile import read_yaml as _read_yaml
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yml"
 LINE = "__line__"

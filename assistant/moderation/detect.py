@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.text.normalize import normalize
 from assistant.moderation.config import ModerationConfig, Rule
+from assistant.text.normalize import normalize
 
 MAX_SCAN = 4000   # long messages: the head and the tail are scanned, where ads sit
 _JUNK = re.compile(r"[\W_]+")

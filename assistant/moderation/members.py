@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import DataError
-from assistant.text.normalize import strip_emoji
 from assistant.moderation.config import ModerationConfig
+from assistant.text.normalize import strip_emoji
 
 # 5-101-张三, 5-1-101-张三, 5栋1单元101室张三, 5-101-李女士（租）
 _DASHES = re.compile(r"[\s\-‐-―−_~·・/\\|]+")
@@ -109,7 +109,7 @@ class Roster:
                 continue
             if len(row) != len(cols):
                 raise DataError(f"expected {len(cols)} columns, found {len(row)}", path=path, line=line)
-            rec = {c: v.strip() for c, v in zip(cols, row)}
+            rec = {c: v.strip() for c, v in zip(cols, row, strict=False)}
             for fld in ("building", "unit", "room"):
                 value = unicodedata.normalize("NFKC", rec.get(fld, ""))
                 if fld == "unit" and not value:

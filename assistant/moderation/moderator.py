@@ -55,9 +55,9 @@ class Decision:
 
 def _when(t: dt.datetime | float | None) -> dt.datetime:
     if t is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     if isinstance(t, (int, float)):
-        return dt.datetime.fromtimestamp(float(t), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(t), dt.UTC)
     return utc(t)
 
 

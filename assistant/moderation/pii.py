@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 KINDS = ("id_card", "bank_card", "mobile", "plate")
 LABELS = {"id_card": "身份证号", "bank_card": "银行卡号", "mobile": "手机号", "plate": "车牌号"}
@@ -58,7 +58,7 @@ class Finding:
 
 def id_check_char(first17: str) -> str:
     """GB 11643 check character for the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=False))
     return _ID_CHECK[total % 11]
 
 
@@ -165,7 +165,7 @@ _LAYOUTS = {
 def _card_layout(sizes: tuple[int, ...]) -> bool:
     if len(sizes) == 1:
         return True
-    return all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4 or sizes in {(6, 13), (6, 12), (6, 10)}
+    return (all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4) or sizes in {(6, 13), (6, 12), (6, 10)}
 
 
 @dataclass(frozen=True)

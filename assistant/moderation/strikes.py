@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "strikes_alembic_version"
 _PG_MIGRATE_LOCK = 0x73747269    # advisory lock key held while migrating ("stri")

@@ -30,7 +30,7 @@ def read_yaml(path: Path, loader: type[yaml.SafeLoader] = LineLoader, error: typ
     except UnicodeDecodeError as exc:
         raise error(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=str(path)) from None
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader subclasses only
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise error(f"bad YAML: {exc.problem}", path=str(path), line=line) from None

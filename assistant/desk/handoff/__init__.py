@@ -11,12 +11,61 @@
 
 from __future__ import annotations
 
-from assistant.desk.handoff.notify import EVENTS, TICKET_EVENTS, LogNotifier, MultiNotifier, Notifier, WebhookNotifier, handoff_event, ticket_event
-from assistant.desk.handoff.queue import OPEN, REASONS, STATES, AlreadyTaken, Handoff, HandoffError, HandoffNotFound, HandoffStore, HandoffUnavailable, HandoffValidation, InvalidHandoffState, SQLHandoffStore, normalize_handoff_id, open_handoffs, redact_summary
+from assistant.desk.handoff.notify import (
+           EVENTS,
+           TICKET_EVENTS,
+           LogNotifier,
+           MultiNotifier,
+           Notifier,
+           WebhookNotifier,
+           handoff_event,
+           ticket_event,
+)
+from assistant.desk.handoff.queue import (
+           OPEN,
+           REASONS,
+           STATES,
+           AlreadyTaken,
+           Handoff,
+           HandoffError,
+           HandoffNotFound,
+           HandoffStore,
+           HandoffUnavailable,
+           HandoffValidation,
+           InvalidHandoffState,
+           SQLHandoffStore,
+           normalize_handoff_id,
+           open_handoffs,
+           redact_summary,
+)
 from assistant.desk.handoff.roster import Admin, DutyRoster, RosterError, load_roster
 
-__all__ = ["Admin", "AlreadyTaken", "DutyRoster", "EVENTS", "Handoff", "HandoffError", "HandoffNotFound", "HandoffStore",
-           "HandoffUnavailable", "HandoffValidation", "InvalidHandoffState", "LogNotifier", "MultiNotifier",
-           "Notifier", "OPEN", "REASONS", "RosterError", "SQLHandoffStore", "STATES", "TICKET_EVENTS",
-           "WebhookNotifier", "handoff_event", "load_roster", "normalize_handoff_id", "open_handoffs",
-           "redact_summary", "ticket_event"]
+__all__ = [
+           "EVENTS",
+           "OPEN",
+           "REASONS",
+           "STATES",
+           "TICKET_EVENTS",
+           "Admin",
+           "AlreadyTaken",
+           "DutyRoster",
+           "Handoff",
+           "HandoffError",
+           "HandoffNotFound",
+           "HandoffStore",
+           "HandoffUnavailable",
+           "HandoffValidation",
+           "InvalidHandoffState",
+           "LogNotifier",
+           "MultiNotifier",
+           "Notifier",
+           "RosterError",
+           "SQLHandoffStore",
+           "WebhookNotifier",
+           "handoff_event",
+           "load_roster",
+           "normalize_handoff_id",
+           "open_handoffs",
+           "redact_summary",
+           "ticket_event",
+]

@@ -24,14 +24,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
 
-from assistant.desk.tickets.models import Ticket
 from assistant.desk.handoff.queue import Handoff, redact_summary
 from assistant.desk.handoff.roster import Admin
+from assistant.desk.tickets.models import Ticket
 
 log = logging.getLogger("assistant.desk.handoff.notify")
 EVENTS = ("handoff.requested", "handoff.taken", "handoff.released", "handoff.expired")
@@ -49,7 +49,7 @@ def handoff_event(kind: str, handoff: Handoff, admin: Admin | None = None,
             "conversation_id": handoff.conversation_id, "resident_id": handoff.resident_id,
             "reason": handoff.reason, "state": handoff.state, "summary": redact_summary(handoff.summary),
             "admin": admin.as_dict() if admin else None,
-            "at": (at or datetime.now(timezone.utc)).isoformat()}
+            "at": (at or datetime.now(UTC)).isoformat()}
 
 
 def ticket_event(ticket: Ticket, kind: str, admin: Admin | None = None, at: datetime | None = None,
@@ -60,7 +60,7 @@ def ticket_event(ticket: Ticket, kind: str, admin: Admin | None = None, at: date
     return {"event": event, "event_id": uuid.uuid4().hex, "ticket_id": ticket.id, "category": ticket.category,
             "priority": ticket.priority, "status": ticket.status, "kind": kind, "due": due.isoformat(),
             "assignee": ticket.assignee, "admin": admin.as_dict() if admin else None,
-            "at": (at or datetime.now(timezone.utc)).isoformat()}
+            "at": (at or datetime.now(UTC)).isoformat()}
 
 
 def event_ids(event: dict[str, Any]) -> str:
@@ -118,13 +118,13 @@ class WebhookNotifier:
             with self._lock:
                 self._threads.add(t)
             t.start()
-        except Exception:  # noqa: BLE001 - never into the conversation
+        except Exception:
             log.exception("webhook %s not sent", event_ids(event))
 
     def _send_and_forget(self, payload: dict[str, Any]) -> None:
         try:
             self.send(payload)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("webhook %s not sent", event_ids(payload))
         finally:
             with self._lock:
@@ -174,7 +174,7 @@ class MultiNotifier:
         for n in self.notifiers:
             try:
                 n.notify(event)
-            except Exception:  # noqa: BLE001 - never into the conversation
+            except Exception:
                 log.exception("notifier %s failed on %s", type(n).__name__, event_ids(event))
 
     def flush(self, timeout: float | None = None) -> None:

@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,10 +28,10 @@ from sqlalchemy import CheckConstraint, Engine, Index, Integer, String, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from assistant.errors import AssistantError
 from assistant.desk.tickets.errors import StoreUnavailable
 from assistant.desk.tickets.schema import UTCDateTime
 from assistant.desk.tickets.store import SQLStore, open_engine
+from assistant.errors import AssistantError
 from assistant.moderation.pii import redact_text
 from assistant.vocabulary import REASONS
 
@@ -158,11 +158,11 @@ def _field(name: str, value: Any, limit: int = FIELD_LIMIT) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise HandoffValidation("time", "must be timezone-aware")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # --- schema ----------------------------------------------------------------------------------

@@ -7,15 +7,57 @@
 
 from __future__ import annotations
 
-from assistant.desk.tickets.errors import InvalidTransition, SLAConfigError, StoreUnavailable, TicketError, TicketNotFound, ValidationError
-from assistant.desk.tickets.models import CATEGORIES, LIMITS, OVERDUE_KINDS, PRIORITIES, STATUSES, SYSTEM, TRANSITIONS, Event, Reporter, Ticket
+from assistant.desk.tickets.errors import (
+           InvalidTransition,
+           SLAConfigError,
+           StoreUnavailable,
+           TicketError,
+           TicketNotFound,
+           ValidationError,
+)
+from assistant.desk.tickets.models import (
+           CATEGORIES,
+           LIMITS,
+           OVERDUE_KINDS,
+           PRIORITIES,
+           STATUSES,
+           SYSTEM,
+           TRANSITIONS,
+           Event,
+           Reporter,
+           Ticket,
+)
 from assistant.desk.tickets.sla import Calendar, SLAPolicy, load_calendar, load_sla
 from assistant.desk.tickets.store import RatingRefused, SQLTicketStore, TicketStore, default_url, open_store
 from assistant.desk.tickets.text import mask_name
 from assistant.text.units import normalize_unit
 
-__all__ = ["CATEGORIES", "Calendar", "Event", "InvalidTransition", "LIMITS", "OVERDUE_KINDS", "PRIORITIES",
-           "RatingRefused", "Reporter", "SLAConfigError", "SLAPolicy", "SQLTicketStore", "STATUSES", "SYSTEM",
+__all__ = [
+           "CATEGORIES",
+           "LIMITS",
+           "OVERDUE_KINDS",
+           "PRIORITIES",
+           "STATUSES",
+           "SYSTEM",
+           "TRANSITIONS",
+           "Calendar",
+           "Event",
+           "InvalidTransition",
+           "RatingRefused",
+           "Reporter",
+           "SLAConfigError",
+           "SLAPolicy",
+           "SQLTicketStore",
            "StoreUnavailable",
-           "TRANSITIONS", "Ticket", "TicketError", "TicketNotFound", "TicketStore", "ValidationError",
-           "default_url", "load_calendar", "load_sla", "mask_name", "normalize_unit", "open_store"]
+           "Ticket",
+           "TicketError",
+           "TicketNotFound",
+           "TicketStore",
+           "ValidationError",
+           "default_url",
+           "load_calendar",
+           "load_sla",
+           "mask_name",
+           "normalize_unit",
+           "open_store",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from assistant.desk.tickets.errors import InvalidTransition, ValidationError
@@ -116,7 +116,7 @@ def score_field(value: Any) -> int:
 def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValidationError("time", "must be timezone-aware")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -182,5 +182,19 @@ class Event:
         return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
 
 
-__all__ = ["ACTIVE", "CATEGORIES", "Event", "LIMITS", "OVERDUE_KINDS", "PRIORITIES", "Reporter", "STATUSES",
-           "SYSTEM", "TRANSITIONS", "Ticket", "check_transition", "mask_name", "normalize_unit"]
+__all__ = [
+    "ACTIVE",
+    "CATEGORIES",
+    "LIMITS",
+    "OVERDUE_KINDS",
+    "PRIORITIES",
+    "STATUSES",
+    "SYSTEM",
+    "TRANSITIONS",
+    "Event",
+    "Reporter",
+    "Ticket",
+    "check_transition",
+    "mask_name",
+    "normalize_unit",
+]

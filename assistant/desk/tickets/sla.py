@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,7 +63,7 @@ class Calendar:
             a = datetime.combine(day, start, tzinfo=self.tz)
             b = (datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz) if end is None
                  else datetime.combine(day, end, tzinfo=self.tz))
-            out.append((a.astimezone(timezone.utc), b.astimezone(timezone.utc)))
+            out.append((a.astimezone(UTC), b.astimezone(UTC)))
         return out
 
     def add(self, start: datetime, amount: timedelta) -> datetime:
@@ -245,7 +245,7 @@ def load_calendar(path: str | Path) -> Calendar:
             raise doc.error(("hours", i), f'{r!r} is not a range like "09:00-18:00" (start before end)') from None
         hours.append((start, end))
     hours.sort()
-    for (a1, b1), (a2, _) in zip(hours, hours[1:]):
+    for (a1, b1), (a2, _) in zip(hours, hours[1:], strict=False):
         if b1 is None or a2 < b1:
             raise doc.error(("hours",), "ranges overlap")
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
 
@@ -25,13 +25,35 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from assistant.errors import AssistantError
-from assistant.desk.tickets.errors import InvalidTransition, StoreUnavailable, TicketError, TicketNotFound, ValidationError
+from assistant.desk.tickets.errors import (
+    InvalidTransition,
+    StoreUnavailable,
+    TicketError,
+    TicketNotFound,
+    ValidationError,
+)
 from assistant.desk.tickets.ids import format_ticket_id, normalize_ticket_id
-from assistant.desk.tickets.models import ACTIVE, OVERDUE_KINDS, PAUSED, SYSTEM, Event, Reporter, Ticket, category_field, check_transition, name_field, priority_field, score_field, text_field, unit_field, utc
+from assistant.desk.tickets.models import (
+    ACTIVE,
+    OVERDUE_KINDS,
+    PAUSED,
+    SYSTEM,
+    Event,
+    Reporter,
+    Ticket,
+    category_field,
+    check_transition,
+    name_field,
+    priority_field,
+    score_field,
+    text_field,
+    unit_field,
+    utc,
+)
 from assistant.desk.tickets.schema import EventRow, ReminderRow, TicketRow
 from assistant.desk.tickets.sla import SLAPolicy, load_sla
 from assistant.desk.tickets.text import mask_name
+from assistant.errors import AssistantError
 from assistant.text.units import normalize_building
 
 log = logging.getLogger("assistant.desk.tickets")
@@ -81,7 +103,7 @@ class TicketStore(Protocol):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def default_url(root: Path | None = None) -> str:
