@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import sys
 import textwrap
 from pathlib import Path
@@ -148,6 +149,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     db = tmp_path_factory.mktemp("desk") / "tickets.db"
     mp = pytest.MonkeyPatch()
     mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
+    mp.setenv("ASSISTANT_RASA_TOKEN", secrets.token_urlsafe(16))   # Rasa's API token, not the shared file
     settings = load_settings().with_ports(free_port(), free_port(), free_port())
     if not rasa_model(settings).exists():
         mp.undo()

@@ -32,6 +32,14 @@ def rasa_model(settings: Settings) -> Path:
     return settings.rasa_model_dir / f"{MODEL_NAME}.tar.gz"
 
 
+def webchat_origins(settings: Settings) -> list[str]:
+    """The origins Rasa's CORS lets in: the web chat page on its port (one setting), by address and by name."""
+    origins = [settings.webchat_url]
+    if settings.host in ("127.0.0.1", "localhost"):
+        origins = [f"http://127.0.0.1:{settings.webchat_port}", f"http://localhost:{settings.webchat_port}"]
+    return origins
+
+
 def _up(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
@@ -74,7 +82,7 @@ class Services:
                     raise ServiceError(f"no trained Rasa model at {model}; run `make setup` first")
                 self._spawn("rasa", self._rasa_cmd(model), s.run_dir / f"rasa-{s.rasa_port}.log",
                             {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-                             "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+                             "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **self._rasa_env()})
             self._wait("actions", f"{s.action_url}/health")
             self._wait("rasa", f"{s.rasa_url}/status")
             if self.warmup and self.started:
@@ -112,9 +120,16 @@ class Services:
         python = s.rasa_python
         if not python.exists():
             raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run `make setup` first")
-        return [str(python), "-m", "rasa", "run", "--enable-api", "-m", str(model), "-i", s.host,
-                "-p", str(s.rasa_port), "--cors", s.webchat_url, "--endpoints", str(self._endpoints()),
-                "--credentials", str(s.root / "credentials.yml")]
+        # the API (trackers, trigger_intent) needs the token; the channels (REST, our socket.io) do not
+        return [str(python), "-m", "rasa", "run", "--enable-api", "--auth-token", s.rasa_api_token(),
+                "-m", str(model), "-i", s.host, "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
+                "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml")]
+
+    def _rasa_env(self) -> dict[str, str]:
+        """The web chat's channel (``channels/``) imports the project's moderation and text code."""
+        s = self.settings
+        path = os.pathsep.join(p for p in (str(s.root), os.environ.get("PYTHONPATH", "")) if p)
+        return {"PYTHONPATH": path, **s.child_env()}
 
     def _endpoints(self) -> Path:
         s = self.settings
