@@ -84,7 +84,7 @@ class Services:
                             {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
                              "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **self._rasa_env()})
             self._wait("actions", f"{s.action_url}/health")
-            self._wait("rasa", f"{s.rasa_url}/status")
+            self._wait("rasa", f"{s.rasa_url}/status?token={s.rasa_api_token()}")   # the model is loaded
             if self.warmup and self.started:
                 self._warm()
         except BaseException:
@@ -123,7 +123,8 @@ class Services:
         # the API (trackers, trigger_intent) needs the token; the channels (REST, our socket.io) do not
         return [str(python), "-m", "rasa", "run", "--enable-api", "--auth-token", s.rasa_api_token(),
                 "-m", str(model), "-i", s.host, "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
-                "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml")]
+                "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml"),
+                "--logging-config-file", str(s.root / "channels" / "logging.yml")]
 
     def _rasa_env(self) -> dict[str, str]:
         """The web chat's channel (``channels/``) imports the project's moderation and text code."""

@@ -75,3 +75,25 @@ def test_a_huge_message_is_clipped_and_a_bad_session_id_dropped() -> None:
     _, seen = run("车位" * 40000)
     assert len(seen[0].text) <= 2000
     assert run("车位怎么租", sender="x" * 1000) == ([], [])
+
+
+def test_the_rest_channel_logs_no_text(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import logging.config
+
+    import structlog
+
+    from rasa.shared.utils.io import read_yaml_file
+
+    logging.config.dictConfig(read_yaml_file(str(ROOT / "channels" / "logging.yml")))
+    handler = logging.StreamHandler(sys.stdout)
+    logging.getLogger("rasa.core.channels.rest").addHandler(handler)
+    try:
+        structlog.configure(processors=[structlog.processors.JSONRenderer()],
+                            logger_factory=structlog.stdlib.LoggerFactory())
+        structlog.get_logger("rasa.core.channels.rest").error("rest.message.received.timeout", text=f"电话{PHONE}")
+    finally:
+        logging.getLogger("rasa.core.channels.rest").removeHandler(handler)
+        structlog.reset_defaults()
+    out = capsys.readouterr().out
+    assert "rest.message.received.timeout" in out and PHONE not in out
