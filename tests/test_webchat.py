@@ -115,6 +115,7 @@ def test_personal_data_never_reaches_a_tracker(page_server: Settings, browser: A
     say(page, "楼上装修太吵了" * 9400)
     page.locator(".rw-response").nth(count).wait_for(timeout=30_000)
     took, grew = time.monotonic() - start, rss() - before
+    print(f"64k web-chat message: answered in {took:.2f} s, Rasa RSS {grew / 2**20:+.1f} MB")
     sessions = {session_id(page)}
     page.close()
     tracker = json.dumps([httpx.get(f"{settings.rasa_url}/conversations/{s}/tracker", timeout=10, trust_env=False,

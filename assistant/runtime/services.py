@@ -120,17 +120,18 @@ class Services:
         python = s.rasa_python
         if not python.exists():
             raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run `make setup` first")
-        # the API (trackers, trigger_intent) needs the token; the channels (REST, our socket.io) do not
-        return [str(python), "-m", "rasa", "run", "--enable-api", "--auth-token", s.rasa_api_token(),
-                "-m", str(model), "-i", s.host, "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
+        # the API (trackers, trigger_intent) needs the token (channels.rasa_main passes $RASA_API_TOKEN as
+        # --auth-token, out of the process list); the channels (REST, our socket.io) do not
+        return [str(python), "-m", "channels.rasa_main", "run", "--enable-api", "-m", str(model), "-i", s.host,
+                "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
                 "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml"),
                 "--logging-config-file", str(s.root / "channels" / "logging.yml")]
 
     def _rasa_env(self) -> dict[str, str]:
-        """The web chat's channel (``channels/``) imports the project's moderation and text code."""
+        """The API token, and the project on the path: the web chat's channel imports its moderation and text code."""
         s = self.settings
         path = os.pathsep.join(p for p in (str(s.root), os.environ.get("PYTHONPATH", "")) if p)
-        return {"PYTHONPATH": path, **s.child_env()}
+        return {"PYTHONPATH": path, "RASA_API_TOKEN": s.rasa_api_token(), **s.child_env()}
 
     def _endpoints(self) -> Path:
         s = self.settings
