@@ -15,6 +15,8 @@ DATA = Path(__file__).resolve().parent / "data"
 collect_ignore = ["rasa_env"]  # run by the Rasa environment's pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Rasa's API token for the test servers and every CLI subprocess: no token file made in the shared models/
+os.environ.setdefault("ASSISTANT_RASA_TOKEN", secrets.token_urlsafe(16))
 
 
 class HashEmbedder:
@@ -149,7 +151,6 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     db = tmp_path_factory.mktemp("desk") / "tickets.db"
     mp = pytest.MonkeyPatch()
     mp.setenv("ASSISTANT_TICKETS_URL", f"sqlite:///{db}")
-    mp.setenv("ASSISTANT_RASA_TOKEN", secrets.token_urlsafe(16))   # Rasa's API token, not the shared file
     settings = load_settings().with_ports(free_port(), free_port(), free_port())
     if not rasa_model(settings).exists():
         mp.undo()
