@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     action_port: int = Field(5055, validation_alias="ASSISTANT_ACTION_PORT")
     webchat_port: int = Field(8088, validation_alias="ASSISTANT_WEBCHAT_PORT")
     rasa_venv: Path | None = Field(None, validation_alias="ASSISTANT_RASA_VENV")
+    # Rasa's HTTP API (trackers, trigger_intent) answers only with this token; unset: models/rasa_token
+    rasa_token: SecretStr | None = Field(None, validation_alias="ASSISTANT_RASA_TOKEN")
     # retrieval
     embed_model: str = Field("", validation_alias="ASSISTANT_EMBED_MODEL")  # a sentence-transformers name/folder
     query_prefix: str | None = Field(None, validation_alias="ASSISTANT_QUERY_PREFIX")      # None: by model
@@ -213,6 +216,34 @@ class Settings(BaseSettings):
     @property
     def rasa_url(self) -> str:
         return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def rasa_token_path(self) -> Path:
+        return self.models_dir / "rasa_token"
+
+    def rasa_api_token(self) -> str:
+        """The token of Rasa's HTTP API: $ASSISTANT_RASA_TOKEN, else the one in models/rasa_token
+        (created on first use, readable by the owner only)."""
+        if self.rasa_token is not None:
+            return self.rasa_token.get_secret_value()
+        path = self.rasa_token_path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        try:
+            os.link(tmp, path)      # fails if another process made it first: theirs wins
+        except FileExistsError:
+            token = path.read_text(encoding="utf-8").strip()
+        finally:
+            tmp.unlink()
+        return token
 
     @property
     def action_url(self) -> str:

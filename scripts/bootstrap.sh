@@ -61,3 +61,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "[bootstrap] note: Debian chromium is missing; the web chat browser test needs it (apt-get install chromium)" >&2
   fi
 fi
+
+# CJK fonts, so the browser (and its screenshots) render the page's Chinese; the page loads no web fonts.
+if ! fc-list 2>/dev/null | grep -qi "cjk\|wqy\|zenhei"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing CJK fonts (fonts-noto-cjk, else fonts-wqy-zenhei) for the web chat page"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+  else
+    echo "[bootstrap] note: no CJK font found; install fonts-noto-cjk or fonts-wqy-zenhei for the web chat page" >&2
+  fi
+fi

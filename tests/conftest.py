@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import sys
 import textwrap
 from pathlib import Path
@@ -16,6 +17,8 @@ DATA = Path(__file__).resolve().parent / "data"
 collect_ignore = ["rasa_env"]  # run by the Rasa environment's pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Rasa's API token for the test servers and every CLI subprocess: no token file made in the shared models/
+os.environ.setdefault("ASSISTANT_RASA_TOKEN", secrets.token_urlsafe(16))
 
 # Property, fuzz and schema tests: a short run by default; `--hypothesis-profile=fuzz` (make fuzz) for the
 # full bar (>= 10,000 inputs per fuzz test).

@@ -48,7 +48,7 @@ def test_personal_data_is_never_stored_or_logged(served: tuple[Settings, Service
     places = {"ask output": out.stdout}
     for conversation in (sender, "terminal:terminal-group:5-101-zhang"):  # the group chat's resident
         tracker = httpx.get(f"{settings.rasa_url}/conversations/{conversation}/tracker", timeout=10,
-                            trust_env=False).json()
+                            params={"token": settings.rasa_api_token()}, trust_env=False).json()
         places[f"rasa tracker {conversation}"] = json.dumps(tracker, ensure_ascii=False)
     # The group message reached Rasa, redacted: the tracker holds it without the numbers.
     assert "隐藏" in places["rasa tracker terminal:terminal-group:5-101-zhang"]

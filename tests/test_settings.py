@@ -168,3 +168,31 @@ def test_open_desk_takes_the_settings_and_closes_its_stores(tmp_path: Path, monk
             real = store.dispose  # type: ignore[attr-defined]
             monkeypatch.setattr(store, "dispose", lambda real=real, store=store: (disposed.append(store), real()))
     assert desk.tickets in disposed and desk.handoffs in disposed
+
+
+def test_rasa_token_is_made_once_private_and_overridable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _clean(monkeypatch)
+    s = load_settings(tmp_path)
+    token = s.rasa_api_token()
+    assert len(token) >= 32 and s.rasa_api_token() == token == load_settings(tmp_path).rasa_api_token()
+    assert (s.rasa_token_path.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in s.rasa_token_path.parent.iterdir()] == ["rasa_token"]   # no temporary left
+    monkeypatch.setenv("ASSISTANT_RASA_TOKEN", "from-the-env")
+    s = load_settings(tmp_path)
+    assert s.rasa_api_token() == "from-the-env" and "from-the-env" not in repr(s)
+
+
+def test_rasa_command_has_the_token_and_the_web_chat_origins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from assistant.runtime.services import Services
+
+    _clean(monkeypatch)
+    monkeypatch.setenv("ASSISTANT_RASA_TOKEN", "tok-1")
+    monkeypatch.setenv("ASSISTANT_WEBCHAT_PORT", "8089")
+    (tmp_path / ".venv" / "rasa" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "rasa" / "bin" / "python").touch()
+    svc = Services(load_settings(tmp_path))
+    cmd = svc._rasa_cmd(tmp_path / "m.tar.gz")
+    assert "tok-1" not in " ".join(cmd) and svc._rasa_env()["RASA_API_TOKEN"] == "tok-1"   # not in `ps`
+    cors = cmd[cmd.index("--cors") + 1:cmd.index("--endpoints")]
+    assert cors == ["http://127.0.0.1:8089", "http://localhost:8089"]
+    assert svc._rasa_env()["PYTHONPATH"].split(":")[0] == str(tmp_path.resolve())

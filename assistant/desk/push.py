@@ -10,6 +10,7 @@ back to the caller, which sends them through its own adapter.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -36,16 +37,25 @@ class Residents(Protocol):
 
 
 class RasaResidents:
-    """Through a running Rasa server (started with ``--enable-api``)."""
+    """Through a running Rasa server (started with ``--enable-api --auth-token``). ``token`` is the
+    API token, or a function giving it (read when first needed)."""
 
-    def __init__(self, rasa_url: str, timeout: float = 15.0, token: str | None = None) -> None:
+    def __init__(self, rasa_url: str, timeout: float = 15.0,
+                 token: str | Callable[[], str] | None = None) -> None:
         self.url = rasa_url.rstrip("/")
-        self.timeout, self.token = timeout, token
+        self.timeout, self._token = timeout, token
+
+    @property
+    def token(self) -> str | None:
+        if callable(self._token):
+            self._token = self._token()
+        return self._token
 
     def tell(self, conversation_id: str, intent: str, entities: dict[str, Any]) -> list[str]:
         params = {"output_channel": "latest"}
-        if self.token:
-            params["token"] = self.token
+        token = self.token
+        if token:
+            params["token"] = token
         url = f"{self.url}/conversations/{quote(conversation_id, safe='')}/trigger_intent"
         try:
             resp = httpx.post(url, params=params, json={"name": intent, "entities": entities},

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
         luhn_ok,
         redact,
     )
-    from assistant.moderation.strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore
+    from assistant.moderation.strikes import MemoryStrikeStore, Strike, StrikeStore
+    from assistant.moderation.strikes_sql import SqlStrikeStore
 
 # Names are loaded on first use, so ``assistant.moderation.pii`` (the one redactor, needed by pure
 # modules such as the complaint form) can be imported without SQLAlchemy and YAML.
@@ -38,7 +39,8 @@ _WHERE = {
     "moderator": ("Decision", "Message", "ModerationError", "Moderator", "store_from_config"),
     "pii": ("Finding", "PiiSettings", "find_pii", "id_check_char", "is_bank_card", "is_id_number", "is_mobile",
             "luhn_check_digit", "luhn_ok", "redact"),
-    "strikes": ("MemoryStrikeStore", "SqlStrikeStore", "Strike", "StrikeStore"),
+    "strikes": ("MemoryStrikeStore", "Strike", "StrikeStore"),
+    "strikes_sql": ("SqlStrikeStore",),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 

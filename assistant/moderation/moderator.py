@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import AssistantError
 from assistant.moderation.config import ModerationConfig, Rule, load_config
@@ -13,7 +14,10 @@ from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside
 from assistant.moderation.flood import FloodTracker
 from assistant.moderation.members import JoinReply, Roster, member_joined
 from assistant.moderation.pii import LABELS, Finding, redact
-from assistant.moderation.strikes import MemoryStrikeStore, SqlStrikeStore, Strike, StrikeStore, utc
+from assistant.moderation.strikes import MemoryStrikeStore, Strike, StrikeStore, utc
+
+if TYPE_CHECKING:
+    from assistant.moderation.strikes_sql import SqlStrikeStore
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ def _when(t: dt.datetime | float | None) -> dt.datetime:
 
 def store_from_config(cfg: ModerationConfig, root: Path | None = None) -> SqlStrikeStore:
     """The SQL store named by ``strikes.database`` (relative SQLite paths from the project folder)."""
+    from assistant.moderation.strikes_sql import SqlStrikeStore
+
     if root is None:
         from assistant.settings import find_root
         root = find_root()

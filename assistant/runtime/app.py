@@ -58,7 +58,8 @@ def open_desk(settings: Settings, url: str | None = None) -> Desk:
     except BaseException:
         tickets.dispose()
         raise
-    return Desk(tickets, handoffs, roster, notifier_from_settings(settings), RasaResidents(settings.rasa_url),
+    return Desk(tickets, handoffs, roster, notifier_from_settings(settings),
+                RasaResidents(settings.rasa_url, token=settings.rasa_api_token),
                 SQLOutbox(tickets.engine), dedup_window=settings.dedup_window,
                 handoff_timeout=settings.handoff_timeout)
 

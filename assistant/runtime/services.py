@@ -36,6 +36,14 @@ def rasa_model(settings: Settings) -> Path:
     return settings.rasa_model_dir / f"{MODEL_NAME}.tar.gz"
 
 
+def webchat_origins(settings: Settings) -> list[str]:
+    """The origins Rasa's CORS lets in: the web chat page on its port (one setting), by address and by name."""
+    origins = [settings.webchat_url]
+    if settings.host in ("127.0.0.1", "localhost"):
+        origins = [f"http://127.0.0.1:{settings.webchat_port}", f"http://localhost:{settings.webchat_port}"]
+    return origins
+
+
 def _up(url: str, timeout: float = 1.0) -> bool:
     try:
         return httpx.get(url, timeout=timeout, trust_env=False).status_code == 200
@@ -124,7 +132,8 @@ class Services:
             if not self.rasa_up():
                 self._launch("rasa")
             self._wait("actions", f"{self.settings.action_url}/health")
-            self._wait("rasa", f"{self.settings.rasa_url}/status")
+            # /status needs the API token; it answers once the model is loaded
+            self._wait("rasa", f"{self.settings.rasa_url}/status?token={self.settings.rasa_api_token()}")
             if self.warmup and self.started:
                 self._warm()
         except BaseException:
@@ -177,9 +186,18 @@ class Services:
         python = s.rasa_python
         if not python.exists():
             raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run `make setup` first")
-        return [str(python), "-m", "rasa", "run", "--enable-api", "-m", str(model), "-i", s.host,
-                "-p", str(s.rasa_port), "--cors", s.webchat_url, "--endpoints", str(self._endpoints()),
-                "--credentials", str(s.root / "credentials.yml")]
+        # the API (trackers, trigger_intent) needs the token (channels.rasa_main passes $RASA_API_TOKEN as
+        # --auth-token, out of the process list); the channels (REST, our socket.io) do not
+        return [str(python), "-m", "channels.rasa_main", "run", "--enable-api", "-m", str(model), "-i", s.host,
+                "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
+                "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml"),
+                "--logging-config-file", str(s.root / "channels" / "logging.yml")]
+
+    def _rasa_env(self) -> dict[str, str]:
+        """The API token, and the project on the path: the web chat's channel imports its moderation and text code."""
+        s = self.settings
+        path = os.pathsep.join(p for p in (str(s.root), os.environ.get("PYTHONPATH", "")) if p)
+        return {"PYTHONPATH": path, "RASA_API_TOKEN": s.rasa_api_token(), **s.child_env()}
 
     def _endpoints(self) -> Path:
         s = self.settings
@@ -201,7 +219,7 @@ class Services:
             raise ServiceError(f"no trained Rasa model at {model}; run `make setup` first")
         self._spawn("rasa", self._rasa_cmd(model), s.run_dir / f"rasa-{s.rasa_port}.log",
                     {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-                     "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
+                     "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **self._rasa_env()})
 
     def _spawn(self, name: str, cmd: list[str], logfile: Path, env: dict[str, str]) -> None:
         with open(logfile, "ab") as out:

@@ -1,0 +1,99 @@
+"""Runs in the Rasa environment (Python 3.10): the web chat's socket.io channel (channels/webchat.py)
+screens each message before Rasa sees it, and never leaves the widget in silence."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from rasa.core.channels.channel import UserMessage  # noqa: E402
+from rasa.core.channels.socketio import SocketIOOutput  # noqa: E402
+
+from assistant.dialogue.replies import SERVICE_DOWN  # noqa: E402
+from channels import webchat  # noqa: E402
+
+PHONE = "13900001234"
+
+
+class FakeSio:
+    def __init__(self) -> None:
+        self.emitted: list[tuple[Any, str]] = []
+
+    async def emit(self, event: str, data: Any = None, room: str = "", **kw: Any) -> None:
+        self.emitted.append((data, room))
+
+
+def run(text: Any, answer: str | None = "好的", fail: bool = False, actions_up: bool = True,
+        sender: Any = "sess-1") -> tuple[list[str], list[UserMessage]]:
+    sio = FakeSio()
+    channel = webchat.WebChatInput.from_credentials({"session_persistence": True})
+    seen: list[UserMessage] = []
+
+    async def on_new_message(m: UserMessage) -> None:
+        seen.append(m)
+        if fail:
+            raise RuntimeError("boom")
+        if answer:
+            await m.output_channel.send_text_message(m.sender_id, answer)
+
+    async def health(url: str, timeout: float = 2.0) -> bool:
+        return actions_up
+
+    message = UserMessage(text, SocketIOOutput(sio, "bot_uttered"), sender, input_channel="webchat",
+                          metadata={"secret": PHONE})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(webchat, "actions_up", health)
+        asyncio.run(channel.handle(message, on_new_message))
+    return [d["text"] for d, _ in sio.emitted], seen
+
+
+def test_personal_data_never_reaches_rasa_and_the_widget_is_warned() -> None:
+    texts, seen = run(f"有事打我电话{PHONE}")
+    assert PHONE not in seen[0].text and "隐藏" in seen[0].text and seen[0].metadata == {}
+    assert "隐私" in texts[0] and texts[-1] == "好的"
+
+
+def test_an_ad_gets_the_moderation_reply_and_nothing_goes_to_rasa() -> None:
+    texts, seen = run("加V领福利 abc12345 加微信")
+    assert seen == [] and texts and "广告" in texts[0]
+
+
+def test_no_answer_with_the_action_server_down_gets_the_polite_reply() -> None:
+    assert run("车位怎么租", answer=None, actions_up=False)[0] == [SERVICE_DOWN]
+    assert run("车位怎么租", answer=None, actions_up=True)[0] == []       # e.g. handed off: quiet on purpose
+    assert run("车位怎么租", fail=True)[0] == [SERVICE_DOWN]
+
+
+def test_a_huge_message_is_clipped_and_a_bad_session_id_dropped() -> None:
+    _, seen = run("车位" * 40000)
+    assert len(seen[0].text) <= 2000
+    assert run("车位怎么租", sender="x" * 1000) == ([], [])
+
+
+def test_the_rest_channel_logs_no_text(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+    import logging.config
+
+    import structlog
+
+    from rasa.shared.utils.io import read_yaml_file
+
+    logging.config.dictConfig(read_yaml_file(str(ROOT / "channels" / "logging.yml")))
+    handler = logging.StreamHandler(sys.stdout)
+    logging.getLogger("rasa.core.channels.rest").addHandler(handler)
+    try:
+        structlog.configure(processors=[structlog.processors.JSONRenderer()],
+                            logger_factory=structlog.stdlib.LoggerFactory())
+        structlog.get_logger("rasa.core.channels.rest").error("rest.message.received.timeout", text=f"电话{PHONE}")
+    finally:
+        logging.getLogger("rasa.core.channels.rest").removeHandler(handler)
+        structlog.reset_defaults()
+    out = capsys.readouterr().out
+    assert "rest.message.received.timeout" in out and PHONE not in out
