@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck
-from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -21,13 +19,19 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ASSISTANT_RASA_TOKEN", secrets.token_urlsafe(16))
 
 # Property, fuzz and schema tests: a short run by default; `--hypothesis-profile=fuzz` (make fuzz) for the
-# full bar (>= 10,000 inputs per fuzz test).
-_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
-hypothesis_settings.register_profile("default", max_examples=300, deadline=None, database=None,
-                                     suppress_health_check=_SLOW_OK)
-hypothesis_settings.register_profile("fuzz", max_examples=10_000, deadline=None, database=None,
-                                     suppress_health_check=list(HealthCheck))
-hypothesis_settings.load_profile("default")
+# full bar (>= 10,000 inputs per fuzz test). The Rasa environment (tests/rasa_env) has no hypothesis.
+try:
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+except ImportError:
+    pass
+else:
+    _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+    hypothesis_settings.register_profile("default", max_examples=300, deadline=None, database=None,
+                                         suppress_health_check=_SLOW_OK)
+    hypothesis_settings.register_profile("fuzz", max_examples=10_000, deadline=None, database=None,
+                                         suppress_health_check=list(HealthCheck))
+    hypothesis_settings.load_profile("default")
 
 
 class HashEmbedder:

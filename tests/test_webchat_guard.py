@@ -1,4 +1,4 @@
-"""The web chat's guard (channels/guard.py), which the Rasa server runs before a message reaches a tracker."""
+"""The web chat's guard (assistant/rasa_server/guard.py), which the Rasa server runs before a message reaches a tracker."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 import tracemalloc
 
 from assistant.moderation.pii import id_check_char, luhn_check_digit
-from channels.guard import MAX_CHARS, Guard
+from assistant.rasa_server.guard import MAX_CHARS, Guard
 
 ID = "11010519491231002" + id_check_char("11010519491231002")
 CARD = "620000123456789" + luhn_check_digit("620000123456789")

@@ -19,7 +19,7 @@ from assistant.errors import AssistantError
 if TYPE_CHECKING:
     from assistant.moderation.moderator import Decision
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 
 # What an admin action asks the platform (or a human admin) to do.
 WARN, MUTE, REMOVE, RECALL = "warn", "mute", "remove", "recall"

@@ -335,7 +335,7 @@ class TelegramAdapter:
                 return None
             return {"method": "deleteMessage", **base, "message_id": _id(a.message_id)}
         if a.action == MUTE:
-            until = int(dt.datetime.now(dt.UTC).timestamp()) + self.mute_seconds
+            until = int(dt.datetime.now(dt.timezone.utc).timestamp()) + self.mute_seconds
             return {"method": "restrictChatMember", **base, "user_id": _id(a.target),
                     "permissions": _NO_PERMISSIONS, "until_date": until}
         if a.action == REMOVE:
@@ -527,7 +527,7 @@ class TelegramBot:
             log.warning("telegram %s chat=%s: user id is not a number, skipped", method, chat)
             return
         if method == "restrictChatMember":
-            until = dt.datetime.fromtimestamp(call["until_date"], dt.UTC)
+            until = dt.datetime.fromtimestamp(call["until_date"], dt.timezone.utc)
             await bot.restrict_chat_member(chat, user, ChatPermissions(**call["permissions"]), until_date=until)
         elif method == "banChatMember":
             await bot.ban_chat_member(chat, user)

@@ -1,5 +1,5 @@
 """The web chat page: the rasa-webchat widget (npm rasa-webchat 1.0.1) talking to our socket.io
-channel in Rasa (channels/webchat.py), served on loopback. The widget's bundle is fetched from the
+channel in Rasa (assistant/rasa_server/webchat.py), served on loopback. The widget's bundle is fetched from the
 npm registry at setup; the page serves a copy without its web-font import, and its Content Security
 Policy lets requests go only to the page and Rasa, so nothing leaves the machine. The page's port
 ($ASSISTANT_WEBCHAT_PORT) is the one Rasa's CORS lets in (``services.webchat_origins``)."""

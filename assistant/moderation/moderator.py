@@ -59,9 +59,9 @@ class Decision:
 
 def _when(t: dt.datetime | float | None) -> dt.datetime:
     if t is None:
-        return dt.datetime.now(dt.UTC)
+        return dt.datetime.now(dt.timezone.utc)
     if isinstance(t, (int, float)):
-        return dt.datetime.fromtimestamp(float(t), dt.UTC)
+        return dt.datetime.fromtimestamp(float(t), dt.timezone.utc)
     return utc(t)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from assistant.moderation.strikes_sql import SqlStrikeStore, StrikeBase, migrate
 
-UTC = dt.UTC
+UTC = dt.timezone.utc
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "strikes_alembic_version"
 _SQL_NAMES = ("SqlStrikeStore", "StrikeBase", "migrate")

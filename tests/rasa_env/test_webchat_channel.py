@@ -1,4 +1,4 @@
-"""Runs in the Rasa environment (Python 3.10): the web chat's socket.io channel (channels/webchat.py)
+"""Runs in the Rasa environment (Python 3.10): the web chat's socket.io channel (assistant/rasa_server/webchat.py)
 screens each message before Rasa sees it, and never leaves the widget in silence."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rasa.core.channels.channel import UserMessage  # noqa: E402
 from rasa.core.channels.socketio import SocketIOOutput  # noqa: E402
 
 from assistant.dialogue.replies import SERVICE_DOWN  # noqa: E402
-from channels import webchat  # noqa: E402
+from assistant.rasa_server import webchat  # noqa: E402
 
 PHONE = "13900001234"
 
@@ -85,7 +85,7 @@ def test_the_rest_channel_logs_no_text(capsys: pytest.CaptureFixture[str]) -> No
 
     from rasa.shared.utils.io import read_yaml_file
 
-    logging.config.dictConfig(read_yaml_file(str(ROOT / "channels" / "logging.yml")))
+    logging.config.dictConfig(read_yaml_file(str(ROOT / "assistant" / "rasa_server" / "logging.yml")))
     handler = logging.StreamHandler(sys.stdout)
     logging.getLogger("rasa.core.channels.rest").addHandler(handler)
     try:

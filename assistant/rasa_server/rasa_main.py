@@ -1,4 +1,4 @@
-"""``python -m channels.rasa_main run …``: Rasa's own command line, with ``--auth-token`` taken from
+"""``python -m assistant.rasa_server.rasa_main run …``: Rasa's own command line, with ``--auth-token`` taken from
 $RASA_API_TOKEN (removed from the environment) instead of the argument list, where every local
 user could read it in the process list."""
 

@@ -1,7 +1,7 @@
-"""The web chat's socket.io input channel (credentials.yml: ``channels.webchat.WebChatInput``).
+"""The web chat's socket.io input channel (credentials.yml: ``assistant.rasa_server.webchat.WebChatInput``).
 
 Rasa 3.6's ``SocketIOInput`` with a guard before the message reaches the tracker: the text is
-clipped, normalised, moderated and redacted (``channels.guard``). A stopped message gets the
+clipped, normalised, moderated and redacted (``assistant.rasa_server.guard``). A stopped message gets the
 moderation reply and never reaches Rasa; personal data gets the privacy warning, and Rasa the
 redacted text. When a message gets no answer at all because the action server is down (or Rasa
 fails), the widget gets the polite "try again later" text instead of silence. The message's
@@ -21,7 +21,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from assistant.dialogue.replies import SERVICE_DOWN
-from channels.guard import Guard
+from assistant.rasa_server.guard import Guard
 
 log = logging.getLogger(__name__)
 MAX_SESSION_ID = 128

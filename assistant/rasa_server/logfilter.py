@@ -1,4 +1,4 @@
-"""A logging filter for the Rasa process (channels/logging.yml): Rasa 3.6's REST channel logs the
+"""A logging filter for the Rasa process (assistant/rasa_server/logging.yml): Rasa 3.6's REST channel logs the
 resident's message text when a request times out or fails (``rest.message.received.timeout`` /
 ``.failure``, structlog rendered to JSON); the filter keeps the event and drops the text."""
 

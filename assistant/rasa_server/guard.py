@@ -17,11 +17,11 @@ import threading
 from dataclasses import dataclass
 
 from assistant.moderation import Message, Moderator
-from assistant.text.normalize import clip, normalize
+from assistant.text.normalize import MAX_MESSAGE_CHARS, clip, normalize
 
 log = logging.getLogger(__name__)
 
-MAX_CHARS = 2000            # a longer message keeps its head and end (see assistant.text.normalize.clip)
+MAX_CHARS = MAX_MESSAGE_CHARS   # a longer message keeps its head and end (assistant.text.normalize.clip)
 CONVERSATION = "webchat"    # the moderator's conversation id: strikes count per web-chat session
 _LET_THROUGH = ("allow", "redact")
 
