@@ -12,10 +12,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import DateTime, Index, Integer, String, create_engine, delete, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -179,13 +179,14 @@ class SqlStrikeStore:
 
     def clear(self, conversation_id: str, sender_id: str) -> int:
         with Session(self.engine) as session, session.begin():
-            result = session.execute(delete(_StrikeRow).where(
-                _StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id))
+            result = cast("CursorResult[Any]", session.execute(delete(_StrikeRow).where(
+                _StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id)))
             return int(result.rowcount or 0)
 
     def purge_expired(self, now: dt.datetime) -> int:
         with Session(self.engine) as session, session.begin():
-            result = session.execute(delete(_StrikeRow).where(_StrikeRow.expires_at <= _naive(now)))
+            result = cast("CursorResult[Any]",
+                          session.execute(delete(_StrikeRow).where(_StrikeRow.expires_at <= _naive(now))))
             return int(result.rowcount or 0)
 
     def close(self) -> None:
