@@ -233,7 +233,7 @@ class ActionAskCsat(Action):
             log.warning("sender=%s csat asked without a ticket id", tracker.sender_id)
             return ActionFallback().run(dispatcher, tracker, domain)
         turn = get_engine().ask_csat(ticket_id)
-        return say(dispatcher, tracker, self.name(), turn) + [SlotSet("csat_ticket", ticket_id)]
+        return [*say(dispatcher, tracker, self.name(), turn), SlotSet("csat_ticket", ticket_id)]
 
 
 class ActionHandoffTimeout(Action):

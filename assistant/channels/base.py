@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from assistant.errors import AssistantError
 
@@ -92,7 +92,7 @@ class MemberLeft:
     time: dt.datetime = field(default_factory=now)
 
 
-Event = Union[IncomingMessage, MemberJoined, MemberLeft]
+Event = IncomingMessage | MemberJoined | MemberLeft
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,9 @@ def _id(value: Any) -> int | str:
 
 def _chunks(text: str, limit: int) -> list[str]:
     """``text`` cut into pieces of at most ``limit`` UTF-16 units."""
-    out, cur, units = [], [], 0
+    out: list[str] = []
+    cur: list[str] = []
+    units = 0
     for ch in text:
         n = 2 if ord(ch) > 0xFFFF else 1
         if units + n > limit:
@@ -256,7 +258,8 @@ class TelegramAdapter:
             start, end = index[off], index[off + length]
             span = text[start:end]
             kind = e.get("type")
-            if (kind == "mention" and self.username and span.lstrip("@").lower() == self.username) or (kind == "text_mention" and isinstance(e.get("user"), dict) and self._is_me(e["user"])):
+            if (kind == "mention" and self.username and span.lstrip("@").lower() == self.username) or (
+                    kind == "text_mention" and isinstance(e.get("user"), dict) and self._is_me(e["user"])):
                 addressed = True
                 cut.append((start, end))
             elif kind == "bot_command" and start == 0:
@@ -306,11 +309,11 @@ class TelegramAdapter:
     def _messages(self, m: OutgoingMessage) -> list[dict[str, Any]]:
         if m.private_to:
             fallback = OutgoingMessage(m.conversation_id, m.text, at=m.private_to)
-            out = [{"method": "sendMessage", "chat_id": _id(m.private_to), "text": chunk}
-                   for chunk in _chunks(m.text, MAX_TEXT)]
+            out: list[dict[str, Any]] = [{"method": "sendMessage", "chat_id": _id(m.private_to), "text": chunk}
+                                         for chunk in _chunks(m.text, MAX_TEXT)]
             if self.private_fallback and str(m.private_to) != str(m.conversation_id):
-                for call, alt in zip(out, self._messages(fallback), strict=False):
-                    call["_fallback"] = alt
+                for private, alt in zip(out, self._messages(fallback), strict=False):
+                    private["_fallback"] = alt
             return out
         prefix, entities = "", []
         if m.at:
@@ -392,7 +395,7 @@ class TelegramBot:
 
     def run(self) -> None:
         """Poll until Ctrl-C (or SIGTERM)."""
-        self.app.run_polling(allowed_updates=list(MESSAGE_KEYS), timeout=self.poll_timeout)
+        self.app.run_polling(allowed_updates=list(MESSAGE_KEYS), timeout=dt.timedelta(seconds=self.poll_timeout))
 
     async def start(self, poll_interval: float = 0.0) -> None:
         """Start polling inside a running event loop (``run`` does it all for a script)."""
@@ -400,7 +403,8 @@ class TelegramBot:
         await self._identify(self.app)
         await self.app.start()
         assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=poll_interval, timeout=self.poll_timeout,
+        await self.app.updater.start_polling(poll_interval=poll_interval,
+                                             timeout=dt.timedelta(seconds=self.poll_timeout),
                                              allowed_updates=list(MESSAGE_KEYS))
         self._start_notices()
 

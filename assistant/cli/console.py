@@ -34,7 +34,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="admin tokens file (default $ASSISTANT_CONSOLE_TOKENS or models/console_tokens.yml)")
     p.add_argument("--trusted-proxy", action="append", metavar="ADDR",
                    help="address or network of a reverse proxy whose X-Forwarded-For names the client; repeat for "
-                        "several (default $ASSISTANT_CONSOLE_TRUSTED_PROXIES, comma-separated; none: the socket peer is the client)")
+                        "several (default $ASSISTANT_CONSOLE_TRUSTED_PROXIES, comma-separated; "
+                        "none: the socket peer is the client)")
     p.set_defaults(run=run)
     return p
 

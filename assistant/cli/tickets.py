@@ -247,7 +247,7 @@ def _print_tickets(store: SQLTicketStore, args: argparse.Namespace, tickets: lis
     from rich.text import Text
 
     tz, con = store.sla.calendar.tz, Console()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in tickets:
         late = t.overdue_kind(now)
         due = t.first_response_due if t.first_response_at is None else t.resolution_due

@@ -178,7 +178,8 @@ def error_text(exc: Exception) -> str:
         if exc.wanted == exc.current:
             return f"工单 {exc.ticket_id} 已经是「{s.get(exc.current, exc.current)}」"
         allowed = "、".join(f"「{s[x]}」" for x in STATUSES if x in TRANSITIONS.get(exc.current, ()))
-        return (f"工单 {exc.ticket_id} 当前为「{s.get(exc.current, exc.current)}」，不能改为「{s.get(exc.wanted, exc.wanted)}」"
+        return (f"工单 {exc.ticket_id} 当前为「{s.get(exc.current, exc.current)}」，"
+                f"不能改为「{s.get(exc.wanted, exc.wanted)}」"
                 + (f"（可改为：{allowed}）" if allowed else ""))
     if isinstance(exc, (ValidationError, HandoffValidation)):
         return f"{FIELD_NAMES.get(exc.field, exc.field)}：{_validation_text(str(exc).split(': ', 1)[-1])}"
@@ -227,7 +228,9 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         token_list: Callable[[], tuple[AdminToken, ...]] = tokens.current
     else:
         fixed = as_tokens(tokens)
-        token_list = lambda: fixed
+
+        def token_list() -> tuple[AdminToken, ...]:
+            return fixed
     if not token_list():
         raise ValueError("no admin tokens: nobody could log in")
     sessions = Sessions(session_secret if session_secret is not None else secrets.token_bytes(32),
@@ -385,7 +388,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("console error on %s %s", request.method, request.url.path, exc_info=exc)
-        return page(request, "error.html", None, 500, title="内部错误", message="操作未完成，请稍后再试或联系技术人员。")
+        return page(request, "error.html", None, 500, title="内部错误",
+                    message="操作未完成，请稍后再试或联系技术人员。")
 
     @app.get("/static/console.css", include_in_schema=False)
     def css() -> Response:
@@ -443,8 +447,9 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
     @app.get("/tickets")
     def tickets(request: Request, status: str = "", category: str = "", unit: str = "", assignee: str = "",
                 overdue: str = "", auth: Auth = Depends(current)) -> Response:
-        filters = {"status": status.strip(), "category": category.strip(), "unit": unit.strip(),
-                   "assignee": assignee.strip(), "overdue": overdue.strip() in ("1", "on", "true", "yes")}
+        filters: dict[str, Any] = {"status": status.strip(), "category": category.strip(), "unit": unit.strip(),
+                                   "assignee": assignee.strip(),
+                                   "overdue": overdue.strip() in ("1", "on", "true", "yes")}
         at = now()
         rows: list[dict[str, Any]] = []
         code, flashes = 200, []
@@ -517,7 +522,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         if watch.reached is False:
             return "warn", "已解决。满意度调查未能送达：助手未在运行，请线下询问居民评价", t
         if texts:
-            return "warn", ("已解决，已请居民评价。居民所在渠道不能直接推送，请把以下消息转给居民：" + " / ".join(texts)), t
+            return "warn", ("已解决，已请居民评价。居民所在渠道不能直接推送，请把以下消息转给居民："
+                            + " / ".join(texts)), t
         return "ok", "已解决，已请居民评价（满意度 1-5 分）", t
 
     @app.post("/tickets/{ticket_id}/status")

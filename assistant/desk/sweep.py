@@ -10,8 +10,8 @@
 ``sweep`` does two things:
 
 1. expires waiting handoffs older than the take timeout (default the desk's ``handoff_timeout``:
-   $ASSISTANT_HANDOFF_TIMEOUT minutes, else 30) and for each one opens a ticket that keeps the request (the already redacted
-   summary), tells the resident in the chat (``push.HANDOFF_TIMEOUT``; an unreachable resident is
+   $ASSISTANT_HANDOFF_TIMEOUT minutes, else 30) and for each one opens a ticket that keeps the request
+   (the already redacted summary), tells the resident in the chat (``push.HANDOFF_TIMEOUT``; an unreachable resident is
    recorded in the report and as a ticket note; the texts Rasa returns for a conversation it cannot
    push to go to the desk's outbox, ``notices``, for the gateway to deliver) and notifies the admins
    (``handoff.expired``).

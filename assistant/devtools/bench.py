@@ -111,8 +111,10 @@ def retrieval(settings: Settings, cases_path: Path) -> dict[str, Any]:
         tops = [retriever.rank(d, lex, None, k=1, mode=mode).top for d, lex in raw]
         out[mode] = _share(top is not None and top.entry.topic in c.topics for top, c in zip(tops, cases, strict=False))
         loo = [sub.rank(d, lex, None, k=1, mode=mode).top for d, lex in loo_raw]
-        out[f"held_out_{mode}_topic"] = _share(t is not None and t.entry.topic == a[2] for t, a in zip(loo, asked, strict=False))
-        out[f"held_out_{mode}_entry"] = _share(t is not None and t.entry.id == a[1] for t, a in zip(loo, asked, strict=False))
+        out[f"held_out_{mode}_topic"] = _share(t is not None and t.entry.topic == a[2]
+                                               for t, a in zip(loo, asked, strict=False))
+        out[f"held_out_{mode}_entry"] = _share(t is not None and t.entry.id == a[1]
+                                               for t, a in zip(loo, asked, strict=False))
     out["held_out_questions"] = len(asked)
     return out
 

@@ -40,8 +40,8 @@ _NOT_URGENT = re.compile(r"不急|不紧急|一般|普通|不着急|还好|^否|
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")
 _NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$")
 _NONE = re.compile(r"没有|不知道|不清楚|不确定|无|不涉及|没对方|公共|^不$")
-_FILLER = re.compile(r"我要|我想|想要|要|投诉|反映|举报|反馈|一下|物业|你们|帮我|请|麻烦|的|了|啊|吧|呢|哦|个|问题|事情?|"
-                     r"[\s，,。.!！?？~、]")
+_FILLER = re.compile(r"我要|我想|想要|要|投诉|反映|举报|反馈|一下|物业|你们|帮我|请|麻烦|的|了|啊|吧|呢|哦|个|"
+                     r"问题|事情?|[\s，,。.!！?？~、]")
 _NAME_HINT = re.compile(r"姓|先生|女士|阿姨|大爷|老王|老李|老张|[张王李赵刘陈杨黄周吴]某")
 
 
@@ -80,12 +80,14 @@ def _abusive(text: str) -> bool:
     return rule is not None and match_rule(rule, views(text), False)
 
 
-_QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|哪儿|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")
-_DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|为什么又|太差|[!！]")
+_QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|哪儿|是否|能否|"
+                       r"可不可以|可以.{0,8}吗|有没有|啥|什么")
+_DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
+                     r"为什么又|太差|[!！]")
 
 
-_COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|没人管|不管不问|"
-                         r"不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
+_COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|"
+                         r"没人管|不管不问|不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
 
 
 def is_complaint(text: str) -> bool:
@@ -168,8 +170,8 @@ def opening(text: str) -> dict[str, Any]:
     return slots
 
 
-_UNIT_SPAN = re.compile(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
-                        r"(?:[0-9]{2,5}\s*(?:室|号)?)?")
+_UNIT_SPAN = re.compile(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
+                        r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?(?:[0-9]{2,5}\s*(?:室|号)?)?")
 _THEIRS = re.compile(r"(?:楼上|楼下|隔壁|对门|对面|邻居|对方)\S{0,2}$")
 _MINE = re.compile(r"我(?:家|住|是|们家)?\S{0,2}$")
 
@@ -184,7 +186,8 @@ def _units(text: str) -> tuple[str | None, str | None]:
         before = text[max(0, m.start() - 4):m.start()]
         if _THEIRS.search(before) and theirs is None:
             theirs = unit
-        elif (_MINE.search(before) and mine is None) or (mine is None and "-" in unit and theirs is None and not _MINE.search(text)):
+        elif (_MINE.search(before) and mine is None) or (
+                mine is None and "-" in unit and theirs is None and not _MINE.search(text)):
             mine = unit
         elif theirs is None and "-" in unit:
             theirs = unit
@@ -304,7 +307,8 @@ def question(slot: str, slots: dict[str, Any]) -> str:
     if slot == URGENCY:
         return "情况紧急吗？有安全风险或正在发生请回复“紧急”，否则回复“一般”。"
     if slot == CONFIRMED:
-        return f"请确认工单信息：\n{summary(slots)}\n回复“是”提交；需要更正请直接说，如“房号是5-102”；不登记了说“算了”。"
+        return (f"请确认工单信息：\n{summary(slots)}\n"
+                "回复“是”提交；需要更正请直接说，如“房号是5-102”；不登记了说“算了”。")
     raise ValueError(f"unknown complaint slot {slot!r}")
 
 

@@ -40,8 +40,9 @@ def _fingerprint(retriever_docs: list[list[str]], model: str, negatives: list[st
 def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: bool = False) -> Retriever:
     """Load the knowledge base, update the index for changed entries, calibrate when stale."""
     kb = load_kb(settings.knowledge_dir)
-    embedder = SentenceTransformerEmbedder(settings.model_path, query_prefix=settings.query_prefix,
-                                           passage_prefix=settings.passage_prefix)
+    # the settings validator fills both prefixes in; `or ""` only tells the type checker
+    embedder = SentenceTransformerEmbedder(settings.model_path, query_prefix=settings.query_prefix or "",
+                                           passage_prefix=settings.passage_prefix or "")
     index, encoded = build_index(kb, embedder, settings.index_dir, progress=progress)
     if encoded:
         log.info("index: encoded %d new or changed texts", encoded)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from assistant.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 class Embedder(Protocol):
@@ -29,10 +32,10 @@ class SentenceTransformerEmbedder:
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.batch_size = batch_size
         self.name = f"{Path(model).name or model}|{query_prefix}|{passage_prefix}"
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> SentenceTransformer:
         with self._lock:
             if self._model is None:
                 if ("/" in self.model_ref or self.model_ref.startswith(".")) and not Path(self.model_ref).exists():
@@ -49,7 +52,10 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
         model = self._load()
         if not texts:
-            return np.zeros((0, model.get_sentence_embedding_dimension()), dtype=np.float32)
+            dim = model.get_sentence_embedding_dimension()
+            if dim is None:
+                raise ModelError(f"embedding model {self.model_ref!r} does not report its dimension")
+            return np.zeros((0, dim), dtype=np.float32)
         vecs = model.encode([prefix + t for t in texts], batch_size=self.batch_size,
                             normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)

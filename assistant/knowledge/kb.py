@@ -139,10 +139,12 @@ class _Checker:
         if tags is None:
             self.bad(f"{label}: tags must be a list of words", path, line, "tags")
             ok = False
-        if not ok:
+        # ok covers every check; the isinstance/None tests repeat them for the type checker
+        if (not ok or not isinstance(eid, str) or not isinstance(topic, str) or not isinstance(title, str)
+                or not questions or not isinstance(answer, str) or updated is None or tags is None):
             return None
-        return Entry(id=eid, topic=topic, title=title.strip(), questions=questions,  # type: ignore[arg-type]
-                     answer=answer.strip(), updated=updated, tags=tags or (),  # type: ignore[arg-type]
+        return Entry(id=eid, topic=topic, title=title.strip(), questions=questions,
+                     answer=answer.strip(), updated=updated, tags=tags or (),
                      path=str(path), line=line or 0)
 
     def items(self, raw: dict[str, Any], path: Path) -> ItemTable | None:
@@ -172,7 +174,7 @@ class _Checker:
             if not isinstance(name, str) or not name.strip():
                 self.bad(f"item #{i + 1}: missing name", path, iline, "name")
                 continue
-            if cat not in categories:
+            if cat not in categories or not isinstance(cat, str):   # keys are str: the isinstance only narrows
                 self.bad(f"item {name!r}: unknown category {cat!r}", path, iline, "category")
                 continue
             aliases = _strs(it.get("aliases", [])) if it.get("aliases") is not None else ()

@@ -140,7 +140,7 @@ def _layout(m: dict[str, Any]) -> list[tuple[str, str | None, tuple[int, ...]]]:
             out.append((f"encoder.layer.{i}.{hf}.weight", f"l{i}.{short}.w", w))
             out.append((f"encoder.layer.{i}.{hf}.bias", f"l{i}.{short}.b", (w[0],)))
     # unused by mean pooling; zeros keep transformers from warning about missing pooler weights
-    return out + [("pooler.dense.weight", None, (H, H)), ("pooler.dense.bias", None, (H,))]
+    return [*out, ("pooler.dense.weight", None, (H, H)), ("pooler.dense.bias", None, (H,))]
 
 
 def _chunks(data: bytes, m: dict[str, Any], src: str | None, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
@@ -168,7 +168,8 @@ def _chunks(data: bytes, m: dict[str, Any], src: str | None, shape: tuple[int, .
 
 def _write_safetensors(path: Path, data: bytes, m: dict[str, Any]) -> None:
     """Stream tensors into a safetensors file (never holds the whole float32 model in memory)."""
-    layout, header, pos = _layout(m), {"__metadata__": {"format": "pt"}}, 0
+    header: dict[str, dict[str, Any]] = {"__metadata__": {"format": "pt"}}
+    layout, pos = _layout(m), 0
     for key, _, shape in layout:
         end = pos + 4 * math.prod(shape)
         header[key], pos = {"dtype": "F32", "shape": list(shape), "data_offsets": [pos, end]}, end
@@ -187,7 +188,9 @@ def _charsmap(norm: dict[int, str]) -> bytes:
     """SentencePiece precompiled charsmap: darts-clone double-array trie + NUL-terminated outputs."""
     import numpy as np
 
-    blob, at, trie = bytearray(), {}, {}
+    blob = bytearray()
+    at: dict[bytes, int] = {}
+    trie: dict[int, Any] = {}   # byte -> child node; label 0 -> the output's offset
     for cp, out in sorted(norm.items()):
         if cp == 0:  # never inside a C string
             continue

@@ -160,10 +160,10 @@ class _Reader:
         if not isinstance(value, kind):
             self.bad(f"must be a {_kind_name(kind)}", node, fld, key)
             return default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if (low is not None and value < low) or (high is not None and value > high):
-                self.bad(f"must be between {low} and {high}", node, fld, key)
-                return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                (low is not None and value < low) or (high is not None and value > high)):
+            self.bad(f"must be between {low} and {high}", node, fld, key)
+            return default
         if isinstance(value, str):
             value = value.strip()
         return value

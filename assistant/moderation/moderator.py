@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
 from assistant.moderation.config import ModerationConfig, Rule, load_config
@@ -40,7 +40,8 @@ class Message:
 
 @dataclass(frozen=True)
 class Decision:
-    action: str                     # allow | redact | warn | mute_recommendation | remove_recommendation | fraud_warning
+    # allow | redact | warn | mute_recommendation | remove_recommendation | fraud_warning
+    action: str
     rule_id: str | None             # the rule that decided the action
     explanation: str                # for admins: which rule and why (never the personal data)
     redacted_text: str              # the message with personal data hidden (the text itself if none)
@@ -84,7 +85,8 @@ class Moderator:
             roster = Roster.load(self.config.members.roster)
         self.roster = roster
         flood = self.config.rule("flood")
-        self.flood = FloodTracker(**{k: v for k, v in (flood.params if flood else {}).items()})
+        params: dict[str, Any] = dict(flood.params) if flood else {}   # numbers from YAML; the tracker converts them
+        self.flood = FloodTracker(**params)
 
     # -- messages ------------------------------------------------------------------------
 

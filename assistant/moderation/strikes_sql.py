@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Index, Integer, String, create_engine, delete, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import CursorResult, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -106,13 +107,14 @@ class SqlStrikeStore:
 
     def clear(self, conversation_id: str, sender_id: str) -> int:
         with Session(self.engine) as session, session.begin():
-            result = session.execute(delete(_StrikeRow).where(
-                _StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id))
+            result = cast("CursorResult[Any]", session.execute(delete(_StrikeRow).where(
+                _StrikeRow.conversation_id == conversation_id, _StrikeRow.sender_id == sender_id)))
             return int(result.rowcount or 0)
 
     def purge_expired(self, now: dt.datetime) -> int:
         with Session(self.engine) as session, session.begin():
-            result = session.execute(delete(_StrikeRow).where(_StrikeRow.expires_at <= _naive(now)))
+            result = cast("CursorResult[Any]",
+                          session.execute(delete(_StrikeRow).where(_StrikeRow.expires_at <= _naive(now))))
             return int(result.rowcount or 0)
 
     def close(self) -> None:

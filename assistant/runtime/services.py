@@ -186,9 +186,10 @@ class Services:
         python = s.rasa_python
         if not python.exists():
             raise ServiceError(f"Rasa environment not found at {python.parent.parent}; run `make setup` first")
-        # the API (trackers, trigger_intent) needs the token (assistant.rasa_server.rasa_main passes $RASA_API_TOKEN as
-        # --auth-token, out of the process list); the channels (REST, our socket.io) do not
-        return [str(python), "-m", "assistant.rasa_server.rasa_main", "run", "--enable-api", "-m", str(model), "-i", s.host,
+        # the API (trackers, trigger_intent) needs the token (assistant.rasa_server.rasa_main passes
+        # $RASA_API_TOKEN as --auth-token, out of the process list); the channels (REST, our socket.io) do not
+        return [str(python), "-m", "assistant.rasa_server.rasa_main", "run", "--enable-api", "-m", str(model),
+                "-i", s.host,
                 "-p", str(s.rasa_port), "--cors", *webchat_origins(s),
                 "--endpoints", str(self._endpoints()), "--credentials", str(s.root / "credentials.yml"),
                 "--logging-config-file", str(Path(__file__).resolve().parents[1] / "rasa_server" / "logging.yml")]

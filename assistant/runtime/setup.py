@@ -57,7 +57,7 @@ def write_kb_nlu(settings: Settings) -> Path:
     examples already in nlu_data/ are skipped, so no example has two intents.
     """
     kb = load(settings.knowledge_dir)
-    seen = set()
+    seen: set[str] = set()
     for path in sorted((settings.root / "nlu_data").rglob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
         for block in data.get("nlu", []) or []:
@@ -134,8 +134,9 @@ def train(settings: Settings, *, force: bool = False) -> bool:
     say(f"training the Rasa model (several minutes on 2 cores; log: {log.relative_to(settings.root)}) …")
     start = time.perf_counter()
     kb_nlu = write_kb_nlu(settings)
-    proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml", "--config", "config.yml",
-                            "--out", str(model.parent), "--fixed-model-name", model.name.removesuffix(".tar.gz")],
+    proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml",
+                            "--config", "config.yml", "--out", str(model.parent),
+                            "--fixed-model-name", model.name.removesuffix(".tar.gz")],
                  log)
     if proc.returncode != 0 or not model.exists():
         tail = log.read_text(errors="replace")[-3000:]

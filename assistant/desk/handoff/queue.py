@@ -15,6 +15,7 @@ idempotent under any concurrency.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 import unicodedata
@@ -112,7 +113,8 @@ class Handoff:
 class HandoffStore(Protocol):
     """What the assistant and the admin CLI need from a handoff queue."""
 
-    def request(self, conversation_id: str, resident_id: str, reason: str, summary: str = "") -> tuple[Handoff, bool]: ...
+    def request(self, conversation_id: str, resident_id: str, reason: str,
+                summary: str = "") -> tuple[Handoff, bool]: ...
 
     def get(self, handoff_id: str) -> Handoff: ...
 
@@ -126,7 +128,7 @@ class HandoffStore(Protocol):
 
     def is_paused(self, conversation_id: str, now: datetime | None = None) -> bool: ...
 
-    def expire(self, now: datetime | None = None, take_timeout: timedelta | None = None) -> list[Handoff]: ...
+    def expire(self, now: datetime | None = None, take_timeout: timedelta | None = None) -> builtins.list[Handoff]: ...
 
 
 # --- text helpers ----------------------------------------------------------------------------
@@ -345,7 +347,7 @@ class SQLHandoffStore(SQLStore):
             log.info("handoff %s released", row.id)
             return _handoff(row)
 
-    def expire(self, now: datetime | None = None, take_timeout: timedelta | None = None) -> list[Handoff]:
+    def expire(self, now: datetime | None = None, take_timeout: timedelta | None = None) -> builtins.list[Handoff]:
         """Mark waiting handoffs older than ``take_timeout`` (default: the store's) expired and return
         them, oldest first; each is returned by exactly one caller even when sweepers run concurrently."""
         timeout = take_timeout if take_timeout is not None else self.take_timeout

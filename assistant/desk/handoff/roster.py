@@ -96,10 +96,7 @@ class DutyRoster:
         admin_id = (self.overrides.get(d) or self.year_months.get((d.year, d.month))
                     or self.months.get(d.month))
         if admin_id is None and self.order:
-            if self.start is None:
-                i = d.month - 1
-            else:
-                i = (d.year - self.start[0]) * 12 + d.month - self.start[1]
+            i = d.month - 1 if self.start is None else (d.year - self.start[0]) * 12 + d.month - self.start[1]
             admin_id = self.order[i % len(self.order)]
         if admin_id is None:      # load() refuses such rosters; a hand-built one may get here
             raise RosterError(f"nobody is on duty on {d.isoformat()}", path=self.path, field="rotation")

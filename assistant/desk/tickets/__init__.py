@@ -2,7 +2,8 @@
 
     from assistant.desk.tickets import open_store, Reporter
     with open_store() as store:                       # $ASSISTANT_TICKETS_URL or models/tickets.db
-        ticket, created = store.open_or_append(Reporter("wx-123", "张伟"), "noise", "5栋101", "楼上每晚12点后还在拖椅子")
+        ticket, created = store.open_or_append(Reporter("wx-123", "张伟"), "noise", "5栋101",
+                                               "楼上每晚12点后还在拖椅子")
 """
 
 from __future__ import annotations

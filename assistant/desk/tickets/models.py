@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from assistant.desk.tickets.errors import InvalidTransition, ValidationError
 from assistant.desk.tickets.text import clean, mask_name
@@ -43,6 +43,12 @@ def check_transition(ticket_id: str, current: str, wanted: str) -> None:
         raise InvalidTransition(ticket_id, current, wanted, f"allowed from {current}: {allowed}")
 
 
+@overload
+def text_field(name: str, value: Any, *, required: Literal[True] = ..., limit: str | None = ...,
+               redacted: bool = ...) -> str: ...
+@overload
+def text_field(name: str, value: Any, *, required: bool, limit: str | None = ...,
+               redacted: bool = ...) -> str | None: ...
 def text_field(name: str, value: Any, *, required: bool = True, limit: str | None = None,
                redacted: bool = True) -> str | None:
     """Validate one free-text field: a string, not blank when required, within its limit.
@@ -64,6 +70,10 @@ def text_field(name: str, value: Any, *, required: bool = True, limit: str | Non
     return redact_text(value) if redacted else value
 
 
+@overload
+def name_field(name: str, value: Any, *, required: Literal[True] = ...) -> str: ...
+@overload
+def name_field(name: str, value: Any, *, required: bool) -> str | None: ...
 def name_field(name: str, value: Any, *, required: bool = True) -> str | None:
     """An identifier-like field (resident id, assignee, actor): one line, no redaction."""
     out = text_field(name, value, required=required, redacted=False)

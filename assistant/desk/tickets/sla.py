@@ -22,6 +22,7 @@ Every error names the file and line.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -245,7 +246,7 @@ def load_calendar(path: str | Path) -> Calendar:
             raise doc.error(("hours", i), f'{r!r} is not a range like "09:00-18:00" (start before end)') from None
         hours.append((start, end))
     hours.sort()
-    for (a1, b1), (a2, _) in zip(hours, hours[1:], strict=False):
+    for (_, b1), (a2, _) in itertools.pairwise(hours):
         if b1 is None or a2 < b1:
             raise doc.error(("hours",), "ranges overlap")
 
@@ -258,7 +259,8 @@ def load_calendar(path: str | Path) -> Calendar:
             if isinstance(d, date) and not isinstance(d, datetime):
                 out.add(d)
                 continue
-            m = re.match(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$", d.strip()) if isinstance(d, str) else None
+            m = (re.match(r"^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$", d.strip())
+                 if isinstance(d, str) else None)
             try:
                 if not m:
                     raise ValueError
@@ -294,8 +296,11 @@ def _target(doc: _Doc, key: tuple[Any, ...], value: Any, fallback: Target | None
         for k in ("first_response", "resolution"):
             if k not in v:
                 raise doc.error(key, f"needs {k}")
-    fr = _duration(doc, (*key, "first_response"), v["first_response"]) if "first_response" in v else fallback.first_response
-    res = _duration(doc, (*key, "resolution"), v["resolution"]) if "resolution" in v else fallback.resolution
+    # without a fallback both keys are there (checked above)
+    fr = (_duration(doc, (*key, "first_response"), v["first_response"])
+          if "first_response" in v or fallback is None else fallback.first_response)
+    res = (_duration(doc, (*key, "resolution"), v["resolution"])
+           if "resolution" in v or fallback is None else fallback.resolution)
     if fr > res:
         raise doc.error(key, "first_response is longer than resolution")
     return Target(fr, res)

@@ -9,6 +9,7 @@ reminders, notices, handoffs) up to head, under a lock.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -81,7 +82,7 @@ class TicketStore(Protocol):
              unit: str | None = None, assignee: str | None = None, reporter_id: str | None = None,
              overdue: bool = False, limit: int | None = 200) -> list[Ticket]: ...
 
-    def events(self, ticket_id: str) -> list[Event]: ...
+    def events(self, ticket_id: str) -> builtins.list[Event]: ...
 
     def assign(self, ticket_id: str, assignee: str, *, actor: str, comment: str | None = None) -> Ticket: ...
 
@@ -97,7 +98,7 @@ class TicketStore(Protocol):
 
     def rate(self, ticket_id: str, score: int, comment: str | None = None, *, actor: str | None = None) -> Ticket: ...
 
-    def overdue(self, now: datetime | None = None) -> list[Ticket]: ...
+    def overdue(self, now: datetime | None = None) -> builtins.list[Ticket]: ...
 
     def claim_reminder(self, ticket_id: str, kind: str, due: datetime) -> bool: ...
 
@@ -131,7 +132,7 @@ def make_engine(url: str, *, busy_timeout: float = 30.0, synchronous: str = "FUL
         raise StoreUnavailable(f"not a database URL: {url!r}") from None
     if u.get_backend_name() == "sqlite":
         memory = u.database in (None, "", ":memory:")
-        if not memory:
+        if u.database and not memory:
             Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(u, connect_args={"timeout": busy_timeout, "check_same_thread": False},
                                **({"poolclass": StaticPool} if memory else {}))
@@ -392,7 +393,7 @@ class SQLTicketStore(SQLStore):
                 & or_((TicketRow.first_response_at.is_(None)) & (TicketRow.first_response_due < now),
                       TicketRow.resolution_due < now))
 
-    def overdue(self, now: datetime | None = None) -> list[Ticket]:
+    def overdue(self, now: datetime | None = None) -> builtins.list[Ticket]:
         """Unresolved tickets past a due time at ``now`` (default: the clock), most overdue first.
         Tickets waiting for the resident have their clock stopped and are never listed."""
         now = utc(now) if now else self._now()
@@ -454,9 +455,9 @@ class SQLTicketStore(SQLStore):
         comment = text_field("comment", comment, required=False)
         with self._session(write=True) as s:
             row = self._row(s, ticket_id, lock=True)
-            check_transition(row.id, row.status, status)
+            check_transition(row.id or "", row.status, status)
             if status == "assigned":
-                raise InvalidTransition(row.id, row.status, status, "use assign with an assignee")
+                raise InvalidTransition(row.id or "", row.status, status, "use assign with an assignee")
             self._set_status(s, row, status, actor, self._now(), comment)
             return _ticket(row)
 
@@ -477,7 +478,7 @@ class SQLTicketStore(SQLStore):
         with self._session(write=True) as s:
             row = self._row(s, ticket_id, lock=True)
             if row.status not in ACTIVE:
-                raise InvalidTransition(row.id, row.status, "assigned", "reopen it first")
+                raise InvalidTransition(row.id or "", row.status, "assigned", "reopen it first")
             if row.assignee == assignee and row.status != "open":
                 return _ticket(row)
             now, before = self._now(), row.status
