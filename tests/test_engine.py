@@ -108,3 +108,22 @@ def test_middle_confidence_answers_and_lists_alternatives(mini_kb_dir: Path) -> 
     assert len(turn.sources) == 3 and turn.state.pending[0] == turn.sources[0]["id"]
     follow = engine.fallback("3", turn.state)
     assert follow.route == "answer" and follow.sources[0]["id"] == turn.state.pending[2]
+
+
+def test_a_desk_is_a_desk_port_and_the_engine_needs_nothing_more() -> None:
+    """The engine reaches the human side only through dialogue.ports (a Desk is one; so is any fake)."""
+    import ast
+    import inspect
+
+    import assistant.dialogue.engine as engine_module
+    from assistant.desk.desk import Desk
+    from assistant.dialogue.ports import DeskPort
+
+    tree = ast.parse(inspect.getsource(engine_module))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not any(m.startswith("assistant.desk") for m in imported), imported
+    port_members = {name for name in dir(DeskPort) if not name.startswith("_")}
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Attribute) and n.value.attr == "desk"}
+    assert used <= port_members, used - port_members
+    assert port_members <= {name for name in dir(Desk) if not name.startswith("_")} | set(Desk.__dataclass_fields__)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from assistant.desk.handoff import DutyRoster, HandoffStore, Notifier, handoff_event
+from assistant.desk.handoff.queue import Handoff
+from assistant.desk.handoff.roster import Admin
 from assistant.desk.notices import CSAT as CSAT_NOTICE
 from assistant.desk.notices import Outbox, keep
 from assistant.desk.push import CSAT, NoResidents, Residents, ResidentUnreachable
@@ -73,7 +75,7 @@ class Desk:
                  sender, category)
         return ticket, created
 
-    def hand_off(self, sender: str, reason: str, summary: str):
+    def hand_off(self, sender: str, reason: str, summary: str) -> tuple[Handoff, Admin]:
         handoff, created = self.handoffs.request(sender, sender, reason, summary)
         admin = self.roster.handler(datetime.now(UTC))
         if created:

@@ -20,7 +20,7 @@ from assistant.text.readable import unreadable
 from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
-    from assistant.desk.desk import Desk
+    from assistant.dialogue.ports import DeskPort
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Engine:
     """Built from Settings by ``assistant.runtime.app.build_engine``. ``sensitive_categories``: ticket
     categories that also go to a human ($ASSISTANT_SENSITIVE_CATEGORIES)."""
 
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: Desk | None = None, *,
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: DeskPort | None = None, *,
                  sensitive_categories: frozenset[str] = frozenset({"fees"})) -> None:
         self.kb, self.retriever, self.desk = kb, retriever, desk
         self.sensitive_categories = sensitive_categories

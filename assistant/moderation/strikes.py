@@ -13,15 +13,11 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from assistant.moderation.strikes_sql import SqlStrikeStore, StrikeBase, migrate
+from typing import Protocol, runtime_checkable
 
 UTC = dt.timezone.utc
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "strikes_alembic_version"
-_SQL_NAMES = ("SqlStrikeStore", "StrikeBase", "migrate")
 
 
 def utc(t: dt.datetime) -> dt.datetime:
@@ -88,14 +84,5 @@ class MemoryStrikeStore:
         return removed
 
 
-def __getattr__(name: str) -> Any:
-    """The SQL store's names, imported on first use."""
-    if name in _SQL_NAMES:
-        from assistant.moderation import strikes_sql
-
-        return getattr(strikes_sql, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["MIGRATIONS", "VERSION_TABLE", "MemoryStrikeStore", "SqlStrikeStore", "Strike", "StrikeBase", "StrikeStore",
-           "migrate", "utc"]
+__all__ = ["MIGRATIONS", "VERSION_TABLE", "MemoryStrikeStore", "Strike", "StrikeStore",
+           "utc"]

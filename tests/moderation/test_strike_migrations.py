@@ -20,7 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, insert
 
 from assistant.moderation import SqlStrikeStore, Strike
-from assistant.moderation.strikes import MIGRATIONS, VERSION_TABLE, StrikeBase, migrate
+from assistant.moderation.strikes import MIGRATIONS, VERSION_TABLE
+from assistant.moderation.strikes_sql import StrikeBase, migrate
 
 from ..legacy_schema import STRIKE_METADATA, STRIKES, make_old_strikes, table_ddl
 from ..pg import sqlite_or_pg
