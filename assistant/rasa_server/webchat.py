@@ -11,7 +11,6 @@ metadata is not kept. Logs ids, never the text.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,9 +42,12 @@ class CountingOutput(SocketIOOutput):
         await super().send_custom_json(recipient_id, json_message, **kwargs)
 
 
+# The action server's health check; the Rasa process's entry (rasa_main) sets it from its environment.
+ACTION_HEALTH_URL = "http://127.0.0.1:5055/health"
+
+
 def action_health_url() -> str:
-    host = os.environ.get("ASSISTANT_HOST") or "127.0.0.1"
-    return f"http://{host}:{os.environ.get('ASSISTANT_ACTION_PORT') or '5055'}/health"
+    return ACTION_HEALTH_URL
 
 
 async def actions_up(url: str, timeout: float = 2.0) -> bool:

@@ -97,3 +97,16 @@ def test_the_rest_channel_logs_no_text(capsys: pytest.CaptureFixture[str]) -> No
         structlog.reset_defaults()
     out = capsys.readouterr().out
     assert "rest.message.received.timeout" in out and PHONE not in out
+
+
+def test_the_rasa_entry_reads_its_environment_once() -> None:
+    from assistant.rasa_server import rasa_main
+
+    try:
+        extra = rasa_main.configure({"ASSISTANT_HOST": "127.0.0.2", "ASSISTANT_ACTION_PORT": "6055",
+                                     "RASA_API_TOKEN": "t0ken"})
+        assert webchat.action_health_url() == "http://127.0.0.2:6055/health"
+        assert extra == ["--auth-token", "t0ken"]
+        assert rasa_main.configure({}) == [] and webchat.action_health_url() == "http://127.0.0.1:5055/health"
+    finally:
+        rasa_main.configure({})
