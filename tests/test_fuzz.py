@@ -115,3 +115,17 @@ def test_gateway_answers_every_addressed_message(batch: list[IncomingMessage]) -
     for text, sender in seen:
         (text + sender).encode("utf-8")            # what reaches the assistant can be sent and stored
         assert len(text) <= MAX_MESSAGE_CHARS
+
+
+@given(st.one_of(texts, st.none(), st.integers(), st.lists(st.text(max_size=5), max_size=3)), st.text(anything, max_size=40))
+def test_webchat_guard_forwards_or_answers_whatever_comes(text: Any, sender: str) -> None:
+    """The web chat's channel in Rasa (assistant/rasa_server/guard.py): never raises; what goes on to Rasa
+    is at most MAX_MESSAGE_CHARS of encodable text; what it stops gets a reply (no silent drop)."""
+    from assistant.rasa_server.guard import Guard
+
+    screened = Guard(Moderator(CONFIG)).screen(sender, text)
+    if screened.forward is None:
+        assert screened.replies
+    else:
+        assert len(screened.forward) <= MAX_MESSAGE_CHARS
+        screened.forward.encode("utf-8")

@@ -10,6 +10,7 @@ metadata is not kept. Logs ids, never the text.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,10 @@ class CountingOutput(SocketIOOutput):
         self.sent += 1
         await super().send_custom_json(recipient_id, json_message, **kwargs)
 
+
+# Waiting for Rasa: after PATIENCE s the action server's health is checked, so a resident whose answer
+# hangs on a frozen action server (Rasa would wait minutes) gets the polite reply within ~4 s.
+PATIENCE = 2.0
 
 # The action server's health check; the Rasa process's entry (rasa_main) sets it from its environment.
 ACTION_HEALTH_URL = "http://127.0.0.1:5055/health"
@@ -93,12 +98,20 @@ class WebChatInput(SocketIOInput):
         message.output_channel = counting
         message.metadata = {}
         before = counting.sent
+        told = False                    # the polite reply already went out
+        task = asyncio.ensure_future(on_new_message(message))
         try:
-            await on_new_message(message)
+            done, _ = await asyncio.wait({task}, timeout=PATIENCE)
+            if not done and not await actions_up(self.health_url):
+                log.error("webchat sender=%s: no answer yet and the action server is down", sender)
+                await counting.send_text_message(sender, SERVICE_DOWN)
+                told = True
+            await task                  # Rasa goes on; a late answer still reaches the widget
         except Exception:  # the resident gets the polite reply, the log the traceback
             log.exception("webchat sender=%s: Rasa failed on the message", sender)
-            await counting.send_text_message(sender, SERVICE_DOWN)
+            if not told:
+                await counting.send_text_message(sender, SERVICE_DOWN)
             return
-        if counting.sent == before and not await actions_up(self.health_url):
+        if counting.sent == before and not told and not await actions_up(self.health_url):
             log.error("webchat sender=%s: no answer and the action server is down", sender)
             await counting.send_text_message(sender, SERVICE_DOWN)

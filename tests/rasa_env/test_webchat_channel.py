@@ -31,13 +31,14 @@ class FakeSio:
 
 
 def run(text: Any, answer: str | None = "好的", fail: bool = False, actions_up: bool = True,
-        sender: Any = "sess-1") -> tuple[list[str], list[UserMessage]]:
+        sender: Any = "sess-1", delay: float = 0.0) -> tuple[list[str], list[UserMessage]]:
     sio = FakeSio()
     channel = webchat.WebChatInput.from_credentials({"session_persistence": True})
     seen: list[UserMessage] = []
 
     async def on_new_message(m: UserMessage) -> None:
         seen.append(m)
+        await asyncio.sleep(delay)
         if fail:
             raise RuntimeError("boom")
         if answer:
@@ -69,6 +70,18 @@ def test_no_answer_with_the_action_server_down_gets_the_polite_reply() -> None:
     assert run("车位怎么租", answer=None, actions_up=False)[0] == [SERVICE_DOWN]
     assert run("车位怎么租", answer=None, actions_up=True)[0] == []       # e.g. handed off: quiet on purpose
     assert run("车位怎么租", fail=True)[0] == [SERVICE_DOWN]
+
+
+def test_a_frozen_action_server_gets_the_polite_reply_before_rasa_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(webchat, "PATIENCE", 0.2)
+    started = time.monotonic()
+    texts, _ = run("车位怎么租", answer="迟到的答复", actions_up=False, delay=1.0)
+    assert texts == [SERVICE_DOWN, "迟到的答复"]          # polite at once, the late answer still delivered
+    assert run("车位怎么租", answer=None, actions_up=False, delay=0.5)[0] == [SERVICE_DOWN]   # said once
+    assert run("车位怎么租", actions_up=True, delay=0.5)[0] == ["好的"]   # slow but healthy: just the answer
+    assert time.monotonic() - started < 5
 
 
 def test_a_huge_message_is_clipped_and_a_bad_session_id_dropped() -> None:
