@@ -63,7 +63,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # CJK fonts, so the browser (and its screenshots) render the page's Chinese; the page loads no web fonts.
-if ! fc-list 2>/dev/null | grep -qi "cjk\|wqy\|zenhei"; then
+if ! fc-list 2>/dev/null | grep -i "cjk\|wqy\|zenhei" >/dev/null; then   # no -q: grep must read all (pipefail)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[bootstrap] installing CJK fonts (fonts-noto-cjk, else fonts-wqy-zenhei) for the web chat page"
     apt-get update -qq
