@@ -11,6 +11,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,6 +22,8 @@ from assistant.cli.ask import MAX_LINE_BYTES, answer_lines
 from assistant.dialogue import replies
 from assistant.moderation import Moderator, load_config
 from assistant.text.normalize import MAX_MESSAGE_CHARS
+
+pytestmark = pytest.mark.fuzz      # make unit leaves these out; make test and make fuzz run them
 
 CONFIG = load_config()
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)

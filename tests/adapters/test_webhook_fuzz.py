@@ -41,6 +41,8 @@ from assistant.moderation import ModerationConfig, Moderator
 
 from .conftest import SECRET, FakeAnswerer, signed_response
 
+pytestmark = pytest.mark.fuzz      # make unit leaves these out; make test and make fuzz run them
+
 FUZZ = os.environ.get("FUZZ") == "1" or settings.get_current_profile_name() == "fuzz"
 EXAMPLES = 10_000 if FUZZ else 300
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not FUZZ,

@@ -23,6 +23,8 @@ from assistant.desk.tickets import Reporter, open_store
 from ..pg import FakeClock, pg_schema_url
 from .conftest import TOKENS, FakeResidents, console_sla
 
+pytestmark = pytest.mark.fuzz      # make unit leaves these out; make test and make fuzz run them
+
 # 50 per operation and store; under another profile (fuzz) its count, at most 1,000 (about 40 minutes)
 EXAMPLES = 50 if settings.get_current_profile_name() == "default" else min(settings().max_examples, 1000)
 
