@@ -30,7 +30,7 @@ import numpy as np
 
 from assistant.devtools.evaluate import Case, load_cases
 from assistant.runtime.services import rasa_model
-from assistant.runtime.setup import RASA_ENV, write_kb_nlu
+from assistant.runtime.setup import rasa_env, write_kb_nlu
 from assistant.settings import Settings, load_settings
 
 CHITCHAT = ("greet", "goodbye", "thank", "bot_challenge", "affirm", "deny")
@@ -67,17 +67,11 @@ def parse_all(settings: Settings, model: Path, texts: list[str]) -> list[dict[st
     lines = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts)
     proc = subprocess.run([str(settings.rasa_python), "-m", "assistant.rasa_server.parse_bench", str(model)],
                           input=lines, capture_output=True, text=True, cwd=settings.root,
-                          env=_env(), check=False)
+                          env=rasa_env(), check=False)
     rows = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     if proc.returncode != 0 or len(rows) != len(texts):
         raise SystemExit(f"parse_bench failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return rows
-
-
-def _env() -> dict[str, str]:
-    import os  # a child process's environment (tests/test_settings.py allows spawners)
-
-    return os.environ | RASA_ENV
 
 
 def intents_report(settings: Settings, cases_file: Path, model: Path) -> dict[str, Any]:
@@ -112,7 +106,7 @@ def cv(settings: Settings, folds: int) -> int:
         t0 = time.perf_counter()
         proc = subprocess.run([str(settings.rasa_python), "-m", "rasa", "test", "nlu", "--nlu", str(data),
                                "--config", "config.yml", "--cross-validation", "--folds", str(folds),
-                               "--out", str(out), "--no-plot"], cwd=settings.root, env=_env(), check=False)
+                               "--out", str(out), "--no-plot"], cwd=settings.root, env=rasa_env(), check=False)
         if proc.returncode != 0:
             return proc.returncode
     finally:

@@ -23,6 +23,11 @@ from assistant.settings import Settings
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
 
+def rasa_env() -> dict[str, str]:
+    """The environment of a child process in the Rasa environment (quiet TensorFlow, no telemetry)."""
+    return os.environ | RASA_ENV
+
+
 def say(msg: str) -> None:
     print(f"[setup] {msg}", flush=True)
 
@@ -149,7 +154,7 @@ def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subpr
     cmd = [str(python), "-m", "rasa", *args]
     out = open(log, "wb") if log else None  # noqa: SIM115
     try:
-        return subprocess.run(cmd, cwd=settings.root, env=os.environ | RASA_ENV, stdout=out or None,
+        return subprocess.run(cmd, cwd=settings.root, env=rasa_env(), stdout=out or None,
                               stderr=subprocess.STDOUT if out else None, check=False)
     finally:
         if out:
