@@ -1,7 +1,7 @@
 """``python -m assistant.rasa_server.parse_bench MODEL < texts.jsonl > parses.jsonl`` (Rasa environment).
 
-Loads a trained Rasa model once and parses each ``{"text": …}`` line as the REST channel would see it
-(normalised and clipped like ``assistant.channels.client``), timing each parse in the process. Writes one
+Loads a trained Rasa model once and parses each ``{"text": …}`` line as ``assistant.channels.client``
+sends it (``assistant.text.normalize.prepare``), timing each parse in the process. Writes one
 ``{"intent", "confidence", "ranking", "ms"}`` per line, in order (intent may be nlu_fallback; the
 ranking is DIET's). Used by ``assistant.devtools.nlu_bench``.
 """
@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from assistant.text.normalize import clip, normalize
+from assistant.text.normalize import prepare
 
 
 async def _run(model: str) -> None:
@@ -22,7 +22,7 @@ async def _run(model: str) -> None:
     agent = Agent.load(model)
     await agent.parse_message("你好")  # warm-up
     for line in sys.stdin:
-        text = clip(normalize(json.loads(line)["text"]))
+        text = prepare(json.loads(line)["text"])
         t0 = time.perf_counter()
         parsed = await agent.parse_message(text)
         ms = (time.perf_counter() - t0) * 1000
