@@ -82,9 +82,6 @@ def _onnx_fingerprint(out: Path) -> str:
 ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
 
 
-KB_QUESTIONS_PER_ENTRY = 3
-
-
 def kb_nlu_path(settings: Settings) -> Path:
     return settings.rasa_model_dir / "kb_questions.yml"
 
@@ -92,8 +89,8 @@ def kb_nlu_path(settings: Settings) -> Path:
 def write_kb_nlu(settings: Settings) -> Path:
     """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
 
-    Each entry gives its title and first questions to its topic; every third garbage item is asked
-    in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
+    Each entry gives its title and its questions but the last (held out, as the retrieval calibration
+    holds it out) to its topic; every third garbage item is asked in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
     examples already in nlu_data/ are skipped, so no example has two intents.
     """
     kb = load(settings.knowledge_dir)
@@ -105,7 +102,7 @@ def write_kb_nlu(settings: Settings) -> Path:
                         if ln.strip().startswith("- "))
     per_topic: dict[str, list[str]] = {}
     for e in kb.entries:
-        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:KB_QUESTIONS_PER_ENTRY]))
+        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:-1]))
     if kb.items:
         for i, item in enumerate(kb.items.items[::3]):
             per_topic.setdefault(kb.items.topic, []).append(ITEM_TEMPLATES[i % len(ITEM_TEMPLATES)].format(item.name))
