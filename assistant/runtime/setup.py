@@ -90,8 +90,9 @@ def write_kb_nlu(settings: Settings) -> Path:
     """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
 
     Each entry gives its title and its questions but the last (held out, as the retrieval calibration
-    holds it out) to its topic; every third garbage item is asked in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
-    examples already in nlu_data/ are skipped, so no example has two intents.
+    holds it out) to its topic; every third garbage item is asked in one of a few phrasings, so the FAQ
+    intents do not drown the hand-written ones. Examples already in nlu_data/ are skipped, so no example
+    has two intents.
     """
     kb = load(settings.knowledge_dir)
     seen: set[str] = set()
