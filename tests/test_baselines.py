@@ -81,7 +81,7 @@ def test_bm25_baseline_routes_and_topics(project: Path, mini_kb_dir: Path) -> No
 
 
 def test_dense_baseline_reuses_the_index_and_caches_nlu_vectors(project: Path, mini_kb_dir: Path,
-                                                                hash_embedder, tmp_path: Path) -> None:  # noqa: ANN001
+                                                                hash_embedder, tmp_path: Path) -> None:
     kb = load_kb(mini_kb_dir)
     index, _ = build_index(kb, hash_embedder)
     calls = hash_embedder.calls
@@ -89,6 +89,7 @@ def test_dense_baseline_reuses_the_index_and_caches_nlu_vectors(project: Path, m
     assert hash_embedder.calls == calls + 1          # only the NLU examples were encoded
     assert len(base.labels) == len(index.docs) + 14 and 0 <= fit["loo_accuracy"] <= 1
     again, fit2 = bl.dense_baseline(kb, project, index, hash_embedder, tmp_path / "cache")
+    assert again.labels == base.labels
     assert hash_embedder.calls == calls + 1 and fit2 == fit   # from the cache
     r = base.ask("厨余垃圾几点扔呢")
     assert (r.route, r.topic) == ("answer", "garbage") and 0 < (r.confidence or 0) <= 1.0001
@@ -100,7 +101,7 @@ def test_threshold_is_fitted_on_leave_one_out() -> None:
               bl.Label("fallback", None, "out_of_scope"), bl.Label("fallback", None, "out_of_scope")]
 
     class Fixed:
-        def scores(self, queries):  # noqa: ANN001, ANN202
+        def scores(self, queries):
             raise AssertionError("not used")
 
     base = bl.NearestBaseline("t", labels, Fixed())

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from assistant.channels.client import Reply
-from assistant.errors import DataError
 from assistant.devtools.evaluate import load_cases, run
+from assistant.errors import DataError
 from assistant.text.normalize import prepare
 
 from .conftest import DATA
@@ -19,8 +19,8 @@ def test_own_eval_set_is_large_and_independent_of_training_data() -> None:
 
     cases = load_cases(DATA / "eval_cases.yml")
     assert len(cases) >= 250
-    from assistant.settings import load_settings
     from assistant.runtime.setup import kb_nlu_path, write_kb_nlu
+    from assistant.settings import load_settings
 
     settings = load_settings(ROOT)
     write_kb_nlu(settings)
@@ -257,3 +257,43 @@ def test_single_turn_metrics_carry_calibration(tmp_path: Path) -> None:
                "b": Reply("answer", ["x"], topic="repair", confidence=0.8)}
     m = run(load_cases(p), lambda t: answers[t]).metrics()
     assert m["calibration"]["ece"] == pytest.approx(0.3) and m["calibration"]["scored"] == 2
+
+
+@pytest.mark.services
+def test_eval_runs_dialogues_against_the_real_servers(served, tmp_path: Path) -> None:
+    """Two dialogues; the first leaves its sender with a human admin, so the second is only answered
+    because each dialogue has its own sender."""
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    p = _dialogue_file(tmp_path, """\
+dialogues:
+- name: human
+  turns:
+  - {text: 我要找人工客服, expect: {route: handoff, quiet: false}}
+  - {text: 在吗在吗, expect: {quiet: true}}
+- name: garbage
+  turns:
+  - {text: 厨余垃圾什么时候可以扔, expect: {route: answer, topic: garbage, ticket: false}}
+  - {text: 谢谢你, expect: {route: chitchat}}
+""")
+    settings = served[0]
+    base = [sys.executable, "-m", "assistant", "--rasa-port", str(settings.rasa_port), "--action-port",
+            str(settings.action_port), "eval"]
+    proc = subprocess.run([*base, "--json", str(p)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(proc.stdout)
+    d = m["dialogue"]
+    assert (d["dialogues"], d["turns"]) == (2, 4), d
+    assert d["dialogue_success"] == 1.0 and d["turn_accuracy"] == 1.0, d["failures"]
+    assert m["cases"] == 0 and m["files"][0]["dialogue"]["dialogue_success"] == 1.0
+    assert len(d["calibration"]["bins"]) == 10
+    text = subprocess.run([*base, str(p)], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert text.returncode == 0 and "dialogue success" in text.stdout and "turn accuracy" in text.stdout
+    bad = _dialogue_file(tmp_path, "dialogues:\n- name: x\n  turns:\n  - {text: 你好, expect: {rout: chitchat}}\n")
+    proc = subprocess.run([*base, str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert proc.returncode == 2 and "dialogues.yml:4" in proc.stderr and "rout" in proc.stderr
