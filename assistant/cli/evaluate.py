@@ -80,10 +80,12 @@ def _f(v: float | None) -> str:
 
 
 def print_metrics(m: dict[str, Any]) -> None:
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=None if sys.stdout.isatty() else 160)     # piped to a file: wide rows, not wrapped
     if len(m["files"]) > 1:
         t = Table("file", "cases", "route", "topic", "oos answered", "dialogues", "success", "turns", "turn acc",
                   title="per file")

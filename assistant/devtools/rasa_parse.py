@@ -16,14 +16,14 @@ def main() -> int:
 
     agent = Agent.load(sys.argv[1])
     loop = asyncio.new_event_loop()
-    for line in sys.stdin:
-        text = json.loads(line).get("text", "")
+    for raw in sys.stdin.buffer:
+        text = json.loads(raw.decode("utf-8")).get("text", "")
         parsed = loop.run_until_complete(agent.parse_message(text))
         intent = parsed.get("intent") or {}
         selector = (parsed.get("response_selector") or {}).get("faq", {}).get("response", {})
         print(json.dumps({"intent": intent.get("name"), "confidence": intent.get("confidence"),
                           "response_key": selector.get("intent_response_key"),
-                          "response_confidence": selector.get("confidence")}, ensure_ascii=False), flush=True)
+                          "response_confidence": selector.get("confidence")}), flush=True)
     return 0
 
 
