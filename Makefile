@@ -36,11 +36,17 @@ lint: bootstrap
 	@$(APP) -m ruff check assistant actions
 	@$(APP) -m mypy
 
-eval: setup
-	@$(APP) -m assistant eval tests/data/eval_cases.yml
+# The repo's case and dialogue sets (whatever exists of tests/data/*.yml and tests/heldout/*.yml).
+EVAL_FILES = $(wildcard tests/data/*.yml tests/heldout/*.yml)
 
+eval: setup
+	@$(APP) -m assistant eval $(EVAL_FILES)
+
+# Retrieval modes, the baselines beside the assistant on the same cases (trains Rasa's FAQ recipe once,
+# cached in models/baselines/), and REST latency beside Rasa's /model/parse.
 bench: setup
 	@$(APP) -m assistant bench retrieval tests/data/eval_cases.yml
+	@$(APP) -m assistant bench baselines $(EVAL_FILES)
 	@$(APP) -m assistant bench latency
 
 # 5-fold cross-validated intent F1 (rasa test nlu --cross-validation): per intent and weighted; ~10 min on 2 cores

@@ -1,4 +1,4 @@
-"""``python -m assistant bench latency|retrieval``: benchmarks that print figures."""
+"""``python -m assistant bench latency|retrieval|baselines``: benchmarks that print figures."""
 
 from __future__ import annotations
 
@@ -15,12 +15,20 @@ if TYPE_CHECKING:
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = bench.add_subparsers(dest="bench_cmd", required=True)
-    bl = bsub.add_parser("latency", help="warm latency through the REST channel, and server memory")
+    bl = bsub.add_parser("latency", help="warm latency through the REST channel beside Rasa's /model/parse, "
+                                         "and server memory")
     bl.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
     bl.add_argument("-n", type=int, default=300, help="number of requests")
+    bl.add_argument("--json", action="store_true")
     br = bsub.add_parser("retrieval", help="topic accuracy of hybrid vs dense-only vs BM25-only")
     br.add_argument("cases", type=Path)
     br.add_argument("--json", action="store_true")
+    bb = bsub.add_parser("baselines", help="route/topic accuracy of Rasa's FAQ recipe, BM25 alone and dense alone "
+                                           "beside the assistant's, on any cases file")
+    bb.add_argument("cases", type=Path, nargs="+", metavar="CASES", help="eval files; their `cases:` are used")
+    bb.add_argument("--json", action="store_true")
+    bb.add_argument("--no-moderation", action="store_true",
+                    help="baselines without the assistant's moderation in front (it is on by default)")
     bench.set_defaults(run=run)
     return bench
 
@@ -34,7 +42,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
         settings = scratch_settings(settings, Services(settings).rasa_up())
-        print(dump(bench.latency(settings, cases, args.n)))
+        result = bench.latency(settings, cases, args.n)
+        print(dump(result) if args.json else bench.format_latency(result))
+        return 0
+    if args.bench_cmd == "baselines":
+        import sys
+
+        bench.baseline_cases(args.cases)            # a bad file stops before any training
+        result = bench.baselines(settings, args.cases, moderation=not args.no_moderation,
+                                 say=lambda msg: print(msg, file=sys.stderr, flush=True))
+        print(dump(result) if args.json else bench.format_baselines(result))
         return 0
     result = bench.retrieval(settings, args.cases)
     print(dump(result) if args.json else bench.format_retrieval(result))

@@ -1,4 +1,5 @@
-"""Benchmarks that print figures: warm REST latency with server memory, and retrieval modes."""
+"""Benchmarks that print figures: warm REST latency beside Rasa's /model/parse with server memory,
+retrieval modes, and the baselines beside the assistant."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.devtools.evaluate import load_cases
+from assistant.devtools.evaluate import Case, load_cases, load_eval_file
+from assistant.errors import DataError
 from assistant.settings import Settings
 
 
@@ -61,10 +63,21 @@ def _listener_pid(port: int) -> int | None:
     return None
 
 
+def _pct(times: list[float]) -> dict[str, float]:
+    arr = np.array(times or [0.0])
+    return {"p50_ms": round(float(np.percentile(arr, 50)), 1), "p95_ms": round(float(np.percentile(arr, 95)), 1),
+            "p99_ms": round(float(np.percentile(arr, 99)), 1), "mean_ms": round(float(arr.mean()), 1)}
+
+
 def latency(settings: Settings, cases_path: Path, n: int = 300) -> dict[str, Any]:
+    """Per message through the REST channel (``Assistant.ask``: moderation, Rasa, the action server),
+    then Rasa's ``/model/parse`` (NLU only) on the same messages, in the same run."""
+    import httpx
+
     from assistant.channels.client import Assistant, RasaClient
     from assistant.moderation import Moderator
     from assistant.runtime.services import Services
+    from assistant.text.normalize import prepare
 
     texts = [c.text for c in load_cases(cases_path)]
     with Services(settings) as svc:
@@ -79,16 +92,34 @@ def latency(settings: Settings, cases_path: Path, n: int = 300) -> dict[str, Any
             times.append(reply.latency_ms)
             routes[reply.route] = routes.get(reply.route, 0) + 1
         wall = time.perf_counter() - start
+        parse_times = []
+        url = f"{settings.rasa_url}/model/parse"
+        with httpx.Client(timeout=30.0, trust_env=False) as http:
+            params = {"token": settings.rasa_api_token()}
+            for i in range(n):
+                t0 = time.perf_counter()
+                http.post(url, params=params, json={"text": prepare(texts[i % len(texts)])}).raise_for_status()
+                parse_times.append((time.perf_counter() - t0) * 1000)
         pids = {name: p.pid for name, p in svc.started}
         pids.setdefault("rasa", _listener_pid(settings.rasa_port) or 0)
         pids.setdefault("actions", _listener_pid(settings.action_port) or 0)
         memory = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
         bot.close()
-    arr = np.array(times)
-    return {"requests": n, "p50_ms": round(float(np.percentile(arr, 50)), 1),
-            "p95_ms": round(float(np.percentile(arr, 95)), 1), "p99_ms": round(float(np.percentile(arr, 99)), 1),
-            "mean_ms": round(float(arr.mean()), 1), "throughput_rps": round(n / wall, 1), "routes": routes,
-            **memory}
+    return {"requests": n, **_pct(times), "throughput_rps": round(n / wall, 1), "routes": routes,
+            "model_parse": _pct(parse_times), **memory}
+
+
+def format_latency(r: dict[str, Any]) -> str:
+    p = r["model_parse"]
+    lines = [f"{r['requests']} messages, each a resident's first; the same messages through both",
+             f"{'':34}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}",
+             f"{'REST (moderation, NLU, actions)':34}" + "".join(f"{r[k]:>9}" for k in ("p50_ms", "p95_ms", "p99_ms",
+                                                                                      "mean_ms")),
+             f"{'Rasa /model/parse (NLU only)':34}" + "".join(f"{p[k]:>9}" for k in ("p50_ms", "p95_ms", "p99_ms",
+                                                                                   "mean_ms")),
+             f"throughput {r['throughput_rps']} msg/s; routes {r['routes']}; memory "
+             + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith("_rss_mb"))]
+    return "\n".join(lines)
 
 
 def retrieval(settings: Settings, cases_path: Path) -> dict[str, Any]:
@@ -132,4 +163,63 @@ def format_retrieval(r: dict[str, Any]) -> str:
     for what in ("topic", "entry"):
         lines.append(f"{what + ' accuracy, ' + str(r['held_out_questions']) + ' held-out KB questions':46}"
                      + "".join(f"{r[f'held_out_{m}_{what}']:>8.3f}" for m in ("hybrid", "dense", "bm25")))
+    return "\n".join(lines)
+
+
+def baseline_cases(paths: list[Path]) -> list[Case]:
+    """The single-turn cases of eval files (their dialogues are for ``eval``)."""
+    cases = [c for p in paths for c in load_eval_file(p).cases]
+    if not cases:
+        raise DataError("no `cases:` to compare on (dialogue files are for `eval`)", path=str(paths[0]), line=1)
+    return cases
+
+
+def baselines(settings: Settings, paths: list[Path], *, moderation: bool = True,
+              say: Any = print) -> dict[str, Any]:
+    """Route and topic accuracy of Rasa's FAQ recipe, BM25 alone and dense alone beside the assistant's
+    (through the servers), on the same cases and knowledge base, in one run."""
+    from assistant.devtools import baselines as bl
+    from assistant.devtools.evaluate import run
+    from assistant.knowledge.kb import load as load_kb
+    from assistant.runtime.app import open_assistant, scratch_settings
+    from assistant.runtime.services import Services
+
+    cases = baseline_cases(paths)
+    kb = load_kb(settings.knowledge_dir)
+    front = bl.moderated if moderation else (lambda ask: ask)
+    systems: dict[str, dict[str, Any]] = {}
+    model = bl.train_faq(settings, kb, say)
+    faq = bl.RasaFaqBaseline(settings, model, kb)
+    try:
+        systems["rasa-faq"] = {"model": model.name, **run(cases, front(faq.ask)).metrics()}
+    finally:
+        faq.close()
+    say("fitting the BM25 and dense baselines' thresholds on the knowledge base and nlu_data/ …")
+    from assistant.knowledge.build import load_retriever
+
+    retriever = load_retriever(settings)
+    cache = settings.models_dir / "baselines"
+    for name, (base, fit) in (("bm25", bl.bm25_baseline(kb, settings.root)),
+                              ("dense", bl.dense_baseline(kb, settings.root, retriever.index, retriever.embedder,
+                                                          cache))):
+        systems[name] = {"threshold": fit, **run(cases, front(base.ask)).metrics()}
+    say("the assistant, through the servers …")
+    settings = scratch_settings(settings, Services(settings).rasa_up())
+    with open_assistant(settings) as bot:
+        systems["assistant"] = run(cases, bot.ask).metrics()
+    return {"cases": len(cases), "files": [str(p) for p in paths], "moderation_in_front": moderation,
+            "systems": systems}
+
+
+def format_baselines(r: dict[str, Any]) -> str:
+    head = (f"{r['cases']} cases from {', '.join(r['files'])}; "
+            + ("every system behind the assistant's moderation" if r["moderation_in_front"] else "no moderation"))
+    lines = [head, f"{'system':12}{'route':>8}{'topic':>8}{'oos ans.':>9}{'ECE':>7}{'p50 ms':>8}  notes"]
+    for name, m in r["systems"].items():
+        note = (f"threshold {m['threshold']['threshold']} (LOO acc {m['threshold']['loo_accuracy']} on "
+                f"{m['threshold']['loo_texts']} KB/NLU texts)" if "threshold" in m else m.get("model", ""))
+        cells = [m["route_accuracy"], m["topic_accuracy"], m["out_of_scope_answered"], m["calibration"]["ece"]]
+        lines.append(f"{name:12}" + "".join(f"{'-' if v is None else f'{v:.3f}':>{w}}"
+                                            for v, w in zip(cells, (8, 8, 9, 7), strict=True))
+                     + f"{m['latency_ms']['p50']:>8}  {note}")
     return "\n".join(lines)
