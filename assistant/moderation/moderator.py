@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
 from assistant.moderation.config import ModerationConfig, Rule, load_config
-from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside_links, views
+from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside_links, strip_official, views
 from assistant.moderation.flood import FloodTracker
 from assistant.moderation.members import JoinReply, Roster, member_joined
 from assistant.moderation.pii import LABELS, Finding, redact
+from assistant.moderation.solicit import Score, Solicitation
 from assistant.moderation.strikes import MemoryStrikeStore, Strike, StrikeStore, utc
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Moderator:
         flood = self.config.rule("flood")
         params: dict[str, Any] = dict(flood.params) if flood else {}   # numbers from YAML; the tracker converts them
         self.flood = FloodTracker(**params)
+        self._solicitation: Solicitation | None = None
 
     # -- messages ------------------------------------------------------------------------
 
@@ -95,8 +97,9 @@ class Moderator:
         now = _when(message.time)
         text = message.text or ""
         redacted, findings = redact(text, cfg.pii, cfg.placeholders)
-        v = views(text)
-        fired = self._fired(message, v, text, now)
+        scan, official = strip_official(text, cfg.official_links)   # official links are never moderated
+        v = views(scan)
+        fired = self._fired(message, v, scan, now, official > 0)
         exempt = cfg.exempt_admins and message.sender_id in cfg.admins
         pii_rules = tuple(dict.fromkeys(f.rule_id for f in findings))
 
@@ -128,7 +131,7 @@ class Moderator:
                  message.conversation_id, message.sender_id, action, ",".join(rule_ids), count)
         return decision
 
-    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime) -> list[Rule]:
+    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime, official: bool = False) -> list[Rule]:
         scam = is_scam_talk(v, self.config)
         fired = []
         for rule in self.config.rules:
@@ -141,9 +144,26 @@ class Moderator:
             elif rule.id == "ad.link":
                 if outside_links(text, rule):
                     fired.append(rule)
+            elif rule.id == "ad.solicit":   # the catch-all for ads no specific rule named
+                if not (rule.scam_talk_exempt and scam) and not any(r.id.startswith("ad.") for r in fired) \
+                        and self._solicit(rule).score(v, official).fired:
+                    fired.append(rule)
             elif match_rule(rule, v, scam):
                 fired.append(rule)
         return fired
+
+    def _solicit(self, rule: Rule) -> Solicitation:
+        if self._solicitation is None or self._solicitation.rule is not rule:
+            self._solicitation = Solicitation(rule)
+        return self._solicitation
+
+    def explain(self, text: str) -> Score | None:
+        """The disguised-ad score of ``text`` (for admins and the bench); None when that rule is off."""
+        rule = self.config.rule("ad.solicit")
+        if rule is None or not rule.enabled:
+            return None
+        scan, official = strip_official(text, self.config.official_links)
+        return self._solicit(rule).score(views(scan), official > 0)
 
     def _strike(self, message: Message, rule: Rule, now: dt.datetime) -> tuple[str, int]:
         st = self.config.strikes
