@@ -99,8 +99,9 @@ def test_threshold_and_weights_come_from_the_rules_file(tmp_path: Path) -> None:
     assert _flagged(text, Moderator(load_config(tmp_path / "rules.yml"))) == ()
 
 
-def test_scam_warnings_are_not_ads() -> None:
+def test_scam_warnings_and_victims_are_not_ads() -> None:
     assert _flagged("有人在群里发车位出售私聊的，小心是骗子") == ()
+    assert _flagged("昨天被人骗着做了刷单返利，钱要不回来了") == ()
 
 
 def test_disguised_ads_and_look_alikes_file() -> None:
