@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,8 @@ class Moderator:
         redacted, findings = redact(text, cfg.pii, cfg.placeholders)
         scan, official = strip_official(text, cfg.official_links)   # official links are never moderated
         v = views(scan)
-        fired = self._fired(message, v, scan, now, official > 0)
+        notes: dict[str, str] = {}
+        fired = self._fired(message, v, scan, now, official > 0, notes)
         exempt = cfg.exempt_admins and message.sender_id in cfg.admins
         pii_rules = tuple(dict.fromkeys(f.rule_id for f in findings))
 
@@ -127,11 +128,16 @@ class Moderator:
         rule_ids = tuple(dict.fromkeys((main.id,) if main else ())) + tuple(
             r for r in tuple(x.id for x in fired) + pii_rules if not main or r != main.id)
         decision = self._decision(action, main, rule_ids, redacted, findings, count, escalation, exempt)
+        if main is not None and main.id in notes:
+            decision = replace(decision, explanation=decision.explanation + notes[main.id])
         log.info("moderation conversation=%s sender=%s action=%s rules=%s strikes=%d",
                  message.conversation_id, message.sender_id, action, ",".join(rule_ids), count)
         return decision
 
-    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime, official: bool = False) -> list[Rule]:
+    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime, official: bool = False,
+               notes: dict[str, str] | None = None) -> list[Rule]:
+        """The rules that fire, in the file's order; ``notes`` gets what admins should see of a rule's basis."""
+        notes = {} if notes is None else notes
         scam = is_scam_talk(v, self.config)
         fired = []
         for rule in self.config.rules:
@@ -145,9 +151,12 @@ class Moderator:
                 if outside_links(text, rule):
                     fired.append(rule)
             elif rule.id == "ad.solicit":   # the catch-all for ads no specific rule named
-                if not (rule.scam_talk_exempt and scam) and not any(r.id.startswith("ad.") for r in fired) \
-                        and self._solicit(rule).score(v, official).fired:
-                    fired.append(rule)
+                if not (rule.scam_talk_exempt and scam) and not any(r.id.startswith("ad.") for r in fired):
+                    score = self._solicit(rule).score(v, official)
+                    if score.fired:
+                        fired.append(rule)
+                        notes[rule.id] = (f"依据：{'、'.join(score.signals)}，得分 {score.score:g}"
+                                          f" ≥ {score.threshold:g}。")
             elif match_rule(rule, v, scam):
                 fired.append(rule)
         return fired

@@ -91,6 +91,12 @@ def test_private_channel_plus_trade_is_an_ad_and_innocent_cues_lower_it(solicit:
         assert not s.fired and s.score < ad.score, (innocent, s)
 
 
+def test_admins_see_the_basis_residents_do_not() -> None:
+    d = Moderator().check(Message("u1", "g1", "婴儿推车出售，私我"))
+    assert d.rule_id == "ad.solicit" and "private" in d.explanation and "得分" in d.explanation
+    assert d.reply is not None and "得分" not in d.reply and "private" not in d.reply
+
+
 def test_threshold_and_weights_come_from_the_rules_file(tmp_path: Path) -> None:
     text = "婴儿推车出售，私我"
     assert "ad.solicit" in _flagged(text)
