@@ -29,11 +29,23 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bb.add_argument("--json", action="store_true")
     bb.add_argument("--no-moderation", action="store_true",
                     help="baselines without the assistant's moderation in front (it is on by default)")
+    bm = bsub.add_parser("moderation", help="precision, recall, F1 of the moderation flag per kind, and the misses")
+    bm.add_argument("file", type=Path, help="messages: [{text, flag, kind}] (flag true: the group rules forbid it)")
+    bm.add_argument("--rules", type=Path, help="the rules file (default: assistant/moderation/default_rules.yml)")
+    bm.add_argument("--sweep", action="store_true", help="also show the flag's figures at other ad.solicit thresholds")
+    bm.add_argument("--json", action="store_true")
     bench.set_defaults(run=run)
     return bench
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.bench_cmd == "moderation":
+        from assistant.devtools import moderation_bench as mb
+
+        report = mb.bench(args.file, args.rules)
+        summary = mb.summary_with_sweep(report) if args.sweep else (report.summary(), None)
+        print(dump({**summary[0], "sweep": summary[1]}) if args.json else mb.format_report(*summary))
+        return 0
     from assistant.devtools import bench
 
     if args.bench_cmd == "latency":

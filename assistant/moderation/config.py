@@ -21,7 +21,7 @@ DEFAULT_RULES = Path(__file__).resolve().parent / "default_rules.yml"
 LINE = "__line__"
 ACTIONS = ("warn", "mute_recommendation", "remove_recommendation")
 RULE_ACTIONS = ("strike", "fraud_warning")
-SPECIAL_RULES = ("ad.link", "flood")
+SPECIAL_RULES = ("ad.link", "ad.solicit", "flood")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
 
 # Placeholders each reply template may use.
@@ -58,7 +58,9 @@ class Rule:
     unless: tuple[re.Pattern[str], ...] = ()
     scam_talk_exempt: bool = False
     allowed_domains: tuple[str, ...] = ()        # ad.link
-    params: dict[str, float] = field(default_factory=dict)   # flood
+    params: dict[str, float] = field(default_factory=dict)   # flood; ad.solicit: threshold, handle
+    markers: str = ""                            # ad.solicit: contact markers (a regex alternation)
+    signals: tuple[tuple[str, float, tuple[re.Pattern[str], ...]], ...] = ()   # ad.solicit: name, weight, patterns
     line: int = 0
 
 
@@ -93,6 +95,7 @@ class ModerationConfig:
     scam_talk: tuple[re.Pattern[str], ...]
     admins: frozenset[str] = frozenset()
     exempt_admins: bool = True
+    official_links: tuple[str, ...] = ()    # URL prefixes never moderated
     path: str = ""
 
     def rule(self, rule_id: str) -> Rule | None:
@@ -213,11 +216,14 @@ def _kind_name(kind: Any) -> str:
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 
-_TOP = {"estate", "admins", "exempt_admins", "official_payment", "group_rules", "scam_talk",
+_TOP = {"estate", "admins", "exempt_admins", "official_payment", "official_links", "group_rules", "scam_talk",
         "strikes", "pii", "replies", "members", "rules"}
 _RULE_FIELDS = {"label", "reason", "action", "strike", "enabled", "patterns", "together", "unless",
                 "scam_talk_exempt"}
 _LINK_FIELDS = {"label", "reason", "strike", "enabled", "allowed_domains"}
+_SOLICIT_FIELDS = {"label", "reason", "strike", "enabled", "scam_talk_exempt", "threshold", "handle_weight",
+                   "official_weight", "markers", "signals"}
+_OFFICIAL = re.compile(r"^https?://[a-z0-9.-]+\.[a-z]{2,}(:\d+)?/\S*$", re.IGNORECASE)
 _FLOOD_FIELDS = {"label", "reason", "strike", "enabled", "count", "window_seconds", "similarity",
                  "min_chars", "max_history", "max_senders"}
 _FLOOD_LIMITS = {"count": (2, 100, 3), "window_seconds": (1, 86400, 60), "similarity": (0.1, 1.0, 0.8),
@@ -243,6 +249,12 @@ def load_config(path: str | Path | None = None) -> ModerationConfig:
     scam_talk = r.regexes(raw, "scam_talk", "")
     admins = frozenset(r.strings(raw, "admins", ""))
     exempt_admins = r.get(raw, "exempt_admins", "", bool, True)
+    official_links = r.strings(raw, "official_links", "")
+    for i, link in enumerate(official_links):
+        if not _OFFICIAL.match(link):
+            items = raw.get("__items__", {}).get("official_links") or []
+            r.bad(f"{link!r} is not a URL prefix like https://wy.jinshan1.cn/ (scheme, host, then a path)",
+                  raw, f"official_links[{i}]", "official_links", line=items[i] if i < len(items) else None)
 
     st = r.section(raw, "strikes", "strikes", {"expire_days", "cooldown_seconds", "ladder", "database"})
     ladder = r.strings(st, "ladder", "strikes") or ACTIONS
@@ -295,7 +307,7 @@ def load_config(path: str | Path | None = None) -> ModerationConfig:
         estate=estate, rules=rules, pii=pii, pii_strike=r.get(pi, "strike", "pii", bool, False),
         placeholders=placeholders, strikes=strikes, replies=replies, members=members,
         official_payment=official, group_rules=group_rules, scam_talk=scam_talk, admins=admins,
-        exempt_admins=exempt_admins, path=str(path))
+        exempt_admins=exempt_admins, official_links=official_links, path=str(path))
 
 
 def _combos(r: _Reader, body: dict[str, Any], where: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
@@ -329,7 +341,7 @@ def _rules(r: _Reader, raw: dict[str, Any]) -> tuple[Rule, ...]:
         if not isinstance(body, dict):
             r.bad("must be a mapping", node, where, rid)
             continue
-        known = _LINK_FIELDS if rid == "ad.link" else _FLOOD_FIELDS if rid == "flood" else _RULE_FIELDS
+        known = {"ad.link": _LINK_FIELDS, "ad.solicit": _SOLICIT_FIELDS, "flood": _FLOOD_FIELDS}.get(rid, _RULE_FIELDS)
         for k in sorted(set(body) - known - {LINE, "__lines__", "__items__"}, key=str):
             r.bad(f"unknown field {k!r} (known: {', '.join(sorted(known))})", body, f"{where}.{k}", k)
         label = r.get(body, "label", where, str, "")
@@ -343,6 +355,8 @@ def _rules(r: _Reader, raw: dict[str, Any]) -> tuple[Rule, ...]:
         if rid == "ad.link":
             domains = tuple(d.lower().lstrip(".") for d in r.strings(body, "allowed_domains", where))
             out.append(Rule(**common, allowed_domains=domains))
+        elif rid == "ad.solicit":
+            out.append(_solicit(r, body, where, common))
         elif rid == "flood":
             params = {k: r.get(body, k, where, float, d, low=lo, high=hi)
                       for k, (lo, hi, d) in _FLOOD_LIMITS.items()}
@@ -359,3 +373,39 @@ def _rules(r: _Reader, raw: dict[str, Any]) -> tuple[Rule, ...]:
                             unless=r.regexes(body, "unless", where),
                             scam_talk_exempt=r.get(body, "scam_talk_exempt", where, bool, False)))
     return tuple(out)
+
+
+def _solicit(r: _Reader, body: dict[str, Any], where: str, common: dict[str, Any]) -> Rule:
+    """``ad.solicit``: contact markers, weighted signals and a threshold (see ``solicit.py``)."""
+    markers = r.get(body, "markers", where, str, "")
+    try:
+        re.compile(markers)
+    except re.error as exc:
+        r.bad(f"bad regular expression: {exc}", body, f"{where}.markers", "markers")
+        markers = ""
+    params = {"threshold": r.get(body, "threshold", where, float, 1.0, low=0.01, high=100),
+              "handle": r.get(body, "handle_weight", where, float, 0.7, low=-100, high=100),
+              "official": r.get(body, "official_weight", where, float, -0.6, low=-100, high=100)}
+    signals = []
+    node = body.get("signals")
+    if not isinstance(node, dict) or not [k for k in node if k not in (LINE, "__lines__", "__items__")]:
+        r.bad("signals must be a mapping of signal name to {weight, patterns}", body, f"{where}.signals", "signals")
+        node = {}
+    for name, sig in node.items():
+        if name in (LINE, "__lines__", "__items__"):
+            continue
+        at = f"{where}.signals.{name}"
+        if not isinstance(sig, dict):
+            r.bad("must be a mapping with weight and patterns", node, at, name)
+            continue
+        for k in sorted(set(sig) - {"weight", "patterns", LINE, "__lines__", "__items__"}, key=str):
+            r.bad(f"unknown field {k!r} (known: patterns, weight)", sig, f"{at}.{k}", k)
+        if "weight" not in sig:
+            r.bad("weight is required", sig, f"{at}.weight")
+        weight = r.get(sig, "weight", at, float, 0.0, low=-100, high=100)
+        patterns = r.regexes(sig, "patterns", at)
+        if not patterns:
+            r.bad("needs patterns", sig, f"{at}.patterns", "patterns")
+        signals.append((str(name), float(weight), patterns))
+    return Rule(**common, markers=markers, params=params, signals=tuple(signals),
+                scam_talk_exempt=r.get(body, "scam_talk_exempt", where, bool, False))

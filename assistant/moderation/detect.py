@@ -61,6 +61,33 @@ def hosts(text: str) -> list[str]:
     return out
 
 
+_SCHEME = re.compile(r"^(?:https?://)?([^/?#]*)(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def _link_key(url: str) -> str:
+    """A link compared by prefix: no scheme (http and https alike), host in lower case, the rest as written."""
+    m = _SCHEME.match(url)
+    return m.group(1).lower() + m.group(2) if m else url
+
+
+def strip_official(text: str, prefixes: tuple[str, ...]) -> tuple[str, int]:
+    """``text`` (normalised) without the estate's official links, and how many there were."""
+    text = normalize(text)
+    if not prefixes:
+        return text, 0
+    keys = tuple(_link_key(p) for p in prefixes)
+    found = 0
+
+    def drop(m: re.Match[str]) -> str:
+        nonlocal found
+        if _link_key(m.group(0)).startswith(keys):
+            found += 1
+            return " "
+        return m.group(0)
+
+    return _URL.sub(drop, text), found
+
+
 def allowed_host(host: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
 from assistant.moderation.config import ModerationConfig, Rule, load_config
-from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside_links, views
+from assistant.moderation.detect import Views, is_scam_talk, match_rule, outside_links, strip_official, views
 from assistant.moderation.flood import FloodTracker
 from assistant.moderation.members import JoinReply, Roster, member_joined
 from assistant.moderation.pii import LABELS, Finding, redact
+from assistant.moderation.solicit import Score, Solicitation
 from assistant.moderation.strikes import MemoryStrikeStore, Strike, StrikeStore, utc
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Moderator:
         flood = self.config.rule("flood")
         params: dict[str, Any] = dict(flood.params) if flood else {}   # numbers from YAML; the tracker converts them
         self.flood = FloodTracker(**params)
+        self._solicitation: Solicitation | None = None
 
     # -- messages ------------------------------------------------------------------------
 
@@ -95,8 +97,10 @@ class Moderator:
         now = _when(message.time)
         text = message.text or ""
         redacted, findings = redact(text, cfg.pii, cfg.placeholders)
-        v = views(text)
-        fired = self._fired(message, v, text, now)
+        scan, official = strip_official(text, cfg.official_links)   # official links are never moderated
+        v = views(scan)
+        notes: dict[str, str] = {}
+        fired = self._fired(message, v, scan, now, official > 0, notes)
         exempt = cfg.exempt_admins and message.sender_id in cfg.admins
         pii_rules = tuple(dict.fromkeys(f.rule_id for f in findings))
 
@@ -124,11 +128,16 @@ class Moderator:
         rule_ids = tuple(dict.fromkeys((main.id,) if main else ())) + tuple(
             r for r in tuple(x.id for x in fired) + pii_rules if not main or r != main.id)
         decision = self._decision(action, main, rule_ids, redacted, findings, count, escalation, exempt)
+        if main is not None and main.id in notes:
+            decision = replace(decision, explanation=decision.explanation + notes[main.id])
         log.info("moderation conversation=%s sender=%s action=%s rules=%s strikes=%d",
                  message.conversation_id, message.sender_id, action, ",".join(rule_ids), count)
         return decision
 
-    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime) -> list[Rule]:
+    def _fired(self, message: Message, v: Views, text: str, now: dt.datetime, official: bool = False,
+               notes: dict[str, str] | None = None) -> list[Rule]:
+        """The rules that fire, in the file's order; ``notes`` gets what admins should see of a rule's basis."""
+        notes = {} if notes is None else notes
         scam = is_scam_talk(v, self.config)
         fired = []
         for rule in self.config.rules:
@@ -141,9 +150,29 @@ class Moderator:
             elif rule.id == "ad.link":
                 if outside_links(text, rule):
                     fired.append(rule)
+            elif rule.id == "ad.solicit":   # the catch-all for ads no specific rule named
+                if not (rule.scam_talk_exempt and scam) and not any(r.id.startswith("ad.") for r in fired):
+                    score = self._solicit(rule).score(v, official)
+                    if score.fired:
+                        fired.append(rule)
+                        notes[rule.id] = (f"依据：{'、'.join(score.signals)}，得分 {score.score:g}"
+                                          f" ≥ {score.threshold:g}。")
             elif match_rule(rule, v, scam):
                 fired.append(rule)
         return fired
+
+    def _solicit(self, rule: Rule) -> Solicitation:
+        if self._solicitation is None or self._solicitation.rule is not rule:
+            self._solicitation = Solicitation(rule)
+        return self._solicitation
+
+    def explain(self, text: str) -> Score | None:
+        """The disguised-ad score of ``text`` (for admins and the bench); None when that rule is off."""
+        rule = self.config.rule("ad.solicit")
+        if rule is None or not rule.enabled:
+            return None
+        scan, official = strip_official(text, self.config.official_links)
+        return self._solicit(rule).score(views(scan), official > 0)
 
     def _strike(self, message: Message, rule: Rule, now: dt.datetime) -> tuple[str, int]:
         st = self.config.strikes
