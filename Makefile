@@ -5,7 +5,7 @@ APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model and not fuzz"
 
-.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench validate lock clean
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench validate lock clean e2e
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -35,6 +35,12 @@ unit: bootstrap
 lint: bootstrap
 	@$(APP) -m ruff check assistant actions
 	@$(APP) -m mypy
+
+# The complaint form end to end: Rasa's `rasa test core` on tests/e2e/ (also in make test's Rasa step), then the
+# form's dialogues through the real Rasa and action servers (also in make test's last step).
+e2e: setup
+	@$(RASA) -m pytest -q -p no:cacheprovider tests/rasa_env/test_form_stories.py
+	@$(APP) -m pytest -q -p no:cacheprovider -m services tests/test_form_dialogues.py
 
 eval: setup
 	@$(APP) -m assistant eval tests/data/eval_cases.yml
