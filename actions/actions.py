@@ -158,7 +158,9 @@ class ValidateComplaintForm(Action):
             if kind:       # Rasa's interruption pattern: reject this turn; the answer comes, then the form
                 log.info("sender=%s complaint form asked=%s interrupted by %s", tracker.sender_id, asked, kind)
                 return [ActionExecutionRejected(FORM), FollowupAction(complaint.INTERRUPTIONS[kind])]
-            step = get_engine().complaint_step(text, slots, asked, tracker.sender_id)
+            engine = get_engine()
+            step = (complaint.guessed_category(text, asked, category_guesser(engine))
+                    or engine.complaint_step(text, slots, asked, tracker.sender_id))
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one
@@ -169,6 +171,18 @@ class ValidateComplaintForm(Action):
         todo = complaint.needed(slots)
         log.info("sender=%s complaint form asked=%s next=%s", tracker.sender_id, asked, todo[0] if todo else None)
         return [*events, SlotSet("requested_slot", todo[0] if todo else None)]
+
+
+_guesser: complaint.CategoryGuesser | None = None
+
+
+def category_guesser(engine: Engine) -> complaint.CategoryGuesser:
+    """The engine's embedder as a category guesser (it encodes the categories' words once)."""
+    global _guesser
+    with _lock:
+        if _guesser is None or _guesser.embedder is not engine.retriever.embedder:
+            _guesser = complaint.CategoryGuesser(engine.retriever.embedder)
+        return _guesser
 
 
 class AskComplaintSlot(Action, ABC):

@@ -249,3 +249,81 @@ def test_the_form_reasoning_imports_without_databases_or_web_clients() -> None:
             "print(sorted(m for m in ('sqlalchemy', 'httpx', 'fastapi', 'assistant.desk') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+DESCRIBED = {c.CATEGORY: "noise", c.DESCRIPTION: "楼上吵"}
+
+
+@pytest.mark.parametrize(("text", "intent", "slots", "asked", "kind"), [
+    ("大件垃圾放哪里？", "faq_garbage", DESCRIBED, c.UNIT, "question"),
+    ("快递柜在哪", "faq_property", {}, c.CATEGORY, "question"),
+    ("对了，大件垃圾放哪里？", "faq_garbage", {c.CATEGORY: "cleaning"}, c.DESCRIPTION, "question"),
+    ("停车费多少钱", "faq_parking", DESCRIBED, c.CONFIRMED, "question"),
+    ("周末物业上班吗", "complain", DESCRIBED, c.URGENCY, "question"),        # NLU wrong, still a question
+    ("谢谢", "thank", DESCRIBED, c.UNIT, "chitchat"),
+    ("你好", "greet", DESCRIBED, c.OTHER_PARTY, "chitchat"),
+    ("你是机器人吗", "bot_challenge", DESCRIBED, c.URGENCY, "chitchat"),
+    # answers, leaving and requests for a person are read by step(), not interruptions
+    ("3号楼", "inform", DESCRIBED, c.UNIT, None),
+    ("紧急", "inform", DESCRIBED, c.URGENCY, None),
+    ("好的", "affirm", DESCRIBED, c.URGENCY, None),
+    ("是", "affirm", DESCRIBED, c.CONFIRMED, None),
+    ("算了", "deny", DESCRIBED, c.UNIT, None),
+    ("转人工", "request_human", DESCRIBED, c.UNIT, None),
+    ("谢谢", "thank", {}, c.CATEGORY, None),                                   # started by mistake: leaves
+    ("为什么他家的狗总不拴绳", "complain", {c.CATEGORY: "pets"}, c.DESCRIPTION, None),
+    ("楼上装修太吵了", "complain", {}, c.CATEGORY, None),
+    ("地下车库", "faq_parking", DESCRIBED, c.UNIT, None),                        # a place, whatever NLU says
+])
+def test_interruptions_are_told_from_answers(text: str, intent: str, slots: dict, asked: str,
+                                             kind: str | None) -> None:
+    assert c.interruption(text, intent, slots, asked) == kind
+
+
+@pytest.mark.parametrize("answer", ["停车", "车位的事", "保洁", "邻居", "第三个", "三", "5.", "消防通道"])
+def test_categories_in_free_words(answer: str) -> None:
+    assert c.step(answer, {}, c.CATEGORY).updates[c.CATEGORY] in c.CATEGORIES
+    assert c.step(answer, {}, c.CATEGORY).updates[c.CATEGORY] != "other"
+
+
+def test_a_category_by_meaning_only_for_a_real_answer_to_the_category_question() -> None:
+    seen: list[str] = []
+
+    def guess(text: str) -> str | None:
+        seen.append(text)
+        return "service"
+
+    step = c.guessed_category("健身器材坏了好久", c.CATEGORY, guess)
+    assert step is not None and step.updates == {c.CATEGORY: "service", c.RETRIES: 0} and "物业服务" in step.said[0]
+    for text, asked in [("健身器材坏了好久", c.UNIT), ("2", c.CATEGORY), ("噪音", c.CATEGORY), ("算了", c.CATEGORY),
+                        ("快递柜在哪里？", c.CATEGORY), ("啊这", c.CATEGORY), ("嗯嗯嗯", c.CATEGORY)]:
+        assert c.guessed_category(text, asked, guess) is None, text
+    assert seen == ["健身器材坏了好久"]
+    assert c.guessed_category("健身器材坏了好久", c.CATEGORY, lambda _: None) is None
+
+
+class Unit:
+    """Embedder stand-in: each text is the unit vector of the first category word it contains."""
+
+    name = "unit"
+    WORDS = ("吵", "狗", "车位", "物业", "收费", "邻居", "脏", "消防", "装修")
+
+    def _vec(self, text: str):  # noqa: ANN202
+        import numpy as np
+
+        v = np.zeros(len(self.WORDS) + 1, dtype=np.float32)
+        v[next((i for i, w in enumerate(self.WORDS) if w in text), len(self.WORDS))] = 1.0
+        return v
+
+    def encode_queries(self, texts):  # noqa: ANN001, ANN201
+        import numpy as np
+
+        return np.stack([self._vec(t) for t in texts])
+
+    encode_passages = encode_queries
+
+
+def test_the_category_guesser_takes_the_closest_only_when_clearly_ahead() -> None:
+    guesser = c.CategoryGuesser(Unit())  # type: ignore[arg-type]
+    assert guesser("隔壁的狗") == "pets" and guesser("装修的事") == "renovation"
+    assert guesser("说不上来") is None                      # close to nothing

@@ -6,14 +6,25 @@ to read each answer, cancellation and corrections. Pure functions over a dict of
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.moderation.pii import redact_text
 from assistant.text.normalize import prepare
 from assistant.text.units import find_place, find_unit, normalize_building, normalize_unit, with_room
-from assistant.vocabulary import CATEGORIES, CATEGORY_ALIASES, CATEGORY_NAMES, URGENCY_NAMES, infer_category
+from assistant.vocabulary import (
+    CATEGORIES,
+    CATEGORY_ALIASES,
+    CATEGORY_NAMES,
+    CATEGORY_TABLE,
+    URGENCY_NAMES,
+    infer_category,
+)
+
+if TYPE_CHECKING:
+    from assistant.knowledge.embedding import Embedder
 
 CATEGORY = "complaint_category"
 UNIT = "complaint_unit"
@@ -143,6 +154,52 @@ def parse_category(text: str) -> str | None:
     return "other" if re.search(r"其他|其它|别的", s) else None
 
 
+class CategoryGuesser:
+    """A category by meaning, for an answer to the category question that names none ("路灯一直不亮"):
+    the engine's embedder compares it with each category's own words (name, aliases and the words that
+    imply it, from vocabulary.py); the closest counts only when clearly ahead of the next and closer
+    than an answer with no content (ABSTAIN: "说不清楚", "随便"). Floor and margin were set by eye on e5-small
+    with made-up answers; the category is shown at the confirmation, where it can be fixed."""
+
+    ABSTAIN = ("不知道", "说不清楚", "随便", "嗯", "那个", "没什么", "我想想", "都行")
+
+    def __init__(self, embedder: Embedder, *, floor: float = 0.85, margin: float = 0.012) -> None:
+        self.embedder, self.floor, self.margin = embedder, floor, margin
+        self._words: list[tuple[str, Any]] | None = None
+        self._abstain: Any = None
+
+    def _table(self) -> list[tuple[str, Any]]:
+        if self._words is None:
+            self._words = []
+            for c in CATEGORY_TABLE:
+                words = [c.name, *(a for a in c.aliases if not a.isascii()),
+                         *(w for w in c.keywords.split("|") if re.fullmatch(r"[\u4e00-\u9fff]+", w))]
+                if c.key != "other":
+                    self._words.append((c.key, self.embedder.encode_passages(words)))
+            self._abstain = self.embedder.encode_passages(list(self.ABSTAIN))
+        return self._words
+
+    def __call__(self, text: str) -> str | None:
+        query = self.embedder.encode_queries([text])[0]
+        scores = sorted(((float((vecs @ query).max()), key) for key, vecs in self._table()), reverse=True)
+        (best, key), (second, _) = scores[0], scores[1]
+        empty = float((self._abstain @ query).max())
+        return key if best >= self.floor and best - second >= self.margin and best > empty else None
+
+
+def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | None]) -> Step | None:
+    """The category read by meaning (``guess``, e.g. a CategoryGuesser) from an answer to the category
+    question that is neither a menu choice nor a known word, nor a question or a cancel; None otherwise."""
+    clean = prepare(text)
+    if (asked != CATEGORY or parse_category(clean) is not None or is_cancel(clean) or wants_human(clean)
+            or is_question(clean) or len(set(re.findall(r"[\u4e00-\u9fff]", _FILLER.sub("", clean)))) < 3):
+        return None
+    key = guess(clean)
+    if key is None:
+        return None
+    return Step({CATEGORY: key, RETRIES: 0}, [f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
+
+
 def parse_unit(text: str) -> str | None:
     """A unit (5-101), a building alone (五号楼 -> 5) or None."""
     unit = normalize_unit(re.sub(r"^(?:我住|我家|我是|住在|在)", "", text.strip())) or find_unit(text)
@@ -164,7 +221,7 @@ def parse_location(text: str) -> str | None:
 
 
 _SENTENCE = re.compile(r"[我你他她它]|有人|被|把|了|吗|[?？]")   # a sentence, not a place's name
-_PLACE_WORD = re.compile(r"[门库场道梯口园厅层位旁边角处站坪台顶室间]|楼[道梯顶下前后]|大堂|花园|广场|车位")
+_PLACE_WORD = re.compile(r"[门库场道梯口园厅层位旁边角处站坪台顶室间]|单元|楼[道梯顶下前后]|大堂|花园|广场|车位")
 
 
 def parse_urgency(text: str, *, answer: bool = True) -> str | None:
@@ -331,12 +388,12 @@ def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: st
     value = _read(asked, clean, slots, strict=True)[0]
     if value is not None or (asked == URGENCY and _YES.match(clean)):
         return None
+    if (intent in _CHITCHAT_INTENTS and len(clean) <= 10) or is_thanks(clean):
+        return None if is_thanks(clean) and _nothing_said(slots) else "chitchat"   # thanks to leave: step()
     asks = is_question(clean) and not is_complaint(clean)
     topical = bool(intent and intent.startswith("faq_"))
     if asks and (asked != DESCRIPTION or topical or intent in ("out_of_scope", "nlu_fallback")):
         return "question"                 # a description may say 为什么…: only a topic question interrupts it
-    if intent in _CHITCHAT_INTENTS or is_thanks(clean):
-        return None if is_thanks(clean) and _nothing_said(slots) else "chitchat"
     if topical and asked != DESCRIPTION and _read(asked, clean, slots)[0] is None:
         return "question"
     return None
@@ -389,6 +446,7 @@ _MY_PLACE = re.compile(r"房号|房间|门牌|单元|楼号|我家|我住|住在
 _ROOM = re.compile(r"(?:房号|房间号?|门牌号?|室)\s*(?:是|改为|改成|应该是|写)?\s*"
                    r"([0-9零〇一二三四五六七八九幺两]{2,5})(?:室|号)?")
 _CATEGORY_FIX = re.compile(r"类别|类型|分类|属于|算是|应该是|其实是|问题是|改成|改为")
+_FIX_WORDS = re.compile(r"房号|门牌|楼号|单元|位置|地点|对方|类别|类型|分类|紧急|改|错|应该")
 _DESCRIPTION_FIX = re.compile(r"(?:经过|描述|情况|内容|补充)\s*(?:(?:是|改为|改成)\s*[:：]?|[:：])\s*(.{4,})")
 
 
@@ -402,8 +460,8 @@ def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
         fixes[DESCRIPTION] = redact_text(described.group(1).strip())
         text = text[:described.start()]
     for clause in (c.strip() for c in _CLAUSE.split(text)):
-        if not clause:
-            continue
+        if not clause or (is_question(clause) and not _FIX_WORDS.search(clause)):
+            continue                      # "停车费多少钱" at the confirmation is a question, not a category
         unit = find_unit(clause) or find_place(clause)
         room = _ROOM.search(clause)
         if unit and _THEIR_WORDS.search(clause):
