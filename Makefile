@@ -5,7 +5,7 @@ APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model and not fuzz"
 
-.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-cv validate lock clean
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-cv validate lock clean e2e
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -36,8 +36,15 @@ lint: bootstrap
 	@$(APP) -m ruff check assistant actions
 	@$(APP) -m mypy
 
-# The repo's case and dialogue sets (whatever exists of tests/data/*.yml and tests/heldout/*.yml).
-EVAL_FILES = $(wildcard tests/data/*.yml tests/heldout/*.yml)
+# The complaint form end to end: Rasa's `rasa test core` on tests/e2e/ (also in make test's Rasa step), then the
+# form's dialogues through the real Rasa and action servers (also in make test's last step).
+e2e: setup
+	@$(RASA) -m pytest -q -p no:cacheprovider tests/rasa_env/test_form_stories.py
+	@$(APP) -m pytest -q -p no:cacheprovider -m services tests/test_form_dialogues.py
+
+# The repo's case and dialogue sets (tests/data/*.yml and tests/heldout/*.yml; the moderation sets go to
+# `bench moderation`).
+EVAL_FILES = $(filter-out %moderation.yml,$(wildcard tests/data/*.yml tests/heldout/*.yml))
 
 eval: setup
 	@$(APP) -m assistant eval $(EVAL_FILES)
@@ -48,6 +55,7 @@ bench: setup
 	@$(APP) -m assistant bench retrieval tests/data/eval_cases.yml
 	@$(APP) -m assistant bench baselines $(EVAL_FILES)
 	@$(APP) -m assistant bench latency
+	@for f in $(wildcard tests/heldout/*moderation.yml); do $(APP) -m assistant bench moderation $$f || exit 1; done
 
 # 5-fold cross-validated intent F1 (rasa test nlu --cross-validation): per intent and weighted; ~10 min on 2 cores
 bench-cv: setup

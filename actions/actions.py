@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.dialogue import complaint
@@ -16,6 +16,7 @@ from assistant.dialogue.engine import Engine, State, Turn
 
 log = logging.getLogger(__name__)
 MACHINE_CHANNELS = (None, "rest")
+FORM = "complaint_form"
 _engine: Engine | None = None
 _lock = threading.Lock()
 
@@ -59,7 +60,10 @@ class EngineAction(Action, ABC):
         turn = turn or engine.unreadable(text, state) or self.respond(engine, text, intent, state, tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
-        return say(dispatcher, tracker, self.name(), turn, state_slots=True)
+        events = say(dispatcher, tracker, self.name(), turn, state_slots=True)
+        if tracker.active_loop_name == FORM and not turn.followup:   # an interruption: the form goes on
+            events.append(FollowupAction(FORM))
+        return events
 
 
 def quiet(tracker: Tracker) -> bool:
@@ -144,10 +148,19 @@ class ValidateComplaintForm(Action):
             domain: dict[str, Any]) -> list[dict[str, Any]]:
         if quiet(tracker):
             return [SlotSet(complaint.STOP, "cancel"), SlotSet("requested_slot", None)]
-        text, _, _ = latest(tracker)
+        text, intent, _ = latest(tracker)
         slots = form_slots(tracker)
-        asked = tracker.get_slot("requested_slot") if tracker.active_loop_name == "complaint_form" else None
-        step = get_engine().complaint_step(text, slots, asked, tracker.sender_id)
+        asked = tracker.get_slot("requested_slot") if tracker.active_loop_name == FORM else None
+        if asked and tracker.latest_action_name not in (None, "action_listen"):
+            step = complaint.resume(slots, asked)          # back from an interruption: ask again, or move on
+        else:
+            kind = complaint.interruption(text, intent, slots, asked)
+            if kind:       # Rasa's interruption pattern: reject this turn; the answer comes, then the form
+                log.info("sender=%s complaint form asked=%s interrupted by %s", tracker.sender_id, asked, kind)
+                return [ActionExecutionRejected(FORM), FollowupAction(complaint.INTERRUPTIONS[kind])]
+            engine = get_engine()
+            step = (complaint.guessed_category(text, asked, category_guesser(engine))
+                    or engine.complaint_step(text, slots, asked, tracker.sender_id))
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one
@@ -158,6 +171,18 @@ class ValidateComplaintForm(Action):
         todo = complaint.needed(slots)
         log.info("sender=%s complaint form asked=%s next=%s", tracker.sender_id, asked, todo[0] if todo else None)
         return [*events, SlotSet("requested_slot", todo[0] if todo else None)]
+
+
+_guesser: complaint.CategoryGuesser | None = None
+
+
+def category_guesser(engine: Engine) -> complaint.CategoryGuesser:
+    """The engine's embedder as a category guesser (it encodes the categories' words once)."""
+    global _guesser
+    with _lock:
+        if _guesser is None or _guesser.embedder is not engine.retriever.embedder:
+            _guesser = complaint.CategoryGuesser(engine.retriever.embedder)
+        return _guesser
 
 
 class AskComplaintSlot(Action, ABC):
@@ -173,7 +198,24 @@ class AskComplaintSlot(Action, ABC):
         if quiet(tracker):
             return []
         turn = get_engine().complaint_question(self.slot, form_slots(tracker))
+        answered = interrupted_by(tracker)
+        if answered:
+            turn.replies = [f"{complaint.BACK}{turn.replies[0]}", *turn.replies[1:]]
+        if answered == "action_answer":      # the turn's route and topic are the answer's; just ask again
+            for reply in turn.replies:
+                dispatcher.utter_message(text=reply)
+            return []
         return say(dispatcher, tracker, self.name(), turn)
+
+
+def interrupted_by(tracker: Tracker) -> str | None:
+    """The action that answered an interruption since the resident's latest message, if any."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "action" and event.get("name") in complaint.INTERRUPTIONS.values():
+            return str(event["name"])
+    return None
 
 
 class AskComplaintCategory(AskComplaintSlot):

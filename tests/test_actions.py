@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 def tracker(text: str, intent: str, slots: dict | None = None, confidence: float = 0.93, *,
             form: bool = False, entities: list[dict] | None = None, sender: str = "resident-1",
-            channel: str | None = None) -> Tracker:
-    events = [{"event": "user", "text": text, "input_channel": channel}] if channel else []
+            channel: str | None = None, after: str | None = None) -> Tracker:
+    """``after``: an action that ran since the message (an interruption's answer), as Rasa reports it."""
+    events = [{"event": "user", "text": text, "input_channel": channel}] if channel or after else []
+    events += [{"event": "action", "name": after}] if after else []
     return Tracker.from_dict({
         "sender_id": sender,
         "slots": slots or {},
@@ -30,7 +32,7 @@ def tracker(text: str, intent: str, slots: dict | None = None, confidence: float
         "paused": False,
         "followup_action": None,
         "active_loop": {"name": "complaint_form"} if form else {},
-        "latest_action_name": "action_listen",
+        "latest_action_name": after or "action_listen",
     })
 
 
@@ -122,25 +124,58 @@ def slot_events(events: list[dict]) -> dict:
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-def walk(answers: list[str], opening: str, sender: str = "resident-1") -> tuple[dict, list[str]]:
-    """Run the form the way Rasa does: validate, then ask for the requested slot; return the
-    slots when the form ends and everything the bot said."""
+ANSWERERS = {"action_answer": actions.ActionAnswer, "action_chitchat": actions.ActionChitchat}
+
+
+def walk(answers: list[str | tuple[str, str]], opening: str, sender: str = "resident-1",
+         metas: list[dict] | None = None) -> tuple[dict, list[str]]:
+    """Run the form the way Rasa does: validate, then ask for the requested slot; a rejected turn runs
+    the follow-up action (the interruption's answer), then the form validates again and asks. Answers
+    are texts (intent inform) or (text, intent). Returns the slots when the form ends and everything
+    the bot said; ``metas`` collects each turn's last metadata (what ``ask --json`` reports)."""
     validate = actions.ValidateComplaintForm()
     slots: dict = {}
     said: list[str] = []
     messages, events = run(validate, tracker(opening, "complain", slots, sender=sender))
     said += [m["text"] for m in messages if m.get("text")]
     slots.update(slot_events(events))
+    asked_again = False
     for answer in answers:
+        text, intent = (answer, "inform") if isinstance(answer, str) else answer
         asked = slots.get("requested_slot")
         if asked is None:
             break
-        ask = next(cls for cls in actions.AskComplaintSlot.__subclasses__() if cls.slot == asked)()
-        messages, _ = run(ask, tracker("", "complain", slots, sender=sender))
-        said += [m["text"] for m in messages if m.get("text")]
-        messages, events = run(validate, tracker(answer, "inform", slots, form=True, sender=sender))
-        said += [m["text"] for m in messages if m.get("text")]
-        slots.update(slot_events(events))
+        if not asked_again:
+            ask = next(cls for cls in actions.AskComplaintSlot.__subclasses__() if cls.slot == asked)()
+            messages, _ = run(ask, tracker("", "complain", slots, sender=sender))
+            said += [m["text"] for m in messages if m.get("text")]
+        asked_again = False
+        turn: list[dict] = []
+        messages, events = run(validate, tracker(text, intent, slots, form=True, sender=sender))
+        if any(e["event"] == "action_execution_rejected" for e in events):
+            followup = next(e["name"] for e in events if e["event"] == "followup")
+            messages, events = run(ANSWERERS[followup](), tracker(text, intent, slots, form=True, sender=sender,
+                                                                  channel="rest"))
+            assert events[-1] == {"event": "followup", "name": "complaint_form", "timestamp": None}
+            said += [m["text"] for m in messages if m.get("text")]
+            turn += messages
+            slots.update(slot_events(events))
+            messages, events = run(validate, tracker(text, intent, slots, form=True, sender=sender, after=followup))
+            said += [m["text"] for m in messages if m.get("text")]
+            slots.update(slot_events(events))
+            asked = slots.get("requested_slot")
+            if asked is not None:       # the form asks again (the next round of the loop would not)
+                ask = next(cls for cls in actions.AskComplaintSlot.__subclasses__() if cls.slot == asked)()
+                messages, _ = run(ask, tracker(text, intent, slots, form=True, sender=sender, channel="rest",
+                                               after=followup))
+                said += [m["text"] for m in messages if m.get("text")]
+                turn += messages
+                asked_again = True
+        else:
+            said += [m["text"] for m in messages if m.get("text")]
+            slots.update(slot_events(events))
+        if metas is not None and turn:
+            metas.append([m["custom"] for m in turn if m.get("custom")][-1])
     return slots, said
 
 
@@ -338,3 +373,87 @@ def test_junk_does_not_start_the_complaint_form(desk: Desk, text: str, intent: s
 def test_abuse_with_abusive_words_still_goes_to_a_human(desk: Desk) -> None:
     run(actions.ActionAnswer(), tracker("<b>你个傻逼机器人</b>", "faq_parking"))
     assert desk.handoffs.open_for("resident-1").reason == "abusive"
+
+
+# -- a form that listens: interruptions, free words, never a third time ------------------------------
+
+def times_asked(said: list[str], slot: str) -> int:
+    text = complaint.question(slot, {})
+    return sum(s.endswith(text) for s in said)
+
+
+def test_a_question_in_the_form_is_answered_then_the_question_repeated_once(desk) -> None:  # noqa: ANN001
+    metas: list[dict] = []
+    slots, said = walk([("车位怎么租？", "faq_parking"), "5栋101", "不清楚", "比较急", "是"],
+                       "楼上装修太吵了，天天电钻响", metas=metas)
+    assert any("来源" in s and "parking-rent" in s for s in said)             # answered through the engine
+    assert metas[0]["route"] == "answer" and metas[0]["topic"] == "parking"   # the turn is the answer's
+    again = said[said.index(next(s for s in said if "parking-rent" in s)) + 1]
+    assert again == complaint.BACK + complaint.question(complaint.UNIT, {})    # then the form asks again
+    assert times_asked(said, complaint.UNIT) == 2
+    assert slots["complaint_unit"] == "5-101" and slots["complaint_urgency"] == "high"
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots))
+    ticket = desk.tickets.list()[0]
+    assert (ticket.unit, ticket.priority) == ("5-101", "high") and "车位怎么租" not in ticket.description
+
+
+def test_never_the_same_question_a_third_time_the_default_is_taken_and_said(desk) -> None:  # noqa: ANN001
+    slots, said = walk([("车位怎么租？", "faq_parking"), ("厨余垃圾几点扔", "faq_garbage"), "一般", "是"],
+                       "楼道里堆满了杂物没人管")
+    assert times_asked(said, complaint.UNIT) == 2
+    assert any("位置先按" in s for s in said) and slots["complaint_unit"] == ""
+    assert slots["complaint_confirmed"] is True
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots))
+    assert desk.tickets.list()[0].unit is None
+
+
+@pytest.mark.parametrize("unclear", ["嗯嗯", "这个嘛"])
+def test_two_unclear_urgency_answers_take_the_default(desk, unclear: str) -> None:  # noqa: ANN001
+    slots, said = walk([unclear, unclear, "是"], "楼上装修太吵了，我住5栋101，楼上6-302")
+    assert times_asked(said, complaint.URGENCY) == 2 and slots["complaint_urgency"] == "normal"
+    assert any("紧急程度先按" in s for s in said) and slots["complaint_confirmed"] is True
+
+
+@pytest.mark.parametrize("yes", ["对", "确认", "好"])
+def test_a_yes_while_urgency_is_asked_is_the_default_not_a_repeat(desk, yes: str) -> None:  # noqa: ANN001
+    slots, said = walk([(yes, "affirm")], "楼上装修太吵了，我住5栋101，楼上6-302")
+    assert slots["complaint_urgency"] == "normal" and slots["requested_slot"] == "complaint_confirmed"
+    assert times_asked(said, complaint.URGENCY) == 1
+
+
+def test_thanks_in_the_form_are_acknowledged_and_the_form_goes_on(desk) -> None:  # noqa: ANN001
+    metas: list[dict] = []
+    slots, said = walk([("谢谢", "thank"), "5-101", "不清楚", "不急", "是"], "隔壁的狗天天半夜叫", metas=metas)
+    assert any("不客气" in s for s in said) and metas[0]["route"] == "ticket"
+    assert slots["complaint_unit"] == "5-101" and slots["complaint_urgency"] == "low"
+    assert slots["complaint_confirmed"] is True
+
+
+@pytest.mark.parametrize(("leave", "intent"), [("谢谢", "thank"), ("没事了", "deny"), ("搞错了", "inform"),
+                                               ("哦不用了，没事了", "deny")])
+def test_a_form_started_by_mistake_can_be_left(desk, leave: str, intent: str) -> None:  # noqa: ANN001
+    slots, _ = walk([(leave, intent)], "我要投诉")
+    assert slots["requested_slot"] is None and slots["complaint_stop"] == "cancel"
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker(leave, intent, slots))
+    assert "没有登记" in messages[0]["text"] and desk.tickets.list() == []
+
+
+def test_corrections_at_the_confirmation_several_at_once(desk) -> None:  # noqa: ANN001
+    slots, said = walk(["不清楚", "一般", "房号是502，而且挺急的", "是"], "楼上太吵了，我住5栋101")
+    confirmations = [s for s in said if "请确认工单信息" in s]
+    assert "5-101" in confirmations[0] and "5-502" in confirmations[1] and "较急" in confirmations[1]
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots))
+    ticket = desk.tickets.list()[0]
+    assert (ticket.unit, ticket.priority) == ("5-502", "high")
+
+
+def test_units_and_places_in_free_words_reach_the_ticket(desk) -> None:  # noqa: ANN001
+    slots, _ = walk(["五号楼一单元一零一", "不急", "是"], "物业费多收了两百")
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots))
+    assert desk.tickets.list()[0].unit == "5-1-101"
+    slots, said = walk(["停车", "地库B区", "有人长期占我车位", "不清楚", "一般", "是"], "我要投诉",
+                       sender="resident-2")
+    assert any("位置：地库B区" in s for s in said)
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots, sender="resident-2"))
+    ticket = desk.tickets.list(reporter_id="resident-2")[0]
+    assert ticket.unit is None and "地库B区" in ticket.description

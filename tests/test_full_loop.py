@@ -44,7 +44,7 @@ FIRST_REPLY_MS = 90_000      # the first Rasa reply of a fresh server can take a
 REPLY_MS = 60_000
 
 # What the complaint form may ask (assistant/dialogue/complaint.py question()) -> the resident's answer.
-ANSWERS = (("对方是哪一户", "不清楚"), ("情况紧急吗", "一般"), ("请确认工单信息", "是"))
+ANSWERS = (("对方是哪一户", "不清楚"), ("这件事有多急", "一般"), ("请确认工单信息", "是"))
 
 
 def free_port() -> int:

@@ -6,14 +6,25 @@ to read each answer, cancellation and corrections. Pure functions over a dict of
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.moderation.pii import redact_text
 from assistant.text.normalize import prepare
-from assistant.text.units import find_unit, normalize_building, normalize_unit
-from assistant.vocabulary import CATEGORIES, CATEGORY_NAMES, URGENCY_NAMES, infer_category
+from assistant.text.units import find_place, find_unit, normalize_building, normalize_unit, with_room
+from assistant.vocabulary import (
+    CATEGORIES,
+    CATEGORY_ALIASES,
+    CATEGORY_NAMES,
+    CATEGORY_TABLE,
+    URGENCY_NAMES,
+    infer_category,
+)
+
+if TYPE_CHECKING:
+    from assistant.knowledge.embedding import Embedder
 
 CATEGORY = "complaint_category"
 UNIT = "complaint_unit"
@@ -22,21 +33,39 @@ OTHER_PARTY = "complaint_other_party"
 URGENCY = "complaint_urgency"
 CONFIRMED = "complaint_confirmed"
 STOP = "complaint_stop"          # why the form ended early: cancel | handoff | angry (the engine: answered, unreadable)
-RETRIES = "complaint_retries"    # unreadable answers to the slot being asked
+RETRIES = "complaint_retries"    # times the slot being asked was asked again (unclear answer, interruption)
 ASKED = (CATEGORY, UNIT, DESCRIPTION, OTHER_PARTY, URGENCY, CONFIRMED)
 SLOTS = (*ASKED, STOP, RETRIES)
 
 NONE = "无"                      # no other party / unknown
 PARTY_CATEGORIES = {"noise", "pets", "parking", "neighbour", "renovation"}
-MAX_RETRIES = 2
+MAX_RETRIES = 1                  # a question is asked at most twice; then a default is taken (DEFAULTS)
 MENU = CATEGORIES               # numbered 1-10 in the category question
+DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说明）", OTHER_PARTY: NONE,
+                            URGENCY: "normal"}
+INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   # what answers an interruption
+BACK = "我们继续登记："            # before a question asked again after an interruption
 
-_CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?")
+_CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?"
+                     r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见")
+_THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
+_CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
 _ANGRY = re.compile(r"气死|忍无可忍|受够了|太过分|欺人太甚|什么破|垃圾物业|狗屁|去死|投诉到(?:12345|市长|媒体|电视台)"
                     r"|打12345|曝光你们|[\u4e00-\u9fff][!！]{3,}")   # "!!!" after Chinese words, not after markup
-_URGENT = re.compile(r"紧急|很急|特别急|急急|马上|立刻|危险|着火|冒烟|漏电|砸到|受伤|救命|正在发生|^急|^是$|^是的")
-_NOT_URGENT = re.compile(r"不急|不紧急|一般|普通|不着急|还好|^否|^不是|^没有?$|不太急")
+# Urgency on a small graded scale (URGENCY_LEVELS): the 急 family scored by its intensity (很/特别 + 急,
+# 急急急, 急！！ are stronger than 有点急), a negation before it (不/没/别/无需 … 急) turns it to "low"; danger
+# and immediacy are "urgent", deadlines "high", indifference "normal", no hurry "low".
+URGENCY_LEVELS = ("low", "normal", "high", "urgent")
+_NEGATED_RUSH = re.compile(r"(?:不|没|(?<![特区分级类告识])别|无需|不用|不必|用不着)[^急，,。.!！?？]{0,3}急"
+                           r"|不[着赶]急|不[赶慌]")
+_RUSH = re.compile(r"(紧急|火急|急+|着急)([!！]*)")
+_STRONG = re.compile(r"(?:很|非常|特别|太|超级?|十分|相当|真的?|好|万分|极其|巨)$")
+_DANGER = re.compile(r"危险|着火|起火|冒烟|漏电|触电|砸到|砸伤|受伤|救命|正在发生|煤气|燃气味|刻不容缓")
+_NOW = re.compile(r"马上|立刻|立即|越快越好|现在就|赶快|火速|等不了|一刻")
+_SOON = re.compile(r"尽快|尽早|赶紧|抓紧|早点|快点|今天|今晚|明天|这两天|两天内|之前|以前|前处理")
+_SO_SO = re.compile(r"一般|普通|正常|还好|还行|无所谓|随便|都行|都可以|看着办|你们定|^否$|^不是$|^没有?$")
+_RELAXED = re.compile(r"不赶时间|慢慢来|有空|有时间|不用太快|过几天|下周|改天|不要紧|不打紧")
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")
 _NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$")
 _NONE = re.compile(r"没有|不知道|不清楚|不确定|无|不涉及|没对方|公共|^不$")
@@ -106,17 +135,69 @@ def describes(text: str) -> bool:
 
 
 def parse_category(text: str) -> str | None:
+    """A category from an answer: its menu number, name or alias (停车, 保洁), or words that imply it
+    (狗的事 -> pets); "other" for 其他; None when nothing fits."""
     s = text.strip()
-    m = re.fullmatch(r"(10|[1-9])\s*[.、号]?", s)
+    m = re.fullmatch(r"(?:第\s*)?(10|[1-9]|十|[一二三四五六七八九])\s*(?:个|项|类|种)?\s*[.、号。]?", s)
     if m:
-        return MENU[int(m.group(1)) - 1]
+        n = m.group(1)
+        return MENU[(int(n) if n.isdigit() else "一二三四五六七八九十".index(n) + 1) - 1]
     for key, name in CATEGORY_NAMES.items():
         if name in s:
+            return key
+    for alias, key in CATEGORY_ALIASES.items():
+        if len(alias) >= 2 and alias in s and not alias.isascii():
             return key
     found = infer_category(s)
     if found != "other":
         return found
     return "other" if re.search(r"其他|其它|别的", s) else None
+
+
+class CategoryGuesser:
+    """A category by meaning, for an answer to the category question that names none ("路灯一直不亮"):
+    the engine's embedder compares it with each category's own words (name, aliases and the words that
+    imply it, from vocabulary.py); the closest counts only when clearly ahead of the next and closer
+    than an answer with no content (ABSTAIN: "说不清楚", "随便"). Floor and margin were set by eye on e5-small
+    with made-up answers; the category is shown at the confirmation, where it can be fixed."""
+
+    ABSTAIN = ("不知道", "说不清楚", "随便", "嗯", "那个", "没什么", "我想想", "都行")
+
+    def __init__(self, embedder: Embedder, *, floor: float = 0.85, margin: float = 0.012) -> None:
+        self.embedder, self.floor, self.margin = embedder, floor, margin
+        self._words: list[tuple[str, Any]] | None = None
+        self._abstain: Any = None
+
+    def _table(self) -> list[tuple[str, Any]]:
+        if self._words is None:
+            self._words = []
+            for c in CATEGORY_TABLE:
+                words = [c.name, *(a for a in c.aliases if not a.isascii()),
+                         *(w for w in c.keywords.split("|") if re.fullmatch(r"[\u4e00-\u9fff]+", w))]
+                if c.key != "other":
+                    self._words.append((c.key, self.embedder.encode_passages(words)))
+            self._abstain = self.embedder.encode_passages(list(self.ABSTAIN))
+        return self._words
+
+    def __call__(self, text: str) -> str | None:
+        query = self.embedder.encode_queries([text])[0]
+        scores = sorted(((float((vecs @ query).max()), key) for key, vecs in self._table()), reverse=True)
+        (best, key), (second, _) = scores[0], scores[1]
+        empty = float((self._abstain @ query).max())
+        return key if best >= self.floor and best - second >= self.margin and best > empty else None
+
+
+def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | None]) -> Step | None:
+    """The category read by meaning (``guess``, e.g. a CategoryGuesser) from an answer to the category
+    question that is neither a menu choice nor a known word, nor a question or a cancel; None otherwise."""
+    clean = prepare(text)
+    if (asked != CATEGORY or parse_category(clean) is not None or is_cancel(clean) or wants_human(clean)
+            or is_question(clean) or len(set(re.findall(r"[\u4e00-\u9fff]", _FILLER.sub("", clean)))) < 3):
+        return None
+    key = guess(clean)
+    if key is None:
+        return None
+    return Step({CATEGORY: key, RETRIES: 0}, [f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
 
 
 def parse_unit(text: str) -> str | None:
@@ -128,12 +209,54 @@ def parse_unit(text: str) -> str | None:
     return normalize_building(m.group(0)) if m else normalize_building(text.strip())
 
 
-def parse_urgency(text: str) -> str | None:
-    if _NOT_URGENT.search(text):
-        return "normal"
-    if _URGENT.search(text):
+def parse_location(text: str) -> str | None:
+    """Where: a unit normalised (5-101, 5-1-101, 5) or a parking space or garage zone as written
+    (B2-105车位, 地库B区); None otherwise."""
+    place = find_place(text)
+    unit = None if place and find_unit(text) is None else parse_unit(text)
+    rest = re.sub(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号)", "", text)
+    if unit and "-" not in unit and _PLACE_WORD.search(rest):
+        return text.strip()              # 3栋楼道, 5号楼电梯: a place in a building, kept as written
+    return unit or place
+
+
+_SENTENCE = re.compile(r"[我你他她它]|有人|被|把|了|吗|[?？]")   # a sentence, not a place's name
+_PLACE_WORD = re.compile(r"[门库场道梯口园厅层位旁边角处站坪台顶室间]|单元|楼[道梯顶下前后]|大堂|花园|广场|车位")
+
+
+def parse_urgency(text: str, *, answer: bool = True) -> str | None:
+    """The urgency a message states, on URGENCY_LEVELS; None when it states none. ``answer``: the message
+    answers the urgency question, so deadlines and indifference count too (in an opening complaint,
+    "今天" is when it happened)."""
+    rush = _rush_level(text)
+    if _DANGER.search(text) and rush != 0:
         return "urgent"
+    if rush is not None:
+        return URGENCY_LEVELS[rush]
+    if not answer:
+        return None
+    if _NOW.search(text):
+        return "urgent"
+    if _RELAXED.search(text):
+        return "low"
+    if _SOON.search(text):
+        return "high"
+    if _SO_SO.search(text):
+        return "normal"
     return None
+
+
+def _rush_level(text: str) -> int | None:
+    """0-3 from the 急 family: negated 0; 有点急/挺急/急 2; 很急/急急/急！！/紧急 3; None without it."""
+    if _NEGATED_RUSH.search(text):
+        return 0
+    level = None
+    for m in _RUSH.finditer(text):
+        word, bangs = m.group(1), m.group(2)
+        strong = (word in ("紧急", "火急") or (len(word) >= 2 and word != "着急") or len(bangs) >= 2
+                  or bool(_STRONG.search(text[max(0, m.start() - 3):m.start()])))
+        level = max(level or 0, 3 if strong else 2)
+    return level
 
 
 def parse_yes_no(text: str) -> bool | None:
@@ -155,12 +278,15 @@ def opening(text: str) -> dict[str, Any]:
     mine, theirs = _units(clean)
     if mine:
         slots[UNIT] = mine
+    elif find_place(clean):
+        slots[UNIT] = find_place(clean)
     if theirs:
         slots[OTHER_PARTY] = theirs
     if describes(clean):
         slots[DESCRIPTION] = redact_text(clean)
-    if _URGENT.search(clean) and not _NOT_URGENT.search(clean):
-        slots[URGENCY] = "urgent"
+    urgency = parse_urgency(clean, answer=False)
+    if urgency:
+        slots[URGENCY] = urgency
     elif slots.get(CATEGORY) == "safety":
         slots[URGENCY] = "high"
     if is_angry(clean):
@@ -205,41 +331,88 @@ def needed(slots: dict[str, Any]) -> list[str]:
     return [s for s in order if slots.get(s) is None]
 
 
+def is_thanks(text: str) -> bool:
+    return bool(_THANKS.search(text)) and len(text) <= 12
+
+
 def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
     """Read one message. ``asked`` is the slot the resident was asked for (None when the form starts)."""
     clean = prepare(text)
     if asked is None:
         return Step(opening(clean))
-    if is_cancel(clean):
-        return Step({STOP: "cancel", asked: None})
+    if is_cancel(clean) or (is_thanks(clean) and _nothing_said(slots) and _read(asked, clean, slots)[0] is None):
+        return Step({STOP: "cancel", asked: None})      # left, or thanked for a form started by mistake
     if wants_human(clean):
         return Step({STOP: "handoff", asked: None})
     value, said = _read(asked, clean, slots)
+    if value is None and asked == URGENCY and _YES.match(clean):      # "好"/"对" to "how urgent?": the default
+        value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
+    return _again(slots, asked, said)
+
+
+def resume(slots: dict[str, Any], asked: str) -> Step:
+    """Back from an interruption (a question answered, thanks acknowledged): ask again, or, when the
+    question was already asked twice, take the default and move on."""
+    return _again(slots, asked, [])
+
+
+def _again(slots: dict[str, Any], asked: str, said: list[str]) -> Step:
+    """The slot was not answered: it is asked again once; never a third time."""
     retries = int(slots.get(RETRIES) or 0) + 1
-    if retries > MAX_RETRIES:             # never loop forever: take a sensible default and go on
-        fallback = {CATEGORY: "other", UNIT: "", DESCRIPTION: redact_text(clean) or "（未说明）", OTHER_PARTY: NONE,
-                    URGENCY: "normal", CONFIRMED: None}[asked]
-        if asked == CONFIRMED:            # three unclear answers to "submit?": a person takes over
-            return Step({STOP: "handoff", RETRIES: 0}, said)
-        return Step({asked: fallback, RETRIES: 0}, said)
-    return Step({asked: None, RETRIES: retries}, said)
+    if retries <= MAX_RETRIES:
+        return Step({asked: None, RETRIES: retries}, said)
+    if asked == CONFIRMED:            # never submitted unconfirmed: a person confirms with the resident
+        return Step({STOP: "handoff", RETRIES: 0}, [*said, "我请值班管理员直接和您确认这张工单。"])
+    value = DEFAULTS[asked]
+    shown = {CATEGORY: CATEGORY_NAMES["other"], UNIT: "未说明", DESCRIPTION: "未说明", OTHER_PARTY: "不清楚",
+             URGENCY: URGENCY_NAMES["normal"]}[asked]
+    return Step({asked: value, RETRIES: 0}, [*said, f"{FIELD_NAMES[asked]}先按“{shown}”登记，确认时可以更正。"])
 
 
-def _read(asked: str, text: str, slots: dict[str, Any]) -> tuple[Any, list[str]]:
-    """The slot value (or a dict of updates) read from an answer, and anything to say."""
+FIELD_NAMES = {CATEGORY: "类别", UNIT: "位置", DESCRIPTION: "经过", OTHER_PARTY: "对方", URGENCY: "紧急程度"}
+
+
+def _nothing_said(slots: dict[str, Any]) -> bool:
+    return slots.get(DESCRIPTION) is None
+
+
+def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: str | None) -> str | None:
+    """Whether a message during the form is not an answer but a question ("question") or chitchat
+    ("chitchat") to answer before asking again; None when it is an answer, a cancel or a request for
+    a person (``step`` reads those)."""
+    clean = prepare(text)
+    if asked is None or is_cancel(clean) or wants_human(clean) or is_angry(clean):
+        return None
+    value = _read(asked, clean, slots, strict=True)[0]
+    if value is not None or (asked == URGENCY and _YES.match(clean)):
+        return None
+    if (intent in _CHITCHAT_INTENTS and len(clean) <= 10) or is_thanks(clean):
+        return None if is_thanks(clean) and _nothing_said(slots) else "chitchat"   # thanks to leave: step()
+    asks = is_question(clean) and not is_complaint(clean)
+    topical = bool(intent and intent.startswith("faq_"))
+    if asks and (asked != DESCRIPTION or topical or intent in ("out_of_scope", "nlu_fallback")):
+        return "question"                 # a description may say 为什么…: only a topic question interrupts it
+    if topical and asked != DESCRIPTION and _read(asked, clean, slots)[0] is None:
+        return "question"
+    return None
+
+
+def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False) -> tuple[Any, list[str]]:
+    """The slot value (or a dict of updates) read from an answer, and anything to say. ``strict``: only
+    values that cannot be a question (no place or description read from any text)."""
     if asked == CATEGORY:
         return parse_category(text), []
     if asked == UNIT:
-        unit = parse_unit(text)
+        unit = parse_location(text)
         if unit:
             return unit, []
-        if len(text) >= 2 and not re.fullmatch(r"[\d\s]+", text):   # a place: 地下车库, 3栋楼道
-            return {UNIT: "", DESCRIPTION: _add_place(slots.get(DESCRIPTION), text)}, []
+        if not strict and 2 <= len(text) <= 15 and _PLACE_WORD.search(text) and not _SENTENCE.search(text):
+            return redact_text(text), []          # a place: 东门岗亭旁边
         return None, []
     if asked == DESCRIPTION:
-        if not describes(text):
+        if strict or not describes(text):
             return None, []
         updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
         if slots.get(CATEGORY) is None and infer_category(text) != "other":
@@ -251,7 +424,7 @@ def _read(asked: str, text: str, slots: dict[str, Any]) -> tuple[Any, list[str]]
             return unit, []
         if _NONE.search(text):
             return NONE, []
-        if _NAME_HINT.search(text) or len(text) <= 6:
+        if not strict and (_NAME_HINT.search(text) or len(text) <= 6):
             return None, ["为保护隐私，我只记录对方的楼号房号，不记录姓名。"]
         return None, []
     if asked == URGENCY:
@@ -261,36 +434,51 @@ def _read(asked: str, text: str, slots: dict[str, Any]) -> tuple[Any, list[str]]
         fixes = corrections(text, slots)
         if fixes:
             return fixes | {CONFIRMED: None}, ["已更正。"]
-        if answer is False:
-            return None, ["请告诉我哪里需要更正，例如“房号是5-102”“类别是噪音”“不紧急”；不需要了可以说“算了”。"]
+        if answer is False and not strict:
+            return None, ["请告诉我哪里需要更正，例如“房号是5-102”“类别是噪音”“不急”；不需要了可以说“算了”。"]
         return answer, []
     raise ValueError(f"unknown complaint slot {asked!r}")
 
 
+_CLAUSE = re.compile(r"[，,；;。！!？?\n]|而且|并且|另外|还有|然后|同时|不过|但是")
+_THEIR_WORDS = re.compile(r"对方|对面|邻居|隔壁|楼上|楼下|对门")
+_MY_PLACE = re.compile(r"房号|房间|门牌|单元|楼号|我家|我住|住在|位置|地点|地方|在")
+_ROOM = re.compile(r"(?:房号|房间号?|门牌号?|室)\s*(?:是|改为|改成|应该是|写)?\s*"
+                   r"([0-9零〇一二三四五六七八九幺两]{2,5})(?:室|号)?")
+_CATEGORY_FIX = re.compile(r"类别|类型|分类|属于|算是|应该是|其实是|问题是|改成|改为")
+_FIX_WORDS = re.compile(r"房号|门牌|楼号|单元|位置|地点|对方|类别|类型|分类|紧急|改|错|应该")
+_DESCRIPTION_FIX = re.compile(r"(?:经过|描述|情况|内容|补充)\s*(?:(?:是|改为|改成)\s*[:：]?|[:：])\s*(.{4,})")
+
+
 def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
-    """Changes named in a reply to the confirmation: 房号/单元 → unit, 对方 → other party, category,
-    urgency."""
+    """Changes named in a reply to the confirmation, in any order and several at once ("房号是502，而且挺急的"):
+    房号/位置 → unit (a room alone keeps the building), 对方 → other party, category, urgency, 经过/补充 → the
+    description."""
     fixes: dict[str, Any] = {}
-    unit = find_unit(text)
-    if unit and re.search(r"对方|对面|邻居|隔壁|楼上|楼下", text):
-        fixes[OTHER_PARTY] = unit
-    elif unit or re.search(r"房号|单元|楼号|我家|我住", text):
-        u = unit or parse_unit(text)
-        if u:
-            fixes[UNIT] = u
-    if re.search(r"类别|类型|分类|不是.{0,6}是|应该是", text) or len(text) <= 8:
-        category = parse_category(re.sub(r"房号|单元|楼号", "", text)) if not unit else None
-        if category and category != slots.get(CATEGORY) and category != "other":
-            fixes[CATEGORY] = category
-    urgency = parse_urgency(text) if re.search(r"急|一般|普通", text) else None
-    if urgency and urgency != slots.get(URGENCY):
-        fixes[URGENCY] = urgency
+    described = _DESCRIPTION_FIX.search(text)
+    if described:
+        fixes[DESCRIPTION] = redact_text(described.group(1).strip())
+        text = text[:described.start()]
+    for clause in (c.strip() for c in _CLAUSE.split(text)):
+        if not clause or (is_question(clause) and not _FIX_WORDS.search(clause)):
+            continue                      # "停车费多少钱" at the confirmation is a question, not a category
+        unit = find_unit(clause) or find_place(clause)
+        room = _ROOM.search(clause)
+        if unit and _THEIR_WORDS.search(clause):
+            fixes[OTHER_PARTY] = unit
+        elif unit or room or _MY_PLACE.search(clause):
+            u = unit or (with_room(slots.get(UNIT), room.group(1)) if room else None) or parse_location(
+                re.sub(r"^.*?(?:是|改为|改成|在)", "", clause))
+            if u and u != slots.get(UNIT):
+                fixes[UNIT] = u
+        if (_CATEGORY_FIX.search(clause) or len(clause) <= 6) and not unit and not room:
+            category = parse_category(re.sub(r"房号|单元|楼号", "", clause))
+            if category and category != slots.get(CATEGORY) and category != "other":
+                fixes[CATEGORY] = category
+        urgency = parse_urgency(clause) if re.search(r"急|一般|普通|危险|慢慢|尽快|马上", clause) else None
+        if urgency and urgency != slots.get(URGENCY):
+            fixes[URGENCY] = urgency
     return fixes
-
-
-def _add_place(description: str | None, place: str) -> str:
-    place = redact_text(place)
-    return f"{description}（地点：{place}）" if description else f"（地点：{place}）"
 
 
 def question(slot: str, slots: dict[str, Any]) -> str:
@@ -299,35 +487,46 @@ def question(slot: str, slots: dict[str, Any]) -> str:
         menu = "  ".join(f"{i + 1}.{CATEGORY_NAMES[c]}" for i, c in enumerate(MENU))
         return f"好的，我来帮您登记。请问是哪类问题？回复序号或名称：\n{menu}\n（不想登记了随时说“算了”）"
     if slot == UNIT:
-        return "请问您的楼号-房号，或事情发生的位置？例如 5-101、5栋101、5号楼1单元101、3栋楼道。"
+        return "请问您的楼号-房号，或事情发生的位置？例如 5-101、5栋101、5号楼1单元101、3栋楼道、B2-105车位。"
     if slot == DESCRIPTION:
         return "请简单说说发生了什么（时间、经过）。请不要发送身份证号、银行卡号等个人信息。"
     if slot == OTHER_PARTY:
         return "对方是哪一户？请只告诉我楼号房号（如 6-302），不要说姓名；不清楚或没有对方请回复“不清楚”。"
     if slot == URGENCY:
-        return "情况紧急吗？有安全风险或正在发生请回复“紧急”，否则回复“一般”。"
+        return "这件事有多急？直接说就行，比如“紧急”（正在发生或有安全风险）、“比较急”、“一般”、“不急”。"
     if slot == CONFIRMED:
         return (f"请确认工单信息：\n{summary(slots)}\n"
-                "回复“是”提交；需要更正请直接说，如“房号是5-102”；不登记了说“算了”。")
+                "回复“是”提交；需要更正请直接说，可以一次说几处，如“房号是5-102，比较急”；不登记了说“算了”。")
     raise ValueError(f"unknown complaint slot {slot!r}")
 
 
 def summary(slots: dict[str, Any]) -> str:
+    """Every field of the ticket, as it will be opened."""
     category = slots.get(CATEGORY) or "other"
-    lines = [f"类别：{CATEGORY_NAMES.get(category, category)}",
-             f"位置：{slots.get(UNIT) or '（见描述）'}",
-             f"经过：{slots.get(DESCRIPTION) or '（未说明）'}"]
-    if category in PARTY_CATEGORIES:
-        lines.append(f"对方：{slots.get(OTHER_PARTY) or NONE}")
-    lines.append(f"紧急程度：{URGENCY_NAMES.get(slots.get(URGENCY) or 'normal', '一般')}")
-    return "\n".join(lines)
+    other = slots.get(OTHER_PARTY)
+    return "\n".join([
+        f"类别：{CATEGORY_NAMES.get(category, category)}",
+        f"位置：{slots.get(UNIT) or '（未说明）'}",
+        f"经过：{slots.get(DESCRIPTION) or '（未说明）'}",
+        f"对方：{other if other and other != NONE else ('不清楚' if category in PARTY_CATEGORIES else '不涉及')}",
+        f"紧急程度：{URGENCY_NAMES.get(slots.get(URGENCY) or 'normal', '一般')}",
+    ])
 
 
 def ticket_fields(slots: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``TicketStore.open_or_append`` from the filled slots."""
-    unit = slots.get(UNIT) or None
+    """Keyword arguments for ``TicketStore.open_or_append`` from the filled slots; a place that is not a
+    unit (B2-105车位, 3栋楼道) goes into the text."""
+    where = slots.get(UNIT) or None
+    unit = (normalize_unit(where) or normalize_building(where) or parse_unit(where)) if where else None
+    text = slots.get(DESCRIPTION) or "（未说明）"
+    if where and unit != where and where not in text:
+        text = _add_place(text, where)
     other = slots.get(OTHER_PARTY)
-    return {"category": slots.get(CATEGORY) or "other", "unit": unit,
-            "text": slots.get(DESCRIPTION) or "（未说明）",
-            "other_party": other if other and other != NONE else None,
+    other = other if other and other != NONE and normalize_unit(other) else None
+    return {"category": slots.get(CATEGORY) or "other", "unit": unit, "text": text, "other_party": other,
             "priority": slots.get(URGENCY) or "normal"}
+
+
+def _add_place(description: str | None, place: str) -> str:
+    place = redact_text(place)
+    return f"{description}（地点：{place}）" if description else f"（地点：{place}）"

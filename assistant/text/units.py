@@ -34,14 +34,23 @@ _UNIT_PATTERNS = [
     # 5栋101, 5号楼101室, 五号楼101, 5#101
     re.compile(rf"^{_NUM}(?:号楼|栋|幢|座|#楼|#|号)-?{_NUM}(?:室|房|号|户)?$"),
     # 5-1-101, 5/1/101
-    re.compile(r"^(\d+)[-/](\d+)[-/](\d+)$"),
-    # 5-101, 5/101
-    re.compile(r"^(\d+)[-/](\d+)$"),
+    re.compile(r"^(\d+)[-/](\d+)[-/](\d+)(?:室|房|号|户)?$"),
+    # 5-101, 5/101, 5-101室
+    re.compile(r"^(\d+)[-/](\d+)(?:室|房|号|户)?$"),
 ]
-# A unit inside a sentence: "我家5栋101，楼上很吵".
-_UNIT_IN_TEXT = re.compile(r"([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
+# A unit inside a sentence: "我家5栋101，楼上很吵", "住五号楼一单元一零一". Rooms in Chinese numerals only
+# digit by digit after 栋/号楼/幢/单元, so "3号十一点" is not a unit.
+_DIGITS_CN = "零〇○一二三四五六七八九幺两"
+_UNIT_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
                            r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
-                           r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)")
+                           r"[0-9]{2,5}\s*(?:室|号)?(?:[-/][0-9]{2,5})?)"
+                           rf"|(?<![A-Za-z0-9])([0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座)\s*(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
+                           rf"[{_DIGITS_CN}]{{3,4}})")
+# A parking space or a garage zone, kept as written: B2-105车位, 地库B区, 地下车库B2层.
+_PLACE = re.compile(r"(?:地下)?(?:车库|地库|停车场)?\s*[A-Za-z]\d{0,2}\s*(?:区|层)?\s*[-－]?\s*\d{1,4}\s*号?\s*车位"
+                    r"|\d{1,4}\s*号\s*车位"
+                    r"|(?:地下)?(?:车库|地库|停车场)\s*(?:[A-Za-z]\d{0,2}|[一二三四五六七八九负]+)\s*(?:区|层|号口)?"
+                    r"|[A-Za-z]\d-\d{2,4}")
 
 
 def normalize_unit(text: str | None) -> str | None:
@@ -78,7 +87,27 @@ def normalize_building(text: str) -> str | None:
 def find_unit(text: str) -> str | None:
     """The first unit (5-101, 5栋101, 五号楼1单元101) mentioned in a message, normalised."""
     for m in _UNIT_IN_TEXT.finditer(text):
-        unit = normalize_unit(m.group(1))
+        unit = normalize_unit(m.group(1) or m.group(2))
         if unit:
             return unit
     return None
+
+
+def find_place(text: str) -> str | None:
+    """A parking space or garage zone named in a message, as written (B2-105车位, 地库B区); None otherwise."""
+    s = unicodedata.normalize("NFKC", text)
+    m = _PLACE.search(s)
+    return re.sub(r"\s+", "", m.group(0)) if m else None
+
+
+def with_room(unit: str | None, room: str) -> str | None:
+    """A room number alone ("房号是502") read against a known unit: 5-101 -> 5-502, 5-1-101 -> 5-1-502;
+    None when no building is known or the room is not a number."""
+    n = cn_number(room)
+    if not unit or n is None or not 0 < n <= 99999:
+        return None
+    parts = normalize_unit(unit) or normalize_building(unit)
+    if parts is None:
+        return None
+    head = parts.split("-")[:-1] if "-" in parts else [parts]
+    return "-".join([*head, str(n)])
