@@ -3,9 +3,11 @@
 A message is scored from what it does, whatever the wording:
 - ``handle``: it carries a contact id (a WeChat/QQ marker such as V, vx, 薇, 威, 微信, 扣扣 next to an
   id-shaped token, or "vx同号"), read through homoglyphs, spacing and emoji between the characters;
-- the rule's pattern signals (``private``: asks to be contacted privately; ``commerce``: a price, a sale,
-  a rental, a group buy, a paid service; ``offer``: addressed to buyers, "有需要的"), each with a weight;
-- innocent signals with negative weights (asking for a recommendation, a free giveaway, lost and found).
+- the rule's pattern signals, each with a weight: ``private`` (asks to be contacted privately), ``trade``
+  (a sale, a rental, a group buy), ``price``, ``service`` (paid services), ``offer`` (addressed to buyers,
+  "有需要的"), ``payment`` (pay or book in private), ``pitch`` (sales talk);
+- innocent signals with negative weights (``seeking`` a recommendation, a ``giveaway``, ``social``
+  activities, ``lost`` and found) and the estate's official link in the message.
 
 The message is an ad when the weighted sum reaches the rule's threshold (``default_rules.yml``,
 rule ``ad.solicit``). Pure Python: it runs in the Rasa environment (Python 3.10, no torch) too.
