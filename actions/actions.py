@@ -151,7 +151,7 @@ class ValidateComplaintForm(Action):
         text, intent, _ = latest(tracker)
         slots = form_slots(tracker)
         asked = tracker.get_slot("requested_slot") if tracker.active_loop_name == FORM else None
-        if asked and tracker.latest_action_name not in (None, "action_listen"):
+        if asked and interrupted_by(tracker):
             step = complaint.resume(slots, asked)          # back from an interruption: ask again, or move on
         else:
             kind = complaint.interruption(text, intent, slots, asked)
@@ -209,11 +209,12 @@ class AskComplaintSlot(Action, ABC):
 
 
 def interrupted_by(tracker: Tracker) -> str | None:
-    """The action that answered an interruption since the resident's latest message, if any."""
+    """The action that answered an interruption since the resident's latest message, if any (the form
+    itself and its validation do not count: Rasa logs the form before it validates)."""
     for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            return None
-        if event.get("event") == "action" and event.get("name") in complaint.INTERRUPTIONS.values():
+        if event.get("event") == "user" or (event.get("event") == "active_loop" and event.get("name") == FORM):
+            return None                  # the resident's message, or the form starting this turn
+        if event.get("event") == "action" and event.get("name") not in (FORM, "action_listen", None):
             return str(event["name"])
     return None
 

@@ -21,8 +21,9 @@ def tracker(text: str, intent: str, slots: dict | None = None, confidence: float
             form: bool = False, entities: list[dict] | None = None, sender: str = "resident-1",
             channel: str | None = None, after: str | None = None) -> Tracker:
     """``after``: an action that ran since the message (an interruption's answer), as Rasa reports it."""
-    events = [{"event": "user", "text": text, "input_channel": channel}] if channel or after else []
+    events = [{"event": "user", "text": text, "input_channel": channel}] if channel or after or form else []
     events += [{"event": "action", "name": after}] if after else []
+    events += [{"event": "action", "name": "complaint_form"}] if form else []   # Rasa logs the form first
     return Tracker.from_dict({
         "sender_id": sender,
         "slots": slots or {},
@@ -32,7 +33,7 @@ def tracker(text: str, intent: str, slots: dict | None = None, confidence: float
         "paused": False,
         "followup_action": None,
         "active_loop": {"name": "complaint_form"} if form else {},
-        "latest_action_name": after or "action_listen",
+        "latest_action_name": "complaint_form" if form else after or "action_listen",
     })
 
 
@@ -457,3 +458,19 @@ def test_units_and_places_in_free_words_reach_the_ticket(desk) -> None:  # noqa:
     run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots, sender="resident-2"))
     ticket = desk.tickets.list(reporter_id="resident-2")[0]
     assert ticket.unit is None and "地库B区" in ticket.description
+
+
+def test_a_form_started_after_a_question_action_asks_with_its_metadata(desk) -> None:  # noqa: ANN001
+    """A grievance NLU read as a topic question: action_answer starts the form, whose first question
+    is the turn's reply and carries the route (it is not a question asked again)."""
+    t = Tracker.from_dict({
+        "sender_id": "resident-1", "slots": {"requested_slot": "complaint_unit"},
+        "latest_message": {"text": "楼上装修太吵了", "intent": {"name": "faq_property", "confidence": 0.9}},
+        "events": [{"event": "user", "text": "楼上装修太吵了", "input_channel": "rest"},
+                   {"event": "action", "name": "action_answer"}, {"event": "followup", "name": "complaint_form"},
+                   {"event": "active_loop", "name": "complaint_form"}],
+        "paused": False, "followup_action": None, "active_loop": {"name": "complaint_form"},
+        "latest_action_name": "action_answer"})
+    messages, _ = run(actions.AskComplaintUnit(), t)
+    assert not messages[0]["text"].startswith(complaint.BACK)
+    assert [m["custom"]["route"] for m in messages if m.get("custom")] == ["ticket"]
