@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from assistant.dialogue import complaint
 from assistant.dialogue.engine import Engine, State, Turn
+from assistant.dialogue.router import NLU
 
 log = logging.getLogger(__name__)
 MACHINE_CHANNELS = (None, "rest")
@@ -46,8 +47,10 @@ class EngineAction(Action, ABC):
     @abstractmethod
     def name(self) -> str: ...
 
-    @abstractmethod
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn: ...
+    def respond(self, engine: Engine, text: str, nlu: NLU, state: State, sender: str) -> Turn:
+        """Every engine action asks the one router (assistant/dialogue/router.py); the rule that chose
+        the action is one of its inputs through the intent ranking."""
+        return engine.respond(text, nlu, state, sender)
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: dict[str, Any]) -> list[dict[str, Any]]:
@@ -57,7 +60,8 @@ class EngineAction(Action, ABC):
         state = State.from_slots(tracker.current_slot_values())
         engine = get_engine()
         turn = None if intent == "request_human" else engine.abusive(text, tracker.sender_id)
-        turn = turn or engine.unreadable(text, state) or self.respond(engine, text, intent, state, tracker.sender_id)
+        turn = turn or engine.unreadable(text, state) or self.respond(engine, text, nlu(tracker), state,
+                                                                      tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
         events = say(dispatcher, tracker, self.name(), turn, state_slots=True)
@@ -81,6 +85,11 @@ def latest(tracker: Tracker) -> tuple[str, str, float | None]:
     return message.get("text") or "", intent_info.get("name") or "nlu_fallback", intent_info.get("confidence")
 
 
+def nlu(tracker: Tracker) -> NLU:
+    """Rasa's intent ranking of the latest message."""
+    return NLU.from_message(tracker.latest_message)
+
+
 def say(dispatcher: CollectingDispatcher, tracker: Tracker, action: str, turn: Turn, *,
         state_slots: bool = False) -> list[dict[str, Any]]:
     """Utter the turn's replies (plus its metadata on the REST channel) and return its slot events."""
@@ -92,6 +101,7 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, action: str, turn: T
         dispatcher.utter_message(text=reply)
     if tracker.get_latest_input_channel() in MACHINE_CHANNELS:
         # The REST API also gets route, topic and sources; chat widgets get only the text.
+        confidence = turn.confidence if turn.confidence is not None else confidence
         dispatcher.utter_message(json_message=turn.meta() | {"intent": intent, "confidence": confidence})
     log.info("sender=%s action=%s intent=%s route=%s topic=%s ticket=%s", tracker.sender_id, action, intent,
              turn.route, turn.topic, turn.ticket_id)
@@ -103,32 +113,20 @@ class ActionAnswer(EngineAction):
     def name(self) -> str:
         return "action_answer"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.answer(text, intent, state, sender)
-
 
 class ActionChitchat(EngineAction):
     def name(self) -> str:
         return "action_chitchat"
-
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.chitchat(intent, text, state, sender)
 
 
 class ActionHandoff(EngineAction):
     def name(self) -> str:
         return "action_handoff"
 
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.handoff(text, state, sender)
-
 
 class ActionFallback(EngineAction):
     def name(self) -> str:
         return "action_fallback"
-
-    def respond(self, engine: Engine, text: str, intent: str, state: State, sender: str) -> Turn:
-        return engine.fallback(text, state, sender)
 
 
 # -- the complaint form (complaint_form in domain.yml) ---------------------------------------------
@@ -160,7 +158,7 @@ class ValidateComplaintForm(Action):
                 return [ActionExecutionRejected(FORM), FollowupAction(complaint.INTERRUPTIONS[kind])]
             engine = get_engine()
             step = (complaint.guessed_category(text, asked, category_guesser(engine))
-                    or engine.complaint_step(text, slots, asked, tracker.sender_id))
+                    or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker)))
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one
@@ -252,7 +250,7 @@ class ActionSubmitComplaint(Action):
         if quiet(tracker):
             return [SlotSet(name, None) for name in complaint.SLOTS]
         text, _, _ = latest(tracker)
-        turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text)
+        turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
         return say(dispatcher, tracker, self.name(), turn)
 
 

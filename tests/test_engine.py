@@ -6,6 +6,7 @@ import pytest
 
 from assistant.dialogue import replies
 from assistant.dialogue.engine import Engine, State
+from assistant.dialogue.router import RouterModel
 from assistant.knowledge.index import build
 from assistant.knowledge.kb import load
 from assistant.knowledge.retrieval import Calibration, Retriever
@@ -17,7 +18,8 @@ def make_engine(folder: Path, answer_at: float) -> Engine:
     kb = load(folder)
     emb = HashEmbedder()
     index, _ = build(kb, emb)
-    return Engine(kb, Retriever(kb, index, emb, calibration=Calibration(answer_at=answer_at)))
+    return Engine(kb, Retriever(kb, index, emb, calibration=Calibration(answer_at=answer_at)),
+                  router=RouterModel.default())
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from assistant import logs
 from assistant.cli import (
     ask,
     bench,
+    calibrate,
     chat,
     console,
     desk,
@@ -33,9 +34,9 @@ log = logging.getLogger("assistant")
 
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
-            desk, console, bench)
+            desk, console, bench, calibrate)
 # The commands that start (or talk to) the servers: they take the port options after their name too.
-SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench)
+SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate)
 RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"
 ACTION_PORT_HELP = "action server port (default 5055 or $ASSISTANT_ACTION_PORT)"
 

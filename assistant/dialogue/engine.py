@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
+from assistant.dialogue.router import NLU, Decision, RouterModel, Signals
 from assistant.errors import AssistantError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
-from assistant.knowledge.retrieval import Retriever
+from assistant.knowledge.retrieval import Result, Retriever
 from assistant.text.normalize import is_blank, prepare
 from assistant.text.readable import unreadable
+from assistant.text.units import find_unit
 from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
@@ -25,12 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUTES = ("answer", "ticket", "handoff", "fallback", "moderation", "chitchat")
+CHITCHAT = ("greet", "goodbye", "thank", "bot_challenge", "affirm", "deny")
 MAX_MISSES = 2
 _CHOICE = re.compile(r"^\s*(?:第\s*)?([1-9一二三])\s*(?:个|项|条|号)?\s*[。.!！]?\s*$")
 _CN_DIGIT = {"一": 1, "二": 2, "三": 3}
 _SCORE = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二三四五])\s*(?:分|星)?\s*[。.!！]?\s*$")
 _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满意", 4), ("一般", 3), ("很差", 1), ("太差", 1))
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+_FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
+_ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
+_ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
+FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
 
 
 def read_score(text: str) -> int | None:
@@ -55,15 +62,19 @@ class State:
     pending: list[str] = field(default_factory=list)  # entry ids offered in a clarifying question
     offered_human: bool = False
     csat_ticket: str | None = None                      # a resolved ticket awaiting the resident's 1-5
+    last_topic: str | None = None                       # topic of the last answer (context for follow-ups)
+    last_entry: str | None = None                       # the entry (or garbage-items#name) last answered
 
     def as_slots(self) -> dict[str, Any]:
         return {"miss_count": float(self.misses), "pending_options": self.pending or None,
-                "offered_human": self.offered_human, "csat_ticket": self.csat_ticket}
+                "offered_human": self.offered_human, "csat_ticket": self.csat_ticket,
+                "last_topic": self.last_topic, "last_entry": self.last_entry}
 
     @classmethod
     def from_slots(cls, slots: dict[str, Any]) -> State:
         return cls(misses=int(slots.get("miss_count") or 0), pending=list(slots.get("pending_options") or []),
-                   offered_human=bool(slots.get("offered_human")), csat_ticket=slots.get("csat_ticket") or None)
+                   offered_human=bool(slots.get("offered_human")), csat_ticket=slots.get("csat_ticket") or None,
+                   last_topic=slots.get("last_topic") or None, last_entry=slots.get("last_entry") or None)
 
 
 @dataclass
@@ -77,6 +88,7 @@ class Turn:
     slots: dict[str, Any] = field(default_factory=dict)   # other slots to set (the complaint form's)
     followup: str | None = None                              # an action to run next (the complaint form)
     rated: bool = False                                      # this turn took the awaited satisfaction score
+    confidence: float | None = None                          # the router's calibrated confidence in the route
 
     def meta(self) -> dict[str, Any]:
         return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
@@ -88,6 +100,11 @@ def intent_topic(intent: str | None) -> str | None:
     return None
 
 
+def is_fraud_warning(entry: Entry) -> bool:
+    """A knowledge entry that warns about fraud (its title or tags say so)."""
+    return bool(_FRAUD.search(entry.title) or any(_FRAUD.search(t) for t in entry.tags))
+
+
 def source_of(entry: Entry, score: float) -> dict[str, Any]:
     return {"id": entry.id, "title": entry.title, "topic": entry.topic, "score": round(score, 4)}
 
@@ -97,9 +114,11 @@ class Engine:
     categories that also go to a human ($ASSISTANT_SENSITIVE_CATEGORIES)."""
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: DeskPort | None = None, *,
-                 sensitive_categories: frozenset[str] = frozenset({"fees"})) -> None:
+                 sensitive_categories: frozenset[str] = frozenset({"fees"}),
+                 router: RouterModel | None = None) -> None:
         self.kb, self.retriever, self.desk = kb, retriever, desk
         self.sensitive_categories = sensitive_categories
+        self.router = router or RouterModel.load()
 
     def handed_off(self, sender: str) -> bool:
         """Whether a human admin has this conversation: then the bot says nothing in it, whatever
@@ -127,6 +146,146 @@ class Engine:
             return None
         log.info("unreadable message (%s): clarifying", why)
         return Turn("fallback", [replies.UNREADABLE], state=state)
+
+    # -- the routed turn (every non-form action) ------------------------------------------------
+    def signals(self, clean: str, nlu: NLU) -> tuple[Signals, Result, Item | None]:
+        """The router's inputs for a prepared message, with the retrieval result and item they came from."""
+        topic = nlu.faq_topic()
+        item = self.retriever.items.match(clean, topic)
+        result = self.retriever.search(clean, topic=topic, k=3)
+        top = result.top
+        # how close the best fraud warning among the top hits comes to the top hit (1: it is the top hit)
+        fraud = max((h.score / top.score for h in result.hits if is_fraud_warning(h.entry)), default=0.0) \
+            if top is not None and top.score > 0 else 0.0
+        opened = complaint.opening(clean)
+        sig = Signals(
+            nlu=nlu, retrieval=result.confidence, item=item is not None,
+            topic_agrees=bool(top is not None and topic == top.entry.topic), fraud=fraud,
+            complaining=complaint.is_complaint(clean),
+            question=complaint.is_question(clean) or bool(_ELLIPSIS_TAIL.search(clean)),
+            describes=complaint.DESCRIPTION in opened, category=complaint.CATEGORY in opened,
+            unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
+            wants_human=complaint.wants_human(clean), length=len(clean))
+        return sig, result, item
+
+    def decide(self, text: str, nlu: NLU) -> Decision:
+        """The router's decision alone (the complaint form's opening asks it)."""
+        return self.router.decide(self.signals(prepare(text), nlu)[0])
+
+    def respond(self, text: str, nlu: NLU, state: State, sender: str = "", *, form: bool = True) -> Turn:
+        """One turn outside the complaint form: a pending choice or score, a follow-up read against
+        the last answer, else the router's route. ``form=False``: the form already declined this message."""
+        picked = self._pending_choice(text, state) or self._csat(text, state)
+        if picked:
+            return self._remember(picked, state)
+        clean = prepare(text)
+        if is_blank(clean):
+            return self.blank(text, state)
+        if nlu.top == "affirm" and state.offered_human:
+            return self.handoff(text, State(), sender, reason="low_confidence")
+        sig, result, item = self.signals(clean, nlu)
+        followup = self._followup(clean, sig, result, state)
+        if followup is not None:
+            return self._remember(followup, state)
+        decision = self.router.decide(sig)
+        log.info("sender=%s route=%s confidence=%.3f reason=%s", sender, decision.route, decision.confidence,
+                 decision.reason)
+        turn = self._act(decision, clean, nlu, sig, result, item, state, text, sender, form)
+        turn.confidence = round(decision.confidence, 4)
+        return self._remember(turn, state)
+
+    def _act(self, decision: Decision, clean: str, nlu: NLU, sig: Signals, result: Result, item: Item | None,
+             state: State, text: str, sender: str, form: bool) -> Turn:
+        route, cal = decision.route, self.retriever.calibration
+        topic = nlu.faq_topic()
+        if route == "answer" and sig.fraud > 0 and decision.reason == "fraud warning first":
+            hit = next(h for h in result.hits if is_fraud_warning(h.entry))
+            return self._entry_turn(hit.entry, hit.score)
+        if decision.unsure and route in ("answer", "ticket", "handoff"):
+            if result.top is not None and result.confidence >= cal.clarify_at and not sig.complaining:
+                return self._clarify(result.hits, topic or result.top.entry.topic, state, text, sender)
+            return self.fallback(text, state, sender)
+        if route == "answer":
+            return self._answer_from(result, item, topic, state, text, sender)
+        if route == "ticket":
+            return Turn("ticket", [], followup="complaint_form") if form else self.fallback(text, state, sender)
+        if route == "handoff":
+            return self.handoff(text, State(), sender)
+        if route == "chitchat":
+            intent = nlu.best_of(CHITCHAT) or "greet"
+            return Turn("chitchat", [replies.CHITCHAT.get(intent, replies.CHITCHAT["greet"])], state=state)
+        if result.top is not None and result.confidence >= cal.clarify_at and sig.question and topic:
+            return self._clarify(result.hits, topic, state, text, sender)
+        return self.fallback(text, state, sender)
+
+    def _followup(self, clean: str, sig: Signals, result: Result, state: State) -> Turn | None:
+        """An elliptical follow-up ("那废灯泡呢", "周末也能办吗", "多少钱") read against the last answer.
+        Only short questions qualify; a message its own retrieval answers confidently on another topic
+        is a new question."""
+        if not state.last_entry or len(clean) > FOLLOWUP_CHARS or sig.wants_human or sig.complaining:
+            return None
+        cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
+        if not (cue or sig.question):
+            return None
+        top = result.top
+        cal = self.retriever.calibration
+        if not cue and top is not None and result.confidence >= cal.answer_at and top.entry.topic != state.last_topic:
+            return None
+        subject = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", clean)).strip("，,。.?？ ") or clean
+        table = self.kb.items
+        if state.last_topic == (table.topic if table else None) and cue:
+            item = self.retriever.items.find(subject)
+            if item is not None:
+                return self._item_turn(item)
+        last = self._entry_of(state.last_entry)
+        title = last.title if last else ""
+        # the subject within the last topic; failing that, the subject with the last entry's title
+        ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
+        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title:
+            ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
+        if ctx.top is None or ctx.confidence < cal.clarify_at:
+            return None
+        if not cue and ctx.confidence <= result.confidence and top is not None and top.entry.topic != state.last_topic:
+            return None
+        turn = self._entry_turn(ctx.top.entry, ctx.top.score)
+        if title:
+            turn.replies.insert(0, replies.ASSUMED.format(title=title))
+        return turn
+
+    def _entry_of(self, ref: str) -> Entry | None:
+        if ref in self.kb.by_id:
+            return self.kb.by_id[ref]
+        return None
+
+    def _remember(self, turn: Turn, state: State) -> Turn:
+        """Carry the context slots: an answer becomes the last topic/entry; other turns keep them."""
+        if turn.route == "answer" and turn.sources:
+            turn.state.last_topic = turn.topic
+            ref = str(turn.sources[0]["id"])
+            turn.state.last_entry = ref.split("#")[0] if ref.split("#")[0] in self.kb.by_id else ref
+        elif turn.route in ("fallback", "chitchat"):
+            turn.state.last_topic, turn.state.last_entry = state.last_topic, state.last_entry
+        return turn
+
+    def _answer_from(self, result: Result, item: Item | None, topic: str | None, state: State, text: str,
+                     sender: str) -> Turn:
+        if item:
+            return self._item_turn(item)
+        top = result.top
+        if top is None:
+            return self.fallback(text, state, sender)
+        cal = self.retriever.calibration
+        if result.confidence >= cal.answer_at:
+            return self._entry_turn(top.entry, top.score)
+        if result.confidence >= cal.clarify_at:
+            turn = self._entry_turn(top.entry, top.score)
+            others = result.hits[1:3]
+            turn.replies.append(replies.RELATED.format(
+                options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
+            turn.sources += [source_of(h.entry, h.score) for h in others]
+            turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
+            return turn
+        return self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
 
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
@@ -181,12 +340,15 @@ class Engine:
         return turn
 
     # -- the complaint form ---------------------------------------------------------------------
-    def complaint_step(self, text: str, slots: dict[str, Any], asked: str | None, sender: str = "") -> complaint.Step:
+    def complaint_step(self, text: str, slots: dict[str, Any], asked: str | None, sender: str = "",
+                       nlu: NLU | None = None) -> complaint.Step:
         """Read one message of the form; at the start, a unit the resident gave on an earlier ticket
-        is taken rather than asked again."""
+        is taken rather than asked again. At the start the router decides (given Rasa's ``nlu``)
+        whether the message is a complaint at all."""
         if asked is None and unreadable(text) is not None:       # junk does not start a complaint
             return complaint.Step({complaint.STOP: "unreadable"})
-        if asked is None and self.complain(text) is not None:
+        if asked is None and (self.decide(text, nlu).route != "ticket" if nlu is not None
+                              else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
         step = complaint.step(text, slots, asked)
         if asked is None and complaint.UNIT not in step.updates and self.desk is not None and sender:
@@ -204,7 +366,8 @@ class Engine:
     def complaint_question(self, slot: str, slots: dict[str, Any]) -> Turn:
         return Turn("ticket", [complaint.question(slot, slots)])
 
-    def submit_complaint(self, slots: dict[str, Any], sender: str = "", text: str = "") -> Turn:
+    def submit_complaint(self, slots: dict[str, Any], sender: str = "", text: str = "",
+                         nlu: NLU | None = None) -> Turn:
         """The form is over: open (or append to) the ticket, or not, and hand off where needed."""
         stop = slots.get(complaint.STOP)
         reset = {name: None for name in complaint.SLOTS}
@@ -213,8 +376,12 @@ class Engine:
         if stop == "unreadable":
             return Turn("fallback", [replies.UNREADABLE], slots=reset)
         if stop == "answered":
-            turn = self.complain(text) or self.fallback(text, State(), sender)
-            turn.slots = reset
+            if nlu is not None:       # the router's turn, with its context slots
+                turn = self.respond(text, nlu, State(), sender, form=False)
+                turn.slots = turn.state.as_slots() | reset
+            else:
+                turn = self.complain(text) or self.fallback(text, State(), sender)
+                turn.slots = reset
             return turn
         fields = complaint.ticket_fields(slots)
         if self.desk is None or not sender:

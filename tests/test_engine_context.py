@@ -1,0 +1,117 @@
+"""The engine's routed turn: elliptical follow-ups read against the last answer, fraud warnings first,
+out-of-scope questions not answered from the estate's entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.dialogue import replies
+from assistant.dialogue.engine import Engine, State
+from assistant.dialogue.router import NLU, RouterModel
+from assistant.knowledge.index import build
+from assistant.knowledge.kb import load
+from assistant.knowledge.retrieval import Calibration, Retriever
+
+from .conftest import MINI_KB, HashEmbedder, write_kb
+
+EXTRA = {
+    "repair.yml": """
+        topic: repair
+        entries:
+          - id: repair-flow
+            title: 报修流程
+            questions: [怎么报修, 水龙头坏了找谁修, 家里漏水怎么报修]
+            answer: 拨打 {{property_phone}} 或在小程序报修。
+            updated: 2026-10-01
+          - id: repair-fees
+            title: 维修收费标准
+            questions: [维修要多少钱, 上门修理收费吗, 换个水龙头多少钱]
+            answer: 公共部位免费，户内维修按价目表收材料费。
+            updated: 2026-10-01
+        """,
+    "safety.yml": """
+        topic: safety
+        entries:
+          - id: safety-fee-fraud
+            title: 谨防冒充物业收费诈骗
+            questions: [有人冒充物业收钱怎么办, 物业会让私下转账吗, 怎么辨别收费骗子]
+            answer: 物业从不私下收款，请勿转账或透露验证码，已转账请立即报警。
+            updated: 2026-10-01
+            tags: [诈骗, 防骗]
+        """,
+}
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    kb = load(write_kb(tmp_path / "knowledge", MINI_KB | EXTRA))
+    emb = HashEmbedder()
+    index, _ = build(kb, emb)
+    cal = Calibration(answer_at=0.0, clarify_at=0.0)
+    return Engine(kb, Retriever(kb, index, emb, calibration=cal), router=RouterModel.default())
+
+
+def test_an_answer_is_remembered_and_other_turns_keep_it(engine: Engine) -> None:
+    first = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    assert first.route == "answer" and first.topic == "repair"
+    assert (first.state.last_topic, first.state.last_entry) == ("repair", first.sources[0]["id"])
+    thanks = engine.respond("谢谢", NLU.of("thank"), first.state)
+    assert thanks.route == "chitchat"                       # not a question: no follow-up
+    assert thanks.state.last_entry == first.state.last_entry
+    assert State.from_slots(thanks.state.as_slots()).last_topic == "repair"
+
+
+@pytest.mark.parametrize("intent", ["greet", "out_of_scope", "faq_parking"])
+def test_a_short_follow_up_is_read_against_the_last_entry_and_says_so(engine: Engine, intent: str) -> None:
+    before = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    title = engine.kb.by_id[before.state.last_entry or ""].title
+    turn = engine.respond("多少钱", NLU.of(intent), before.state)
+    assert turn.route == "answer" and turn.topic == "repair"
+    assert turn.sources[0]["id"] == "repair-fees"
+    assert turn.replies[0] == replies.ASSUMED.format(title=title)
+    assert turn.state.last_entry == "repair-fees"
+
+
+def test_na_x_ne_after_a_garbage_item_asks_the_item_table(engine: Engine) -> None:
+    before = engine.respond("干电池是什么垃圾", NLU.of("faq_garbage"), State())
+    assert before.sources[0]["id"] == "garbage-items#电池" and before.state.last_topic == "garbage"
+    turn = engine.respond("那鸡骨头呢", NLU.of("greet", 0.6), before.state)
+    assert turn.route == "answer" and turn.sources[0]["id"] == "garbage-items#骨头"
+    assert "厨余垃圾" in turn.replies[0]
+
+
+def test_without_a_previous_answer_nothing_is_assumed(engine: Engine) -> None:
+    turn = engine.respond("多少钱", NLU.of("greet"), State())
+    assert turn.route == "chitchat" and not any(replies.ASSUMED[:6] in r for r in turn.replies)
+
+
+def test_a_new_full_question_is_not_bent_to_the_last_topic(engine: Engine) -> None:
+    before = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    turn = engine.respond("车位怎么租", NLU.of("faq_parking"), before.state)
+    assert turn.route == "answer" and turn.topic == "parking" and turn.sources[0]["id"] == "parking-rent"
+    assert not turn.replies[0].startswith(replies.ASSUMED[:4])
+
+
+def test_fraud_victims_get_the_warning_not_the_form_or_a_person(engine: Engine) -> None:
+    for intent in ("complain", "request_human"):
+        turn = engine.respond("有人冒充物业让我转账交钱，已经转了", NLU.of(intent), State(), sender="r-1")
+        assert turn.route == "answer" and turn.topic == "safety", intent
+        assert turn.sources[0]["id"] == "safety-fee-fraud" and turn.followup is None
+        assert turn.confidence is not None and 0.0 < turn.confidence <= 1.0
+
+
+def test_out_of_scope_questions_fall_back_instead_of_getting_an_entry(engine: Engine) -> None:
+    turn = engine.respond("个税怎么退", NLU.of("out_of_scope"), State())
+    assert turn.route == "fallback" and replies.FALLBACK in turn.replies and not turn.sources
+
+
+def test_the_complaint_form_asks_the_router_before_it_starts(engine: Engine) -> None:
+    nlu = NLU.of("complain")
+    asked = engine.complaint_step("水龙头坏了找谁修？", {}, None, nlu=nlu)
+    assert asked.updates.get("complaint_stop") == "answered"
+    told = engine.complaint_step("楼上装修太吵了，天天吵到半夜", {}, None, nlu=nlu)
+    assert told.updates.get("complaint_stop") is None
+    turn = engine.submit_complaint({"complaint_stop": "answered"}, "r-1", "水龙头坏了找谁修？", nlu=nlu)
+    assert turn.route == "answer" and turn.topic == "repair" and turn.slots["last_topic"] == "repair"
