@@ -85,3 +85,27 @@ def test_training_fingerprint_follows_the_onnx_export(tmp_path: Path, monkeypatc
     assert training_fingerprint(settings) == a
     (tmp_path / "meta.json").write_text(json.dumps({"fingerprint": "b"}), encoding="utf-8")
     assert training_fingerprint(settings) != a, "a new ONNX export must retrain the Rasa model"
+
+
+@pytest.mark.model
+def test_retriever_embedder_is_the_onnx_export_with_the_same_vectors(exported: Path, tmp_path: Path) -> None:
+    """The app side embeds through the export once setup made it; queries and passages keep their own
+    prefixes and match sentence-transformers, and the name is the same so one index serves both."""
+    from assistant.knowledge.build import make_embedder
+    from assistant.knowledge.embedding import OnnxEmbedder, SentenceTransformerEmbedder
+
+    root = tmp_path / "home"
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "e5-small").symlink_to(E5)
+    settings = load_settings(ROOT).model_copy(update={"root": root})
+    assert isinstance(make_embedder(settings), SentenceTransformerEmbedder)     # no export yet
+    (root / "models" / "e5-onnx").symlink_to(exported)
+    onnx = make_embedder(settings)
+    assert isinstance(onnx, OnnxEmbedder)
+    st = SentenceTransformerEmbedder(str(E5), query_prefix="query: ", passage_prefix="passage: ")
+    assert onnx.name == st.name
+    texts = ["旧衣服投哪个箱子", "周末能上门修空调吗"]
+    for mine, theirs in ((onnx.encode_queries(texts), st.encode_queries(texts)),
+                         (onnx.encode_passages(texts), st.encode_passages(texts))):
+        assert np.min((mine * theirs).sum(axis=1)) >= 0.999
+    assert np.min((onnx.encode_queries(texts) * onnx.encode_passages(texts)).sum(axis=1)) < 0.999  # prefixes differ

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from assistant.errors import ModelError
 from assistant.knowledge.calibrate import calibrate
-from assistant.knowledge.embedding import SentenceTransformerEmbedder
+from assistant.knowledge.embedding import Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from assistant.knowledge.index import build as build_index
 from assistant.knowledge.kb import load as load_kb
 from assistant.knowledge.retrieval import Calibration, Retriever
@@ -37,12 +38,24 @@ def _fingerprint(retriever_docs: list[list[str]], model: str, negatives: list[st
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
+def make_embedder(settings: Settings) -> Embedder:
+    """The default e5 through its ONNX export when setup has made it (no torch in the process);
+    sentence-transformers for a configured model or before the export exists."""
+    query, passage = settings.query_prefix or "", settings.passage_prefix or ""
+    onnx = settings.models_dir / "e5-onnx"
+    if not settings.embed_model and (onnx / "meta.json").is_file():
+        try:
+            return OnnxEmbedder(onnx, settings.model_path, query_prefix=query, passage_prefix=passage)
+        except ModelError as exc:
+            log.warning("e5 ONNX export unusable (%s); using sentence-transformers", exc)
+    return SentenceTransformerEmbedder(settings.model_path, query_prefix=query, passage_prefix=passage)
+
+
 def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: bool = False) -> Retriever:
     """Load the knowledge base, update the index for changed entries, calibrate when stale."""
     kb = load_kb(settings.knowledge_dir)
     # the settings validator fills both prefixes in; `or ""` only tells the type checker
-    embedder = SentenceTransformerEmbedder(settings.model_path, query_prefix=settings.query_prefix or "",
-                                           passage_prefix=settings.passage_prefix or "")
+    embedder = make_embedder(settings)
     index, encoded = build_index(kb, embedder, settings.index_dir, progress=progress)
     if encoded:
         log.info("index: encoded %d new or changed texts", encoded)

@@ -1,4 +1,4 @@
-"""Embedders: a small Protocol and the sentence-transformers implementation (lazy import)."""
+"""Embedders: a small Protocol, the sentence-transformers implementation and the e5 ONNX export (lazy imports)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,23 @@ class SentenceTransformerEmbedder:
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.passage_prefix)
+
+
+class OnnxEmbedder:
+    """The e5 ONNX export (``models/e5-onnx``; onnxruntime, no torch): the vectors of the
+    sentence-transformers model it was exported from (checked at export: cosine >= 0.999), about 4x
+    faster per query. ``name`` is that model's, so an index built by either serves both."""
+
+    def __init__(self, model_dir: Path, source: str, *, query_prefix: str = "query: ",
+                 passage_prefix: str = "passage: ", threads: int = 1) -> None:
+        from assistant.knowledge.onnx_encoder import OnnxE5
+
+        self.e5 = OnnxE5(model_dir, threads=threads)
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.name = f"{Path(source).name or source}|{query_prefix}|{passage_prefix}"
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.e5.encode(texts, self.query_prefix)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.e5.encode(texts, self.passage_prefix)

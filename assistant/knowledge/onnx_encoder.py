@@ -89,21 +89,23 @@ class OnnxE5:
                 self._tokenizer = tok
         return self._session, self._tokenizer
 
-    def token_states(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Token states (batch, seq, dim) and the attention mask (batch, seq) of one padded batch."""
+    def token_states(self, texts: Sequence[str], prefix: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Token states (batch, seq, dim) and the attention mask (batch, seq) of one padded batch;
+        ``prefix`` (default: the export's, "query: ") goes before each text."""
         session, tok = self._load()
-        enc = tok.encode_batch([self.prefix + t for t in texts])
+        prefix = self.prefix if prefix is None else prefix
+        enc = tok.encode_batch([prefix + t for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         (states,) = session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
         return np.asarray(states, dtype=np.float32), mask
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], prefix: str | None = None) -> np.ndarray:
         """L2-normalised sentence vectors (len(texts), dim); batches grouped by length (little padding)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            states, mask = self.token_states([texts[i] for i in idx])
+            states, mask = self.token_states([texts[i] for i in idx], prefix)
             out[idx] = l2_normalize(mean_pool(states, mask))
         return out
