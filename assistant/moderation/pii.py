@@ -32,6 +32,10 @@ _GROUP = re.compile(r"[0-9]+(?:[xX](?![A-Za-z0-9]))?")
 _SEP = re.compile(r"[ \t\r\n\u00a0\-\u2010-\u2015]{1,3}")   # a line break may split a number too
 _MAX_DIGITS = 21
 # A Luhn-valid number right after these words is an order / tracking / invoice number.
+# A number the writer labels as an ID or a card is one, whatever its check digit (a typo, or a made-up
+# number, is still meant as personal data): the label right before it, then only separators.
+_ID_LABEL = re.compile(r"(身份证|身份證|证件|證件)[号碼码是为:：\s]*$")
+_CARD_LABEL = re.compile(r"(银行卡|銀行卡|储蓄卡|信用卡|卡号|卡號|账号|帳號|账户)[号碼码是为:：\s]*$")
 _NOT_CARD = re.compile(r"(订单|单号|运单|快递|流水|编号|工单|发票|会员卡|取件码|交易号|序列号)[号码:：\s]*$")
 _PROV_CHARS = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _PLATE = re.compile(
@@ -193,6 +197,16 @@ def _classify(value: str, sizes: tuple[int, ...], whole: bool, cfg: PiiSettings)
     return None
 
 
+def _labelled(value: str, before: str, cfg: PiiSettings) -> str | None:
+    """An ID- or card-length number right after its label (身份证号 / 银行卡号 ...), checksum or not."""
+    if cfg.id_card and len(value) == 18 and value[:17].isdigit() and _ID_LABEL.search(before):
+        return "id_card"
+    if cfg.bank_card and 16 <= len(value) <= 19 and value.isdigit() and _CARD_LABEL.search(before) \
+            and not _NOT_CARD.search(before):
+        return "bank_card"
+    return None
+
+
 def find_pii(text: str, cfg: PiiSettings | None = None) -> list[Finding]:
     """Every personal number in ``text``, left to right, spans in the original text."""
     cfg = cfg or PiiSettings()
@@ -215,9 +229,11 @@ def find_pii(text: str, cfg: PiiSettings | None = None) -> list[Finding]:
                 continue
             value = "".join(folded[s:e] for s, e in groups)
             kind = _classify(value, sizes, (i, j) == (0, n - 1), cfg)
+            start, end = groups[0][0], groups[-1][1]
+            if kind is None and (i, j) == (0, n - 1):
+                kind = _labelled(value, folded[max(0, start - 10):start], cfg)
             if kind is None or value.upper() in cfg.allow_numbers:
                 continue
-            start, end = groups[0][0], groups[-1][1]
             if kind == "bank_card" and _NOT_CARD.search(folded[max(0, start - 8):start]):
                 continue
             if kind == "mobile" and start > 0 and folded[start - 1] == "+":

@@ -85,10 +85,11 @@ def test_precision_recall(results, capsys) -> None:  # noqa: ANN001
 
 
 def test_numbers_exact(results) -> None:  # noqa: ANN001
-    """ID and bank-card recall is 100 % and invalid checksums never fire."""
+    """ID and bank-card recall is 100 % and invalid checksums never fire unless labelled as one."""
     for item, exp, got, texts in results:
         for rule in ("pii.id_card", "pii.bank_card"):
             if rule in exp:
                 assert rule in got, f"missed {rule} in corpus item {texts[-1][:20]}…"
-        if any(t in item.get("text", "") for t in ("{bad_id", "{bad_card", "{order")):
+        if any(t in item.get("text", "") for t in ("{bad_id", "{bad_card", "{order")) and not exp & {
+                "pii.id_card", "pii.bank_card"}:       # unless labelled (身份证号 …): see test_pii
             assert not got & {"pii.id_card", "pii.bank_card", "pii.mobile"}

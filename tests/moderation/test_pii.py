@@ -81,3 +81,16 @@ def test_checksum_helpers(nums: Numbers) -> None:
     assert is_id_number(nums.id()) and not is_id_number(nums.bad_id())
     assert is_bank_card(nums.card()) and not is_bank_card(nums.bad_card())
     assert not is_bank_card("2026" + "0" * 11 + "0")   # date-like prefix is no card range
+
+
+def test_a_labelled_number_is_personal_whatever_its_check_digit(nums: Numbers) -> None:
+    """A resident who writes 身份证号 or 银行卡号 before a number means it as one (a typo or a made-up
+    number included); unlabelled, or after an order label, a number failing its checksum stays."""
+    for label in ("身份证号：", "我的身份证是 ", "证件号码"):
+        found = find_pii(f"{label}{nums.bad_id()}，帮我查下")
+        assert [f.kind for f in found] == ["id_card"], label
+    for label in ("银行卡号", "退款打到这个卡号：", "账号 "):
+        assert [f.kind for f in find_pii(f"{label}{nums.bad_card()}")] == ["bank_card"], label
+    assert find_pii(f"订单{nums.bad_id()}") == [] and find_pii(f"单号{nums.bad_card()}") == []
+    assert find_pii(f"身份证号后四位是{nums.bad_id()[-4:]}") == []          # too short to be one
+    assert find_pii(f"卡号{nums.bad_card()}00000") == []                       # too long for a card
