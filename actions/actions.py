@@ -19,18 +19,22 @@ log = logging.getLogger(__name__)
 MACHINE_CHANNELS = (None, "rest")
 FORM = "complaint_form"
 _engine: Engine | None = None
+_guesser: complaint.CategoryGuesser | None = None
 _lock = threading.Lock()
 
 
 def get_engine() -> Engine:
     """The process-wide engine, loaded on first use (settings, model, index, calibration, desk)."""
-    global _engine
+    global _engine, _guesser
     with _lock:
         if _engine is None:
             from assistant.runtime.app import build_engine
             from assistant.settings import load_settings
 
             _engine = build_engine(load_settings())
+            warm = complaint.CategoryGuesser(_engine.retriever.embedder)
+            warm.warm()           # encoded now (the warm-up), not while a resident waits on the form
+            _guesser = warm
         return _engine
 
 
@@ -169,9 +173,6 @@ class ValidateComplaintForm(Action):
         todo = complaint.needed(slots)
         log.info("sender=%s complaint form asked=%s next=%s", tracker.sender_id, asked, todo[0] if todo else None)
         return [*events, SlotSet("requested_slot", todo[0] if todo else None)]
-
-
-_guesser: complaint.CategoryGuesser | None = None
 
 
 def category_guesser(engine: Engine) -> complaint.CategoryGuesser:

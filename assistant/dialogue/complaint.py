@@ -179,6 +179,10 @@ class CategoryGuesser:
             self._abstain = self.embedder.encode_passages(list(self.ABSTAIN))
         return self._words
 
+    def warm(self) -> None:
+        """Encode the categories' words now."""
+        self._table()
+
     def __call__(self, text: str) -> str | None:
         query = self.embedder.encode_queries([text])[0]
         scores = sorted(((float((vecs @ query).max()), key) for key, vecs in self._table()), reverse=True)
