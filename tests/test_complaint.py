@@ -274,6 +274,10 @@ DESCRIBED = {c.CATEGORY: "noise", c.DESCRIPTION: "楼上吵"}
     ("为什么他家的狗总不拴绳", "complain", {c.CATEGORY: "pets"}, c.DESCRIPTION, None),
     ("楼上装修太吵了", "complain", {}, c.CATEGORY, None),
     ("地下车库", "faq_parking", DESCRIBED, c.UNIT, None),                        # a place, whatever NLU says
+    # a bare topical word is an answer (read, or asked again), not a question to answer first
+    ("漏水", "faq_repair", {}, c.CATEGORY, None),
+    ("物业", "faq_property", DESCRIBED, c.OTHER_PARTY, None),
+    ("楼下饭店", "faq_merchants", DESCRIBED, c.OTHER_PARTY, None),
 ])
 def test_interruptions_are_told_from_answers(text: str, intent: str, slots: dict, asked: str,
                                              kind: str | None) -> None:

@@ -115,3 +115,16 @@ def test_the_complaint_form_asks_the_router_before_it_starts(engine: Engine) -> 
     assert told.updates.get("complaint_stop") is None
     turn = engine.submit_complaint({"complaint_stop": "answered"}, "r-1", "水龙头坏了找谁修？", nlu=nlu)
     assert turn.route == "answer" and turn.topic == "repair" and turn.slots["last_topic"] == "repair"
+
+
+def test_a_short_question_nothing_else_answers_is_about_the_last_entry(engine: Engine) -> None:
+    """"要钱不" after an answer: the retriever finds nothing better in the topic, so the last entry is
+    given again, saying so; a remark to the bot itself is not taken as a follow-up."""
+    engine.retriever.calibration = Calibration(answer_at=0.9, clarify_at=0.8)   # nothing is confident
+    before = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    entry = engine.kb.by_id[before.state.last_entry or ""]
+    turn = engine.respond("要钱不", NLU.of("affirm", 0.7), before.state)
+    assert turn.route == "answer" and turn.topic == before.topic
+    assert turn.replies[0] == replies.ASSUMED.format(title=entry.title) or entry.title in turn.replies[0]
+    for text, intent in (("你是机器人吗", "bot_challenge"), ("谢谢啊", "thank")):
+        assert engine.respond(text, NLU.of(intent, 0.95), before.state).route == "chitchat", text

@@ -398,9 +398,7 @@ def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: st
     topical = bool(intent and intent.startswith("faq_"))
     if asks and (asked != DESCRIPTION or topical or intent in ("out_of_scope", "nlu_fallback")):
         return "question"                 # a description may say 为什么…: only a topic question interrupts it
-    if topical and asked != DESCRIPTION and _read(asked, clean, slots)[0] is None:
-        return "question"
-    return None
+    return None                           # not question-shaped: an answer, read (or re-asked) by step()
 
 
 def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False) -> tuple[Any, list[str]]:

@@ -38,6 +38,8 @@ _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or
 _ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
 _ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
+_ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
+_SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
 
 
 def read_score(text: str) -> int | None:
@@ -184,7 +186,7 @@ class Engine:
         if nlu.top == "affirm" and state.offered_human:
             return self.handoff(text, State(), sender, reason="low_confidence")
         sig, result, item = self.signals(clean, nlu)
-        followup = self._followup(clean, sig, result, state)
+        followup = self._followup(clean, sig, result, state, nlu)
         if followup is not None:
             return self._remember(followup, state)
         decision = self.router.decide(sig)
@@ -218,14 +220,15 @@ class Engine:
             return self._clarify(result.hits, topic, state, text, sender)
         return self.fallback(text, state, sender)
 
-    def _followup(self, clean: str, sig: Signals, result: Result, state: State) -> Turn | None:
+    def _followup(self, clean: str, sig: Signals, result: Result, state: State, nlu: NLU) -> Turn | None:
         """An elliptical follow-up ("那废灯泡呢", "周末也能办吗", "多少钱") read against the last answer.
         Only short questions qualify; a message its own retrieval answers confidently on another topic
         is a new question."""
         if not state.last_entry or len(clean) > FOLLOWUP_CHARS or sig.wants_human or sig.complaining:
             return None
         cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
-        if not (cue or sig.question):
+        asks = sig.question or bool(_ASKS_TAIL.search(clean))
+        if not (cue or asks) or (not cue and (nlu.top in _SOCIAL or (nlu.top == "greet" and not sig.question))):
             return None
         top = result.top
         cal = self.retriever.calibration
@@ -244,12 +247,20 @@ class Engine:
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title:
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
         if ctx.top is None or ctx.confidence < cal.clarify_at:
-            return None
+            # nothing better within the last topic: a short question about the same subject
+            # ("要收钱吗", "周末呢") is answered from the last entry, saying so
+            own = top is not None and result.confidence >= cal.answer_at
+            return None if own or last is None else self._assumed(last)
         if not cue and ctx.confidence <= result.confidence and top is not None and top.entry.topic != state.last_topic:
             return None
         turn = self._entry_turn(ctx.top.entry, ctx.top.score)
         if title:
             turn.replies.insert(0, replies.ASSUMED.format(title=title))
+        return turn
+
+    def _assumed(self, entry: Entry) -> Turn:
+        turn = self._entry_turn(entry, 0.0)
+        turn.replies.insert(0, replies.ASSUMED.format(title=entry.title))
         return turn
 
     def _entry_of(self, ref: str) -> Entry | None:
