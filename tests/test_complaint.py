@@ -331,3 +331,19 @@ def test_the_category_guesser_takes_the_closest_only_when_clearly_ahead() -> Non
     guesser = c.CategoryGuesser(Unit())  # type: ignore[arg-type]
     assert guesser("隔壁的狗") == "pets" and guesser("装修的事") == "renovation"
     assert guesser("说不上来") is None                      # close to nothing
+
+
+@pytest.mark.parametrize(("text", "asked", "expected"), [
+    ("2栋1103", c.CATEGORY, {c.UNIT: "2-1103"}),
+    ("楼下的垃圾桶两天没人倒了 到处都是味道", c.UNIT, {c.DESCRIPTION: "楼下的垃圾桶两天没人倒了 到处都是味道"}),
+])
+def test_an_answer_to_another_question_is_kept_and_the_question_stays(text: str, asked: str,
+                                                                     expected: dict) -> None:
+    step = c.step(text, {}, asked)
+    assert {k: v for k, v in step.updates.items() if k in expected} == expected
+    assert step.updates.get(asked) is None and not step.updates.get(c.RETRIES)    # asked again, not a miss
+
+
+def test_nothing_is_taken_out_of_order_that_is_already_known_or_a_question() -> None:
+    assert c.UNIT not in c.step("2栋1103", {c.UNIT: "7-101"}, c.CATEGORY).updates
+    assert c.DESCRIPTION not in c.step("垃圾一般几点收啊大家知道吗", {}, c.UNIT).updates

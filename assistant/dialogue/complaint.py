@@ -196,7 +196,7 @@ def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | 
     question that is neither a menu choice nor a known word, nor a question or a cancel; None otherwise."""
     clean = prepare(text)
     if (asked != CATEGORY or parse_category(clean) is not None or is_cancel(clean) or wants_human(clean)
-            or is_question(clean) or len(set(re.findall(r"[\u4e00-\u9fff]", _FILLER.sub("", clean)))) < 3):
+            or is_question(clean) or len(set(re.findall(r"[\u4e00-\u9fff]", _FILLER.sub("", clean)))) < 2):
         return None
     key = guess(clean)
     if key is None:
@@ -353,7 +353,26 @@ def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
+    ahead = _out_of_order(clean, slots, asked)
+    if ahead:            # another field's answer ("2栋1103" to the category question): kept; the question stays
+        return Step(ahead, said)
     return _again(slots, asked, said)
+
+
+def _out_of_order(text: str, slots: dict[str, Any], asked: str) -> dict[str, Any]:
+    """Fields the message answers though another was asked: a unit or place (by its shape), or, when
+    nothing was described yet, a description (a grievance told in a sentence, with its category)."""
+    if asked != UNIT and slots.get(UNIT) is None:
+        unit = parse_location(text)
+        if unit and ("-" in unit or find_place(text)):
+            return {UNIT: unit}
+    if asked != DESCRIPTION and slots.get(DESCRIPTION) is None and len(text) >= 8 and describes(text) \
+            and not is_question(text) and not (asked == OTHER_PARTY and find_unit(text)):
+        updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
+        if slots.get(CATEGORY) is None and infer_category(text) != "other":
+            updates[CATEGORY] = infer_category(text)
+        return updates
+    return {}
 
 
 def resume(slots: dict[str, Any], asked: str) -> Step:
