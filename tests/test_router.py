@@ -65,9 +65,9 @@ def test_grievance_signals_turn_a_topic_reading_into_a_ticket() -> None:
 
 def test_fraud_warnings_come_first_but_a_short_request_for_a_person_stays_a_handoff() -> None:
     model = RouterModel.default()
-    victim = model.decide(sig("complain", fraud=0.9, describes=True, length=24))
+    victim = model.decide(sig("complain", fraud=1.0, describes=True, length=24))
     assert victim.route == "answer" and victim.reason == "fraud warning first"
-    handed = model.decide(sig("request_human", fraud=0.95, describes=True, length=28))
+    handed = model.decide(sig("request_human", fraud=1.0, describes=True, length=28))
     assert handed.route == "answer"                       # a victim's story read as request_human
     person = model.decide(sig("request_human", fraud=1.0, length=6))
     assert person.route == "handoff"                      # "找客服" lexically near a fraud warning
@@ -75,6 +75,8 @@ def test_fraud_warnings_come_first_but_a_short_request_for_a_person_stays_a_hand
     assert asked.route == "handoff"
     far = model.decide(sig("complain", fraud=0.5, complaining=True, describes=True))
     assert far.route == "ticket"
+    near = model.decide(sig("complain", fraud=0.9, complaining=True, describes=True))
+    assert near.route == "ticket"                         # a fraud warning below the top hit: not first
 
 
 def test_below_the_threshold_the_decision_says_it_is_unsure() -> None:
@@ -139,3 +141,12 @@ def test_fit_learns_a_route_from_its_features_and_is_calibrated() -> None:
 def test_ece_of_a_lying_model_is_large() -> None:
     error, _ = ece([0.99] * 10, [True] * 5 + [False] * 5)
     assert error == pytest.approx(0.49, abs=1e-6)
+
+
+def test_a_complaint_announced_before_its_content_starts_the_form() -> None:
+    model = RouterModel.default()
+    bare = model.decide(sig("complain", 0.98, retrieval=0.6, length=5))
+    assert bare.route == "ticket" and bare.reason == "complaint announced"
+    assert model.decide(sig("complain", 0.6, retrieval=0.9, question=True, length=9)).reason != "complaint announced"
+    asks = model.decide(sig("complain", 0.98, retrieval=0.9, question=True, length=9))
+    assert asks.reason != "complaint announced"             # 投诉电话是多少: a question, the router decides
