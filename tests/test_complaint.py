@@ -347,3 +347,11 @@ def test_an_answer_to_another_question_is_kept_and_the_question_stays(text: str,
 def test_nothing_is_taken_out_of_order_that_is_already_known_or_a_question() -> None:
     assert c.UNIT not in c.step("2栋1103", {c.UNIT: "7-101"}, c.CATEGORY).updates
     assert c.DESCRIPTION not in c.step("垃圾一般几点收啊大家知道吗", {}, c.UNIT).updates
+
+
+def test_the_other_party_without_a_unit_is_unknown_but_a_name_is_not_recorded() -> None:
+    for text in ("车牌没看清", "楼下那家饭店", "不晓得哪户的"):
+        assert c.step(text, DESCRIBED, c.OTHER_PARTY).updates[c.OTHER_PARTY] == c.NONE, text
+    for text in ("老王", "张某", "李四"):
+        step = c.step(text, DESCRIBED, c.OTHER_PARTY)
+        assert step.updates.get(c.OTHER_PARTY) is None and "隐私" in step.said[0], text

@@ -128,3 +128,12 @@ def test_a_short_question_nothing_else_answers_is_about_the_last_entry(engine: E
     assert turn.replies[0] == replies.ASSUMED.format(title=entry.title) or entry.title in turn.replies[0]
     for text, intent in (("你是机器人吗", "bot_challenge"), ("谢谢啊", "thank")):
         assert engine.respond(text, NLU.of(intent, 0.95), before.state).route == "chitchat", text
+
+
+def test_a_short_question_after_a_garbage_item_is_about_that_item(engine: Engine) -> None:
+    engine.retriever.calibration = Calibration(answer_at=0.9, clarify_at=0.8)
+    before = engine.respond("电池扔哪个桶", NLU.of("faq_garbage"), State())
+    assert before.route == "answer" and (before.state.last_entry or "").endswith("#电池")
+    turn = engine.respond("要收钱吗", NLU.of("affirm", 0.6), before.state)
+    assert turn.route == "answer" and turn.topic == "garbage"
+    assert turn.replies[0] == replies.ASSUMED.format(title="电池") and "红色桶" in turn.replies[1]

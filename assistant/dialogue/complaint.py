@@ -445,9 +445,10 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
             return unit, []
         if _NONE.search(text):
             return NONE, []
-        if not strict and (_NAME_HINT.search(text) or len(text) <= 6):
-            return None, ["为保护隐私，我只记录对方的楼号房号，不记录姓名。"]
-        return None, []
+        if _NAME_HINT.search(text) or len(re.sub(r"[^\u4e00-\u9fffA-Za-z]", "", text)) <= 3:
+            # perhaps a name (老王, 张三): not recorded, asked again
+            return (None, []) if strict else (None, ["为保护隐私，我只记录对方的楼号房号，不记录姓名。"])
+        return (None, []) if strict else (NONE, [])     # 车牌没看清, 楼下饭店: no unit to record
     if asked == URGENCY:
         return parse_urgency(text), []
     if asked == CONFIRMED:

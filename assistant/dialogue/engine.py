@@ -241,7 +241,8 @@ class Engine:
             if item is not None:
                 return self._item_turn(item)
         last = self._entry_of(state.last_entry)
-        title = last.title if last else ""
+        named = state.last_entry.partition("#")[2]             # the last answer was a garbage item's
+        title = last.title if last else named
         # the subject within the last topic; failing that, the subject with the last entry's title
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title:
@@ -249,8 +250,16 @@ class Engine:
         if ctx.top is None or ctx.confidence < cal.clarify_at:
             # nothing better within the last topic: a short question about the same subject
             # ("要收钱吗", "周末呢") is answered from the last entry, saying so
-            own = top is not None and result.confidence >= cal.answer_at
-            return None if own or last is None else self._assumed(last)
+            if top is not None and result.confidence >= cal.answer_at:
+                return None
+            if last is not None:
+                return self._assumed(last)
+            again = self.retriever.items.find(named) if named else None
+            if again is None:
+                return None
+            turn = self._item_turn(again)
+            turn.replies.insert(0, replies.ASSUMED.format(title=named))
+            return turn
         if not cue and ctx.confidence <= result.confidence and top is not None and top.entry.topic != state.last_topic:
             return None
         turn = self._entry_turn(ctx.top.entry, ctx.top.score)
