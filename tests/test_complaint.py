@@ -298,11 +298,15 @@ def test_a_category_by_meaning_only_for_a_real_answer_to_the_category_question()
         return "service"
 
     step = c.guessed_category("健身器材坏了好久", c.CATEGORY, guess)
-    assert step is not None and step.updates == {c.CATEGORY: "service", c.RETRIES: 0} and "物业服务" in step.said[0]
+    assert step is not None and step.updates[c.CATEGORY] == "service" and "物业服务" in step.said[0]
+    short = c.guessed_category("健身器材", c.CATEGORY, guess)
+    assert short is not None and short.updates == {c.CATEGORY: "service", c.RETRIES: 0}
+    told = c.guessed_category("小区健身器材坏了好久一直没人来修", c.CATEGORY, guess)
+    assert told is not None and told.updates[c.DESCRIPTION] == "小区健身器材坏了好久一直没人来修"   # told at once
     for text, asked in [("健身器材坏了好久", c.UNIT), ("2", c.CATEGORY), ("噪音", c.CATEGORY), ("算了", c.CATEGORY),
                         ("快递柜在哪里？", c.CATEGORY), ("啊这", c.CATEGORY), ("嗯嗯嗯", c.CATEGORY)]:
         assert c.guessed_category(text, asked, guess) is None, text
-    assert seen == ["健身器材坏了好久"]
+    assert seen == ["健身器材坏了好久", "健身器材", "小区健身器材坏了好久一直没人来修"]
     assert c.guessed_category("健身器材坏了好久", c.CATEGORY, lambda _: None) is None
 
 

@@ -201,7 +201,10 @@ def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | 
     key = guess(clean)
     if key is None:
         return None
-    return Step({CATEGORY: key, RETRIES: 0}, [f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
+    updates: dict[str, Any] = {CATEGORY: key, RETRIES: 0}
+    if len(clean) >= 8 and describes(clean):       # the grievance told at once: it is the description too
+        updates[DESCRIPTION] = redact_text(text)
+    return Step(updates, [f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
 
 
 def parse_unit(text: str) -> str | None:
