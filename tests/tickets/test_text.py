@@ -49,6 +49,7 @@ def test_checksums() -> None:
     (f"身份证\n{VALID_ID[:6]}\n{VALID_ID[6:14]}\n{VALID_ID[14:].lower()}", f"身份证\n{ID_MARK}"),
     ("电话138\n1234\n5678", f"电话{MOBILE_MARK}"),
     ("0086 139-1234-5678", MOBILE_MARK),
+    ("卡号4111111111111112", f"卡号{CARD_MARK}"),      # labelled as a card: hidden though Luhn fails
 ])
 def test_redact_hides(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -56,7 +57,7 @@ def test_redact_hides(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize("text", [
     f"编号{BAD_ID[:-1]}5",              # 18 digits, neither an ID checksum nor Luhn-valid
-    "卡号4111111111111112",              # Luhn fails
+    "流水4111111111111112",              # Luhn fails, and no card label
     "订单123456789012",                  # 12 digits
     "座机021-12345678",
     "12812345678",                       # 12x is not a mobile prefix
