@@ -137,3 +137,12 @@ def test_a_short_question_after_a_garbage_item_is_about_that_item(engine: Engine
     turn = engine.respond("要收钱吗", NLU.of("affirm", 0.6), before.state)
     assert turn.route == "answer" and turn.topic == "garbage"
     assert turn.replies[0] == replies.ASSUMED.format(title="电池") and "红色桶" in turn.replies[1]
+
+
+def test_a_short_question_with_a_subject_of_its_own_is_not_the_last_entry_again(engine: Engine) -> None:
+    engine.retriever.calibration = Calibration(answer_at=0.9, clarify_at=0.8)
+    before = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    for text, nlu in (("今天天气怎么样", NLU.of("out_of_scope", 1.0)), ("股票会涨吗", NLU.of("out_of_scope", 1.0)),
+                      ("物业服务中心几点下班", NLU.of("faq_property", 0.9))):
+        turn = engine.respond(text, nlu, before.state)
+        assert replies.ASSUMED.format(title=engine.kb.by_id[before.state.last_entry or ""].title) not in turn.replies

@@ -38,6 +38,7 @@ _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or
 _ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
 _ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
+SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
 
@@ -230,6 +231,10 @@ class Engine:
         asks = sig.question or bool(_ASKS_TAIL.search(clean))
         if not (cue or asks) or (not cue and (nlu.top in _SOCIAL or (nlu.top == "greet" and not sig.question))):
             return None
+        other = nlu.faq_topic()
+        if not cue and len(clean) > SAME_SUBJECT_CHARS and (nlu.top == "out_of_scope"
+                                                             or (other is not None and other != state.last_topic)):
+            return None       # a subject of its own (今天天气怎么样, 物业几点下班): not about the last answer
         top = result.top
         cal = self.retriever.calibration
         if not cue and top is not None and result.confidence >= cal.answer_at and top.entry.topic != state.last_topic:
@@ -245,13 +250,15 @@ class Engine:
         title = last.title if last else named
         # the subject within the last topic; failing that, the subject with the last entry's title
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
-        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title:
+        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title \
+                and nlu.top != "out_of_scope":      # the title would pull any out-of-scope question to the entry
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
         if ctx.top is None or ctx.confidence < cal.clarify_at:
             # nothing better within the last topic: a short question about the same subject
             # ("要收钱吗", "周末呢") is answered from the last entry, saying so
-            if top is not None and result.confidence >= cal.answer_at:
-                return None
+            if (top is not None and result.confidence >= cal.answer_at) or len(subject) > SAME_SUBJECT_CHARS \
+                    or nlu.top == "out_of_scope":
+                return None           # never the last entry again blindly for what Rasa reads as out of scope
             if last is not None:
                 return self._assumed(last)
             again = self.retriever.items.find(named) if named else None
