@@ -328,22 +328,7 @@ class Engine:
         item = self.retriever.items.match(clean, topic)
         if item:
             return self._item_turn(item)
-        result = self.retriever.search(clean, topic=topic, k=3)
-        top = result.top
-        if top is None:
-            return self.fallback(text, state)
-        cal = self.retriever.calibration
-        if result.confidence >= cal.answer_at:
-            return self._entry_turn(top.entry, top.score)
-        if result.confidence >= cal.clarify_at:
-            turn = self._entry_turn(top.entry, top.score)
-            others = result.hits[1:3]
-            turn.replies.append(replies.RELATED.format(
-                options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
-            turn.sources += [source_of(h.entry, h.score) for h in others]
-            turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
-            return turn
-        return self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
+        return self._answer_from(self.retriever.search(clean, topic=topic, k=3), None, topic, state, text, sender)
 
     def chitchat(self, intent: str, text: str, state: State, sender: str = "") -> Turn:
         picked = self._pending_choice(text, state) or self._csat(text, state)
