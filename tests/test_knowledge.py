@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,9 +10,19 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import KnowledgeError
-from assistant.knowledge.kb import TOPICS, load
+from assistant.knowledge.consistency import check
+from assistant.knowledge.kb import EXAMPLE_NOTE, TOPICS, KnowledgeBase, load
 
-from .conftest import MINI_KB, ROOT, write_kb
+from .conftest import DATA, MINI_KB, ROOT, write_kb
+
+FIXTURES = DATA / "kb_contradictions"
+# a phone as residents dial it: landline with area code, mobile, or a short service number (95xxx, 12345)
+PHONE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8}|1[3-9]\d{9}|\d{4}-\d{7}|9\d{4,5}|12\d{3})(?!\d)")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> KnowledgeBase:
+    return load(ROOT / "knowledge")
 
 
 def run_check(folder: Path) -> subprocess.CompletedProcess[str]:
@@ -29,19 +42,159 @@ def test_the_estate_knowledge_base_is_valid_and_broad() -> None:
         assert item in names, item
 
 
-def test_contacts_are_placeholders_and_rendered() -> None:
+def test_contacts_have_a_phone_shape_and_everything_renders() -> None:
     kb = load(ROOT / "knowledge")
-    import re
+    phones = {k: v for k, v in kb.contacts.items() if k.endswith(("_phone", "_hotline", "_service"))}
+    assert len(phones) >= 20
+    for key, value in phones.items():
+        assert PHONE.search(value), (key, value)
+    assert not any("{{" in kb.render(e.answer) or "{{" in kb.render(e.title) for e in kb.entries)
 
-    numbers = {k: v for k, v in kb.contacts.items() if re.search(r"\d{3,}", v)}
-    assert numbers and all("占位" in v for v in numbers.values()), numbers
-    assert not any("{{" in kb.render(e.answer) for e in kb.entries)
+
+def _real_estate(tmp_path: Path) -> Path:
+    """The shipped knowledge base after an estate filled in its own data: real numbers, no marks."""
+    folder = tmp_path / "kb"
+    shutil.copytree(ROOT / "knowledge", folder)
+    n = iter(range(10_000))
+    contacts = folder / "contacts.yml"
+    text = re.sub(r'"0000-00000(\d\d)（[^"]*）"', lambda m: f'"021-5{next(n):03d}{m.group(1)}00"',
+                  contacts.read_text(encoding="utf-8"))
+    text = re.sub(r"\{value: (\"[^\"]*\"), example: true\}", r"\1", text)
+    contacts.write_text(re.sub(r"（[^（）\n]*占位[^（）\n]*）", "", text), encoding="utf-8")
+    facts = folder / "facts.yml"
+    facts.write_text(facts.read_text(encoding="utf-8").replace("    example: true\n", ""), encoding="utf-8")
+    return folder
+
+
+def test_real_numbers_pass_and_examples_are_listed_until_replaced(tmp_path: Path) -> None:
+    shipped = check(load(ROOT / "knowledge"))
+    listed = {f.key for f in shipped.of("example")}
+    assert {"property_phone", "property_address", "official_app", "official_account"} <= listed
+    assert any(f.entry == "merchants-locksmith" for f in shipped.of("example"))
+
+    kb = load(_real_estate(tmp_path))
+    assert not any("占位" in v for k, v in kb.contacts.items() if k not in kb.facts)
+    assert kb.contacts["property_phone"].startswith("021-5")
+    report = check(kb)
+    assert not report.of("contradiction") and not report.of("stale")
+    left = report.of("example")          # only the made-up merchants stay marked
+    assert left and all(f.key == "" and kb.by_id[f.entry].topic == "merchants" for f in left), left
+
+
+def test_the_shipped_knowledge_base_contradicts_itself_nowhere_and_is_current() -> None:
+    report = check(load(ROOT / "knowledge"))
+    assert report.of("contradiction") == [] and report.of("stale") == []
+    raw = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "knowledge").glob("*.yml")
+                    if p.name not in ("facts.yml",))
+    answers = [e.answer for e in load(ROOT / "knowledge").entries]
+    assert not any("3号楼一楼" in a for a in answers)
+    assert "公安备案" not in raw
+
+
+@pytest.mark.parametrize(("fixture", "key"), [
+    ("neighborhood-center", "neighborhood_center"),
+    ("oily-kitchen-paper", "item:厨房纸"),
+    ("payment-channels", "payment_channels"),
+    ("verify-collector-call", "verify_payment_call"),
+    ("square-activity-hours", "square_activity_hours"),
+    ("unregistered-visitor-car", "visitor_car_unregistered"),
+    ("charging-bay", "charging_bay_rule"),
+    ("ground-stop", "ground_stop_limit"),
+    ("tenant-nickname", "nickname_format"),
+    ("removal-steps", "group_rule_steps"),
+    ("access-card-fee", "access_card_fee"),
+    ("property-hours", "property_hours"),
+])
+def test_each_kind_of_contradiction_is_caught_when_reintroduced(tmp_path: Path, shipped: KnowledgeBase,
+                                                                fixture: str, key: str) -> None:
+    # the fixture's entry beside the shipped facts, contacts and item table (as if added to knowledge/)
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    for name in ("contacts.yml", "facts.yml"):
+        shutil.copy(ROOT / "knowledge" / name, folder / name)
+    shutil.copy(FIXTURES / f"{fixture}.yml", folder / "zz-fixture.yml")
+    added = load(folder).entries
+    kb = KnowledgeBase(entries=[*shipped.entries, *added], items=shipped.items, contacts=shipped.contacts,
+                       facts=shipped.facts)
+    found = check(kb).of("contradiction")
+    assert [(f.entry, f.key) for f in found] == [(f"fixture-{fixture}", key)], found
+    assert found[0].path.endswith("zz-fixture.yml") and found[0].line == 4
+
+
+def test_kb_check_cli_fails_on_a_contradiction_naming_file_line_and_fact(tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    shutil.copytree(ROOT / "knowledge", folder)
+    shutil.copy(FIXTURES / "square-activity-hours.yml", folder / "zz-fixture.yml")
+    proc = run_check(folder)
+    assert proc.returncode == 1
+    assert "zz-fixture.yml:4 [square_activity_hours]" in proc.stderr and "19:00-21:00" in proc.stderr
+    assert "1 contradiction(s)" in proc.stderr
+
+
+STALE = """
+    topic: community
+    entries:
+      - id: autumn-fair
+        title: 秋季市集
+        questions: [秋季市集哪天, 市集在哪]
+        answer: 10月11日（周日）9:00-11:30 秋季市集，中心广场。
+        updated: 2026-10-01
+      - id: winter-fair
+        title: 冬季市集
+        questions: [冬季市集哪天, 冬天有市集吗]
+        answer: 12月13日（周日）9:00-11:30 冬季市集，中心广场。
+        updated: 2026-11-20
+        valid_until: 2026-12-13
+      - id: spring-fair
+        title: 春季市集
+        questions: [春季市集哪天, 春天有市集吗]
+        answer: 2027年3月14日 春季市集，中心广场。
+        updated: 2026-11-20
+        valid_from: 2027-02-01
+        valid_until: 2027-03-14
+    """
+
+
+def test_stale_entries_are_flagged_and_never_answered(tmp_path: Path) -> None:
+    folder = _broken(tmp_path, "community.yml", STALE)
+    kb = load(folder, today=dt.date(2026, 12, 1))
+    assert "winter-fair" in kb.by_id and "spring-fair" not in kb.by_id     # not yet valid: not answered
+    stale = {f.entry: f.message for f in check(kb, today=dt.date(2026, 12, 1)).of("stale")}
+    assert set(stale) == {"autumn-fair"} and "10月11日" in stale["autumn-fair"]
+
+    later = load(folder, today=dt.date(2026, 12, 14))                       # past valid_until
+    assert "winter-fair" not in later.by_id and "winter-fair" in {e.id for e in later.stale}
+    assert "winter-fair" in {f.entry for f in check(later, today=dt.date(2026, 12, 14)).of("stale")}
+    proc = subprocess.run([sys.executable, "-m", "assistant", "kb", "check", "--dir", str(folder),
+                           "--today", "2026-12-14"], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 1 and "winter-fair" in proc.stderr and "valid_until 2026-12-13" in proc.stderr
+
+
+def test_example_entries_tell_residents_they_are_examples() -> None:
+    kb = load(ROOT / "knowledge")
+    merchants = [e for e in kb.entries if e.topic == "merchants"]
+    assert merchants and all(e.example and kb.render(e.answer).endswith(EXAMPLE_NOTE) for e in merchants)
+    assert not any(EXAMPLE_NOTE in e.answer for e in kb.entries if not e.example)
+
+
+NEW_GUIDE = ("community-fixed-time-notices", "community-group-tags", "community-offline-meeting",
+             "community-member-cleanup", "community-quarterly-evaluation", "safety-children-emergency-contacts",
+             "safety-fake-prize-scam", "safety-investment-scam")
+COLLOQUIAL = re.compile(r"[咋啥伐啊呀嘛呢吧咯]|整|娃|扯皮|不咋|登级")
+
+
+def test_the_missing_guide_entries_exist_with_colloquial_phrasings() -> None:
+    kb = load(ROOT / "knowledge")
+    for eid in NEW_GUIDE:
+        qs = kb.by_id[eid].questions
+        informal = [q for q in qs if COLLOQUIAL.search(q) or len(q) > 21]
+        assert len(qs) >= 8 and len(informal) * 3 >= len(qs), (eid, informal)
 
 
 def test_kb_check_cli_reports_counts() -> None:
     proc = run_check(ROOT / "knowledge")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("ok:")
+    assert proc.stdout.startswith("ok:") and "0 contradictions, 0 stale entries" in proc.stdout
 
 
 def test_mini_kb_loads_with_bom(tmp_path: Path) -> None:
