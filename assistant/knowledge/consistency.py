@@ -41,10 +41,11 @@ _CATEGORY = {"可回收物": "可回收物", "有害垃圾": "有害垃圾", "�
 _CATEGORY_RE = re.compile("|".join(_CATEGORY))
 _NEGATION = re.compile(r"(不属于|不是|不算|不要投|不能投|别投|并非|而非|非)\s*$")
 # an item put in a category: the item, then within a few characters a verb, then the category
-_PUT = re.compile(r"^[^，。；]{0,12}?(投入|投放到|投放|投进|投到|投|扔进|扔到|扔|丢进|丢到|丢|放进|放入|属于|算是|算|是|归)"
-                  r"[^，。；]{0,5}?(" + "|".join(_CATEGORY) + ")")
+_PUT = re.compile(r"^[^，。；]{0,12}?(投入|投放到|投放|投进|投到|投|扔进|扔到|扔|丢进|丢到|丢|放进|放入|"
+                  r"属于|算是|算|是|归)[^，。；]{0,5}?(" + "|".join(_CATEGORY) + ")")
 # Dated content: a day of a month, a month of a year, or "this month/season/week", unless said to recur.
-_DATED = re.compile(r"(?<![每])(\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*[日号]|本月|本季|本周|这个月|今年|明年)")
+_DATED = re.compile(r"(?<![每])(\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月\s*\d{1,2}\s*[日号]"
+                    r"|本月|本季|本周|这个月|今年|明年)")
 
 
 @dataclass(frozen=True)
@@ -141,13 +142,12 @@ class _Checker:
             if extra:
                 said = "phone " + ", ".join(f"{{{{{x}}}}}" if x in self.kb.contacts else x for x in sorted(extra))
             same = bool(got_set) and not extra
-        elif fact.kind == "list":
-            if f"{{{{{fact.key}}}}}" not in piece.replace(" ", ""):
-                missing = [p for p in fact.parts if not any(w in piece for w in p)]
-                if missing:
-                    said = "a list without " + ", ".join("/".join(p) for p in missing)
-                else:
-                    same = True
+        elif fact.kind == "list" and f"{{{{{fact.key}}}}}" not in piece.replace(" ", ""):
+            missing = [p for p in fact.parts if not any(w in piece for w in p)]
+            if missing:
+                said = "a list without " + ", ".join("/".join(p) for p in missing)
+            else:
+                same = True
         if said:
             self.add("contradiction", e, fact.key, f"states {said} where {fact.kind} fact {{{{{fact.key}}}}} "
                      f"says {value!r}: {piece.strip()}")

@@ -245,19 +245,19 @@ class _Checker:
             ok = False
         lists: dict[str, tuple[str, ...]] = {}
         for k in ("about", "when", "not"):
-            got = _strs(raw.get(k, [])) if raw.get(k) is not None else ()
-            if got is None:
+            words = _strs(raw.get(k, [])) if raw.get(k) is not None else ()
+            if words is None:
                 self.bad(f"fact {key!r}: {k} must be a list of words", path, line, k)
                 ok = False
-            lists[k] = got or ()
+            lists[k] = words or ()
         parts: list[tuple[str, ...]] = []
         for part in raw.get("parts") or []:
-            words = _strs(part) if isinstance(part, list) else _strs([part])
-            if not words:
+            alts = _strs(part) if isinstance(part, list) else _strs([part])
+            if not alts:
                 self.bad(f"fact {key!r}: parts must be words or lists of words", path, line, "parts")
                 ok = False
             else:
-                parts.append(words)
+                parts.append(alts)
         if kind != "text" and not lists["about"]:
             self.bad(f"fact {key!r}: a {kind} fact needs about: words naming its subject", path, line, "about")
             ok = False
