@@ -58,7 +58,7 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.path else ""
+        where = f"{self.path}:{self.line}" if self.path and self.line else self.path
         return " ".join(p for p in (where, f"[{self.key or self.entry}]", self.message) if p)
 
 
@@ -219,7 +219,7 @@ def check(kb: KnowledgeBase, today: dt.date | None = None) -> Report:
     for key in sorted(kb.examples):
         f = kb.facts.get(key)
         chk.add("example", None, key, f"{{{{{key}}}}} is still an example: {kb.contacts[key]}",
-                path=f.path if f else "", line=f.line if f else 0)
+                path=kb.where.get(key, ""), line=f.line if f else 0)
     for e in kb.entries:
         if e.example:
             chk.add("example", e, "", "entry marked example: true (residents are told it is an example)")

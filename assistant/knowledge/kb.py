@@ -106,6 +106,7 @@ class KnowledgeBase:
     facts: dict[str, Fact] = field(default_factory=dict)
     stale: list[Entry] = field(default_factory=list)          # outside valid_from..valid_until: not answered
     examples: set[str] = field(default_factory=set)           # contact/fact keys still examples
+    where: dict[str, str] = field(default_factory=dict)       # contact/fact key -> the file declaring it
 
     def __post_init__(self) -> None:
         self.by_id = {e.id: e for e in self.entries}
@@ -347,6 +348,7 @@ def load(root: str | Path, today: dt.date | None = None) -> KnowledgeBase:
     contacts: dict[str, str] = {}
     facts: dict[str, Fact] = {}
     examples: set[str] = set()
+    where: dict[str, str] = {}
     files = sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
     if not files:
         chk.bad("no .yml files", root, None)
@@ -368,6 +370,7 @@ def load(root: str | Path, today: dt.date | None = None) -> KnowledgeBase:
                     got = chk.value(str(k), v, path, "contact") if k != LINE else None
                     if got:
                         contacts[str(k)] = got[0]
+                        where[str(k)] = str(path)
                         if got[1] or PLACEHOLDER_MARK in got[0]:
                             examples.add(str(k))
         elif "facts" in data:
@@ -435,4 +438,4 @@ def load(root: str | Path, today: dt.date | None = None) -> KnowledgeBase:
         raise KnowledgeError(chk.problems)
     return KnowledgeBase(entries=[e for e in entries if e.current(today)], items=table, contacts=values,
                          root=str(root), facts=facts, stale=[e for e in entries if not e.current(today)],
-                         examples=examples)
+                         examples=examples, where={**where, **{k: f.path for k, f in facts.items()}})
