@@ -4,6 +4,7 @@ import datetime as dt
 import re
 import shutil
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -293,3 +294,28 @@ def test_not_utf8_is_reported(tmp_path: Path) -> None:
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     proc = run_check(tmp_path / "nope")
     assert proc.returncode != 0 and "not found" in proc.stderr
+
+
+def test_a_fact_written_out_alike_is_a_restatement_and_a_negated_category_no_contradiction(
+        tmp_path: Path, shipped: KnowledgeBase) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    for name in ("contacts.yml", "facts.yml"):
+        shutil.copy(ROOT / "knowledge" / name, folder / name)
+    (folder / "x.yml").write_text(textwrap.dedent("""
+        topic: community
+        entries:
+          - id: alike
+            title: 写法相同
+            questions: [问题一, 问题二]
+            answer: |
+              中心广场的广场舞时间为每天 7:00-8:30 和 19:00-21:00。
+              大骨头不属于厨余垃圾，榴莲壳也不是湿垃圾；用过的厨房纸扔进其他垃圾桶。
+            updated: 2026-12-01
+        """), encoding="utf-8")
+    kb = KnowledgeBase(entries=[*shipped.entries, *load(folder).entries], items=shipped.items,
+                       contacts=shipped.contacts, facts=shipped.facts)
+    report = check(kb)
+    assert report.of("contradiction") == []
+    assert [(f.entry, f.key) for f in report.of("restated") if f.entry == "alike"] == [
+        ("alike", "square_activity_hours")]
