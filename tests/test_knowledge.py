@@ -4,8 +4,8 @@ import datetime as dt
 import re
 import shutil
 import subprocess
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
