@@ -185,8 +185,8 @@ class _Checker:
                 m = _PUT.match(clause[at + len(name):])
                 if not m or _NEGATION.search(clause[:at + len(name) + m.start(2)]):
                     continue
-                said = _CATEGORY[m.group(2)]
-                if said != item.category and item.category in _CATEGORY.values():
+                said, table_says = _CATEGORY[m.group(2)], _CATEGORY.get(item.category)   # 干垃圾 = 其他垃圾
+                if table_says and said != table_says:
                     self.add("contradiction", e, f"item:{item.name}",
                              f"puts {name} in {m.group(2)} where the item table says "
                              f"{item.category} ({table.path}:{item.line}): {clause.strip()}")
