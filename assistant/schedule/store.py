@@ -161,14 +161,14 @@ class ScheduleStore:
     # -- posts -----------------------------------------------------------------------------------
     def add_post(self, name: str, rule: Rule, template: str = "text", text: str = "", *, target: str = "group",
                  actor: str = "admin") -> Post:
+        now = self.now()
+        if rule.at is not None and rule.at <= now:
+            raise ScheduleInputError("at", f"{rule.at.isoformat()} is in the past")
         name = text_field("name", name, limit=100)
         text = text_field("text", text, required=False)
         check_template(template, text)
         if target not in TARGETS:
             raise ScheduleInputError("target", f"{target!r} is not one of {', '.join(TARGETS)}")
-        now = self.now()
-        if rule.at is not None and rule.at <= now:
-            raise ScheduleInputError("at", f"{rule.at.isoformat()} is in the past")
         if rule.next_after(now) is None:
             raise ScheduleInputError("cron", "this rule never posts within the next year")
         with self._session(write=True) as s:
