@@ -97,6 +97,10 @@ def _check_cron(expr: str) -> str:
             raise ScheduleInputError("cron", f"{expr!r}: the {name} field {f!r} may hold only digits, * / , -")
     if not croniter.is_valid(expr):
         raise ScheduleInputError("cron", f"{expr!r} is not a valid rule (out of range?), e.g. '0 18 * * 5'")
+    try:
+        croniter(expr, datetime(2026, 1, 1)).get_next(datetime)
+    except (ValueError, KeyError):                  # CroniterBadDateError: a date that never comes (31 Feb)
+        raise ScheduleInputError("cron", f"{expr!r} never posts (no such date)") from None
     if not re.fullmatch(r"\d{1,2}", fields[0]):
         raise ScheduleInputError("cron", f"{expr!r} fires more than once an hour; give one minute, e.g. '0'")
     return " ".join(fields)

@@ -42,8 +42,8 @@ def test_a_month_with_holidays_makeup_days_and_a_restart(schedule_url: str) -> N
 
     def run_until(s, end: datetime, **kw: object) -> None:  # noqa: ANN001
         while clock.now < end:
-            clock.advance(minutes=20)
-            run_due(s, posters(s), notifier, clock.now, grace=timedelta(minutes=45))
+            clock.advance(minutes=60)
+            run_due(s, posters(s), notifier, clock.now, grace=timedelta(minutes=61))
             _delivered(s, sent)
 
     run_until(store, at(9, 30, 12))
