@@ -1,12 +1,14 @@
 """``python -m assistant schedule``: scheduled posts, notices and rumours, the activity calendar.
 
-    schedule post add --name 周五物业通知 --cron "0 18 * * 5" --days workday --template property_weekly --text "…"
+    schedule post add --name 周五物业通知 --cron "0 18 * * 5" --days workday \
+        --template property_weekly --text "…"
     schedule post add --name 平安夜 --at "2026-12-24 20:00" --text "平安夜快乐"
     schedule post list | post remove ID
     schedule notice add --tag 停水 --until "2026-12-05 12:00" "12月5日 9:00-12:00 5栋停水检修"
     schedule notice add --tag 辟谣 --rumour "小区要拆迁" --source "街道办 11-30 公告" --until 2026-12-31 "没有拆迁计划"
     schedule notice list | notice remove ID
-    schedule event add --title 亲子运动会 --place 中心广场 --start "2026-12-12 09:00" --end "2026-12-12 11:00" [--signup J1]
+    schedule event add --title 亲子运动会 --place 中心广场 --start "2026-12-12 09:00" \
+        --end "2026-12-12 11:00" [--signup J1]
     schedule event list [--month 2026-12] | event remove ID
     schedule ics [--out FILE]               the calendar as .ics (stdout by default)
     schedule run [--at TIME] [--json]       post what is due now (the sweeper does this every minute)
@@ -60,7 +62,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     a = notice.add_parser("add", parents=[common], help="publish a notice")
     a.add_argument("text", help="the notice (for #辟谣#: the official clarification)")
     a.add_argument("--tag", action="append", required=True, help="a tag such as 物业通知 (repeatable)")
-    a.add_argument("--until", required=True, help="valid until, e.g. '2026-12-05 18:00' or 2026-12-05 (through that day)")
+    a.add_argument("--until", required=True,
+                   help="valid until, e.g. '2026-12-05 18:00' or 2026-12-05 (through that day)")
     a.add_argument("--rumour", default="", help="the rumour being cleared (with --tag 辟谣)")
     a.add_argument("--source", default="", help="where the official word comes from")
     notice.add_parser("list", parents=[common], help="list notices")
@@ -203,7 +206,8 @@ def _run(args: argparse.Namespace, settings: Settings, store: ScheduleStore) -> 
               + (f"; errors: {'; '.join(report.errors)}" if report.errors else ""))
         return 1 if report.errors else 0
     runner = ScheduleRunner(store, posters, notifier, every=args.every, grace=grace,
-                            on_report=lambda r: None if r.empty else print(json.dumps(r.as_dict(), ensure_ascii=False)))
+                            on_report=lambda r: None if r.empty else print(json.dumps(r.as_dict(),
+                                                                                      ensure_ascii=False)))
     runner.start()
     try:
         while True:

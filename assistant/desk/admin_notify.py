@@ -95,8 +95,9 @@ def _schedule_line(kind: str, event: dict[str, Any], tz: ZoneInfo) -> str:
     """The scheduler's events (assistant/schedule/runner.py): missed or failed posts, posts to admins."""
     name = str(event.get("name") or event.get("job") or "?")
     if kind == "schedule.missed":
-        return (f"【定时发布】「{name}」{_time(event.get('due'), tz)} 未按时发布（晚了 {event.get('late_minutes', '?')} "
-                "分钟，助手未运行），已跳过，不会补发")
+        late = event.get("late_minutes", "?")
+        return (f"【定时发布】「{name}」{_time(event.get('due'), tz)} 未按时发布（晚了 {late} 分钟，助手未运行），"
+                "已跳过，不会补发")
     if kind == "schedule.failed":
         return f"【定时发布】「{name}」{_time(event.get('due'), tz)} 发送失败，请检查群聊适配器"
     if kind == "schedule.calendar_gap":

@@ -191,7 +191,8 @@ class Engine:
         asks = self.bulletin is not None and not (complaint.is_complaint(clean) or complaint.wants_human(clean))
         hit = self.bulletin.lookup(clean) if self.bulletin is not None and asks else None
         if hit is not None:
-            log.info("sender=%s route=answer from the bulletin (%s)", sender, hit.sources[0]["id"] if hit.sources else "-")
+            log.info("sender=%s route=answer from the bulletin (%s)", sender,
+                     hit.sources[0]["id"] if hit.sources else "-")
             return Turn("answer", [hit.text], topic=hit.topic, sources=list(hit.sources), confidence=1.0,
                         state=State(last_topic=state.last_topic, last_entry=state.last_entry))
         # -- end of the bulletin --

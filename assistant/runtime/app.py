@@ -153,7 +153,6 @@ def build_engine(settings: Settings) -> Engine:
     desk; answering goes on without the desk when its database is unavailable."""
     from assistant.dialogue.engine import Engine
     from assistant.knowledge.build import load_retriever
-
     from assistant.schedule.bulletin import Bulletin
 
     retriever = load_retriever(settings)

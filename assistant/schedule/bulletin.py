@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,7 +51,7 @@ class BulletinHit:
 def pairs(text: str) -> set[str]:
     """Two-character pairs of the text's Chinese characters (and whole latin words/numbers)."""
     units = _CJK_OR_WORD.findall(text.lower())
-    return {a + b for a, b in zip(units, units[1:], strict=False)} | {u for u in units if len(u) > 1}
+    return {a + b for a, b in pairwise(units)} | {u for u in units if len(u) > 1}
 
 
 def passage(n: Notice) -> str:

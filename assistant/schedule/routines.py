@@ -47,7 +47,8 @@ _REMOVE = re.compile(r"^\s*(?:删除|撤回)通知\s*#?(\S+)\s*$")
 _URGENT = re.compile(r"急|救命|着火|失火|火灾|冒烟|漏水|跑水|爆管|停电|停水|燃气|煤气|困人|受伤|报警|报修|投诉|"
                      r"坏了|危险|小偷|被盗|有人晕倒|求助")
 
-QUIET_REMINDER = "温馨提示：本群讨论时段为 {hours}，其他时间请尽量只发紧急事项（报修、安全、投诉不受限制，可随时 @助手）。谢谢配合！"
+QUIET_REMINDER = ("温馨提示：本群讨论时段为 {hours}，其他时间请尽量只发紧急事项"
+                  "（报修、安全、投诉不受限制，可随时 @助手）。谢谢配合！")
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,14 @@ class GroupRoutines:
             if reply is not None:
                 return [OutgoingMessage(msg.conversation_id, reply, private_to=msg.sender_id)], True
             return [], False
-        if msg.is_group and self.hours is not None and not self.hours.open_at(now.time()) and not is_urgent(text):
-            if self.store.claim_quiet_reminder(f"{msg.platform}:{msg.conversation_id}", msg.sender_id,
-                                               now.date().isoformat()):
-                log.info("routines: quiet-hours reminder to sender=%s conversation=%s", msg.sender_id,
-                         msg.conversation_id)
-                return [OutgoingMessage(msg.conversation_id, QUIET_REMINDER.format(hours=self.hours),
-                                        at=msg.sender_id)], False
+        quiet = msg.is_group and self.hours is not None and not self.hours.open_at(now.time())
+        if quiet and not is_urgent(text) and self.store.claim_quiet_reminder(
+                f"{msg.platform}:{msg.conversation_id}", msg.sender_id, now.date().isoformat()):
+            assert self.hours is not None
+            log.info("routines: quiet-hours reminder to sender=%s conversation=%s", msg.sender_id,
+                     msg.conversation_id)
+            return [OutgoingMessage(msg.conversation_id, QUIET_REMINDER.format(hours=self.hours),
+                                    at=msg.sender_id)], False
         return [], False
 
     def command(self, text: str, admin: str, now: datetime) -> str | None:
@@ -158,7 +160,7 @@ class GroupRoutines:
         until = notice.valid_until.astimezone(self.tz)
         return f"已发布通知 {notice.id}（{notice.title}），有效至 {until:%Y-%m-%d %H:%M}；居民提问时助手将据此回答。"
 
-    def publish(self, text: str, admin: str, now: datetime):  # noqa: ANN201 - a Notice
+    def publish(self, text: str, admin: str, now: datetime):
         tags: list[str] = []
         rest = text
         while (m := _TAG_HEAD.match(rest)) is not None:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from assistant.schedule import rules
@@ -152,7 +153,7 @@ def _run_post(store: ScheduleStore, post: Post, posters: Mapping[str, Poster], n
     due_times = post.rule.due_between(post.checked_until, now)
     for due in due_times:
         _deliver(store, posters, notifier, job=post.job, name=post.name, target=post.target, due=due, now=now,
-                 grace=grace, text=lambda d=due: render(post.template, post.text, d, tz), report=report)
+                 grace=grace, text=partial(render, post.template, post.text, due, tz), report=report)
     done = post.rule.at is not None and post.rule.next_after(now) is None
     if due_times or done:                       # nothing due: the window may stay open (fewer writes)
         store.advance(post.id, now, done=done)
@@ -178,7 +179,7 @@ def _run_reminders(store: ScheduleStore, posters: Mapping[str, Poster], notifier
         if due > now or due <= event.created_at or (job, due) in taken:
             continue
         _deliver(store, posters, notifier, job=job, name=event.title, target="group", due=due, now=now,
-                 grace=grace, text=lambda e=event, m=minutes: reminder_text(e, m, tz), report=report,
+                 grace=grace, text=partial(reminder_text, event, minutes, tz), report=report,
                  deadline=event.start)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from assistant.moderation.pii import redact_text
 from assistant.schedule.errors import NotFound, ScheduleInputError, ScheduleUnavailable
 from assistant.schedule.models import RUMOUR_TAG, TAGS, TARGETS, Event, Notice, Post, Run
-from assistant.schedule.rules import DEFAULT_TZ, Rule
+from assistant.schedule.rules import Rule
 from assistant.schedule.schema import EventRow, GroupPostRow, NoticeRow, PostRow, QuietReminderRow, RunRow
 from assistant.schedule.templates import check as check_template
 

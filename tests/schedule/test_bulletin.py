@@ -39,7 +39,7 @@ def engine(mini_kb_dir: Path, store: ScheduleStore) -> Engine:
                   router=RouterModel.default(), bulletin=Bulletin(store, emb, min_score=0.3))
 
 
-def ask(engine: Engine, text: str, intent: str = "faq_property"):  # noqa: ANN201
+def ask(engine: Engine, text: str, intent: str = "faq_property"):
     return engine.respond(text, NLU.of(intent), State(), "terminal:g:5-101")
 
 

@@ -37,10 +37,10 @@ def test_a_month_with_holidays_makeup_days_and_a_restart(schedule_url: str) -> N
     daily = store.add_post("工作日早安", Rule.parse("30 8 * * *", "workday"), "text", "今天是{date}，物业工作日")
     sent: list[tuple[str, str]] = []
 
-    def posters(s):  # noqa: ANN001, ANN202
+    def posters(s):
         return {"group": GroupOutboxPoster(s, [GROUP]), "admins": NotifierPoster(notifier)}
 
-    def run_until(s, end: datetime, **kw: object) -> None:  # noqa: ANN001
+    def run_until(s, end: datetime, **kw: object) -> None:
         while clock.now < end:
             clock.advance(minutes=60)
             run_due(s, posters(s), notifier, clock.now, grace=timedelta(minutes=61))

@@ -55,9 +55,8 @@ def test_one_off_follows_the_days_policy() -> None:
 def test_bad_rules_are_rejected_with_the_reason(cron: str, words: str, tmp_path: object) -> None:
     from assistant.schedule.store import open_schedule
 
-    with pytest.raises(ScheduleInputError) as err:
-        with open_schedule(f"sqlite:///{tmp_path}/s.db") as store:
-            store.add_post("x", Rule.parse(cron), "text", "hi")
+    with pytest.raises(ScheduleInputError) as err, open_schedule(f"sqlite:///{tmp_path}/s.db") as store:
+        store.add_post("x", Rule.parse(cron), "text", "hi")
     assert words in str(err.value) and "[cron]" in str(err.value)
 
 

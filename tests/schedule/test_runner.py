@@ -40,7 +40,7 @@ def test_two_processes_racing_post_each_due_time_once(schedule_url: str) -> None
     clock.now = t(12, 1, 9, 5)
     barrier = threading.Barrier(4)
 
-    def go(s) -> None:  # noqa: ANN001
+    def go(s) -> None:
         barrier.wait()
         run_due(s, {"group": GroupOutboxPoster(s, [("terminal", "g")])}, None, clock.now)
 
