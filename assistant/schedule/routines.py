@@ -84,7 +84,7 @@ def is_urgent(text: str) -> bool:
 
 
 def parse_when(value: str, now: datetime) -> datetime:
-    """``2026-12-05``, ``2026-12-05 18:00``, ``12月5日``, ``12月5日 18:00`` (local; a date alone: end of day)."""
+    """``2026-12-05``, ``2026-12-05 18:00``, ``12月5日``, ``12月5日 18:00`` (local; a date alone: 23:59 that day)."""
     text = value.strip().replace("：", ":")
     m = re.fullmatch(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]?(?:\s*(\d{1,2}):(\d{2}))?", text)
     try:
@@ -95,14 +95,14 @@ def parse_when(value: str, now: datetime) -> datetime:
                 t = t.replace(year=year + 1)
             if m.group(4):
                 return t.replace(hour=int(m.group(4)), minute=int(m.group(5)))
-            return t + timedelta(days=1)
+            return t.replace(hour=23, minute=59)
         t = datetime.fromisoformat(text)
     except ValueError:
         raise ScheduleInputError("valid_until", f"{value!r} is not a date like 2026-12-05 18:00 or 12月5日") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=now.tzinfo)
     if len(text) <= 10:
-        t += timedelta(days=1)                                     # a date alone: valid through that day
+        t = t.replace(hour=23, minute=59)                          # a date alone: valid through that day
     return t
 
 
