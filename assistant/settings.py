@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     schedule_grace_minutes: float = Field(30.0, validation_alias="ASSISTANT_SCHEDULE_GRACE")
     group_admins: Annotated[frozenset[str], NoDecode] = Field(frozenset(), validation_alias="ASSISTANT_GROUP_ADMINS")
     discussion_hours: str | None = Field(None, validation_alias="ASSISTANT_DISCUSSION_HOURS")
-    notice_min_score: float = Field(0.82, validation_alias="ASSISTANT_NOTICE_MIN_SCORE")
+    notice_min_score: float = Field(0.88, validation_alias="ASSISTANT_NOTICE_MIN_SCORE")
 
     # the environment as it was when loaded, for options that name a variable (--secret-env)
     _env: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -194,9 +194,9 @@ class Settings(BaseSettings):
     @field_validator("notice_min_score", mode="before")
     @classmethod
     def _notice_score(cls, value: Any) -> float:
-        score = _number(value, "ASSISTANT_NOTICE_MIN_SCORE", "a similarity from 0 to 1 (e.g. 0.82)")
+        score = _number(value, "ASSISTANT_NOTICE_MIN_SCORE", "a similarity from 0 to 1 (e.g. 0.88)")
         if not 0 <= score <= 1:
-            raise ValueError(f"ASSISTANT_NOTICE_MIN_SCORE={value!r} is not a similarity from 0 to 1 (e.g. 0.82)")
+            raise ValueError(f"ASSISTANT_NOTICE_MIN_SCORE={value!r} is not a similarity from 0 to 1 (e.g. 0.88)")
         return score
 
     @field_validator("telegram_base_url")

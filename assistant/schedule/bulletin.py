@@ -1,6 +1,6 @@
 """Answers from the group's own bulletin: current notices, 辟谣 clarifications and the activity calendar.
 
-    bulletin = Bulletin(store, embedder, min_score=0.82)
+    bulletin = Bulletin(store, embedder, min_score=0.88)
     hit = bulletin.lookup("明天几点停水")     # a BulletinHit, or None: the knowledge base answers
 
 The engine asks it first (``dialogue/ports.py``'s ``BulletinPort``). A notice answers a question
@@ -96,8 +96,8 @@ def event_line(e: Event, tz: Any) -> str:
 
 
 class Bulletin:
-    def __init__(self, store: ScheduleStore, embedder: Embedder | None, *, min_score: float = 0.82,
-                 min_overlap: float = 0.15, tz: str = DEFAULT_TZ,
+    def __init__(self, store: ScheduleStore, embedder: Embedder | None, *, min_score: float = 0.88,
+                 min_overlap: float = 0.1, tz: str = DEFAULT_TZ,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.store, self.embedder = store, embedder
         self.min_score, self.min_overlap = min_score, min_overlap
@@ -143,7 +143,7 @@ class Bulletin:
                 candidates.append(n)
         if not candidates:
             return None
-        scores = self._scores(text, candidates)
+        scores = self.scores(text, candidates)
         best, score = max(zip(candidates, scores, strict=True), key=lambda x: x[1])
         log.info("bulletin: notice %d scored %.3f (threshold %.3f)", best.id, score, self.min_score)
         if score < self.min_score:
@@ -151,7 +151,7 @@ class Bulletin:
         return BulletinHit(self.answer_text(best), [{"id": f"notice-{best.id}", "title": best.title,
                                                      "topic": "notice", "score": round(float(score), 4)}])
 
-    def _scores(self, text: str, notices: list[Notice]) -> list[float]:
+    def scores(self, text: str, notices: list[Notice]) -> list[float]:
         if self.embedder is None:
             return [1.0 for _ in notices]
         missing = [n for n in notices if n.id not in self._vectors]

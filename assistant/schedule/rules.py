@@ -7,8 +7,8 @@
 
 Working days come from the ``chinese-calendar`` package (the State Council's yearly schedule: a
 holiday on a weekday is not a working day, a make-up Saturday or Sunday is one). For a year the
-package has no data for yet, weekdays count as working days and ``calendar_gaps`` names the year,
-so the runner can tell the admins to upgrade the package.
+package has no data for yet, weekdays count as working days; the runner tells the admins 45 days
+ahead (``has_data``) to upgrade the package.
 
 ``days``: ``any`` (every time the cron fires), ``workday`` (only on working days), ``next_workday``
 (a time on a non-working day moves to the same time on the next working day; two times moving to
@@ -32,17 +32,27 @@ _LOOKBACK = timedelta(days=14)          # the longest run of days off (Spring Fe
 _FIELD = re.compile(r"^[0-9*/,\-]+$")
 _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 
-calendar_gaps: set[int] = set()         # years chinese-calendar had no data for (weekdays assumed)
+
+
+def has_data(year: int) -> bool:
+    """Whether chinese-calendar knows the State Council's holidays of ``year``."""
+    import chinese_calendar
+
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
 
 
 def is_workday(day: date) -> bool:
-    """A working day in mainland China (make-up weekend days included, public holidays excluded)."""
+    """A working day in mainland China (make-up weekend days included, public holidays excluded);
+    in a year chinese-calendar has no data for, Monday to Friday."""
     import chinese_calendar
 
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        calendar_gaps.add(day.year)
         return day.weekday() < 5
 
 

@@ -34,6 +34,7 @@ from assistant.schedule.templates import render
 log = logging.getLogger("assistant.schedule.runner")
 
 DEFAULT_GRACE = timedelta(minutes=30)
+CALENDAR_NOTICE = timedelta(days=45)     # how long before a year without holiday data the admins hear of it
 
 
 class Poster(Protocol):
@@ -206,9 +207,10 @@ def run_due(store: ScheduleStore, posters: Mapping[str, Poster], notifier: Notif
     except Exception as exc:
         report.errors.append(f"event reminders: {type(exc).__name__}")
         log.error("schedule: event reminders failed", exc_info=exc)
-    for year in sorted(rules.calendar_gaps):
-        # once per year and database: the admins should upgrade chinese-calendar
-        if store.claim(f"calendar:{year}", datetime.combine(date(year, 1, 1), datetime.min.time(), UTC)):
+    for year in sorted({now.year, (now + CALENDAR_NOTICE).year}):
+        # once per year and database, 45 days ahead: the admins should upgrade chinese-calendar
+        if not rules.has_data(year) and store.claim(f"calendar:{year}",
+                                                    datetime.combine(date(year, 1, 1), datetime.min.time(), UTC)):
             _notify(notifier, {"event": "schedule.calendar_gap", "job": f"calendar:{year}", "year": year}, report)
     return report
 

@@ -34,7 +34,7 @@ def app(desk: Desk, schedule: ScheduleStore) -> FastAPI:
     return create_app(desk, TOKENS, schedule=schedule)
 
 
-def shots(page, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+def shots(page, tmp_path: Path, name: str) -> None:
     for w, h in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": w, "height": h})
         page.screenshot(path=str(tmp_path / f"{name}-{w}x{h}.png"), full_page=True)

