@@ -144,7 +144,7 @@ class Gateway:
         when the message was a command. A failing routine is logged and the message goes on."""
         assert self.routines is not None
         try:
-            extra, consumed = self.routines.on_message(msg, text)
+            extra, consumed = self.routines.on_message(msg, self.wake.strip(text)[1])   # "@助手 #停水# …" too
         except Exception:
             log.exception("gateway sender=%s group routines failed", msg.sender_id)
             return False

@@ -7,6 +7,7 @@ status 400, with the field named and nothing stored."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,6 +135,8 @@ def add_schedule_pages(app: FastAPI, store: ScheduleStore, *, page: Callable[...
                       form: dict[str, str] | None = None) -> Response:
         month = request.query_params.get("month", "")
         try:
+            if month and not re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month):
+                raise ScheduleInputError("month", f"{month[:20]!r} is not a month like 2026-12")
             first = parse_time(f"{month}-01", tz, "month") if month else store.now().astimezone(tz).replace(
                 day=1, hour=0, minute=0, second=0, microsecond=0)
         except ScheduleInputError as exc:

@@ -107,6 +107,9 @@ def test_posts_notices_and_calendar_pages(served: str, schedule: ScheduleStore, 
             shots(page, tmp_path, "calendar")
             ics = page.request.get(f"{served}/schedule/calendar.ics")
             assert ics.ok and "SUMMARY:亲子运动会" in ics.text()
+            for bad in ("9999-12", "2026-13", "../x"):
+                assert page.request.get(f"{served}/schedule/calendar?month={bad}").status == 400
+            assert page.request.post(f"{served}/schedule/posts/abc/remove").status in (400, 403)   # no CSRF token
             page.click("#next")
             expect(page).to_have_url(re.compile(r"month=2026-12$"))
             expect(page.locator(".empty")).to_contain_text("本月没有活动")

@@ -45,7 +45,7 @@ def test_admin_publishes_notices_and_rumours_from_the_chat(sqlite_url: str) -> N
     clock = FakeClock(datetime(2026, 12, 1, 20, 0, tzinfo=SHANGHAI))
     answerer = Answerer()
     out = chat(sqlite_url, clock, [
-        f"{ADMIN}: #停水# 12月5日 9:00-12:00 5栋停水检修 有效至 2026-12-05 12:00",
+        f"{ADMIN}: @助手 #停水# 12月5日 9:00-12:00 5栋停水检修 有效至 2026-12-05 12:00",
         f"{ADMIN}: #停暖# 明天停暖",
         f"{ADMIN}: #辟谣# 谣言：小区要拆迁 澄清：没有任何拆迁计划",
         f"{ADMIN}: #辟谣# 谣言：小区要拆迁 澄清：没有任何拆迁计划 来源：街道办 11-30 公告",
