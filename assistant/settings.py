@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     console_tokens: Path | None = Field(None, validation_alias="ASSISTANT_CONSOLE_TOKENS")
     console_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="ASSISTANT_CONSOLE_TRUSTED_PROXIES")
+    # the group's routines (assistant/schedule)
+    schedule_groups: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("terminal:terminal-group",), validation_alias="ASSISTANT_SCHEDULE_GROUPS")
+    schedule_grace_minutes: float = Field(30.0, validation_alias="ASSISTANT_SCHEDULE_GRACE")
+    group_admins: Annotated[frozenset[str], NoDecode] = Field(frozenset(), validation_alias="ASSISTANT_GROUP_ADMINS")
+    discussion_hours: str | None = Field(None, validation_alias="ASSISTANT_DISCUSSION_HOURS")
+    notice_min_score: float = Field(0.88, validation_alias="ASSISTANT_NOTICE_MIN_SCORE")
 
     # the environment as it was when loaded, for options that name a variable (--secret-env)
     _env: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -150,6 +157,47 @@ class Settings(BaseSettings):
                 raise ValueError(f"ASSISTANT_CONSOLE_TRUSTED_PROXIES={value!r}: {item!r} is not an address "
                                  "or network (e.g. 127.0.0.1,10.0.0.0/8)") from None
         return found
+
+    @field_validator("schedule_groups", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        found = tuple(str(x).strip() for x in items if str(x).strip())
+        for item in found:
+            platform, sep, conversation = item.partition(":")
+            if not (sep and platform.strip() and conversation.strip()):
+                raise ValueError(f"ASSISTANT_SCHEDULE_GROUPS={value!r}: {item!r} is not platform:conversation "
+                                 "(e.g. terminal:terminal-group,telegram:-1001234)")
+        return found
+
+    @field_validator("schedule_grace_minutes", mode="before")
+    @classmethod
+    def _grace(cls, value: Any) -> float:
+        minutes = _number(value, "ASSISTANT_SCHEDULE_GRACE", "a number of minutes (e.g. 30)")
+        if not 0 < minutes <= 1440:
+            raise ValueError(f"ASSISTANT_SCHEDULE_GRACE={value!r} is not a number of minutes from 1 to 1440")
+        return minutes
+
+    @field_validator("group_admins", mode="before")
+    @classmethod
+    def _admins(cls, value: Any) -> frozenset[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return frozenset(str(x).strip() for x in items if str(x).strip())
+
+    @field_validator("discussion_hours")
+    @classmethod
+    def _discussion(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-4]):[0-5]\d", value):
+            raise ValueError(f"ASSISTANT_DISCUSSION_HOURS={value!r} is not a span like 19:00-21:00")
+        return value
+
+    @field_validator("notice_min_score", mode="before")
+    @classmethod
+    def _notice_score(cls, value: Any) -> float:
+        score = _number(value, "ASSISTANT_NOTICE_MIN_SCORE", "a similarity from 0 to 1 (e.g. 0.88)")
+        if not 0 <= score <= 1:
+            raise ValueError(f"ASSISTANT_NOTICE_MIN_SCORE={value!r} is not a similarity from 0 to 1 (e.g. 0.88)")
+        return score
 
     @field_validator("telegram_base_url")
     @classmethod

@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.channels.base import (
     DEFAULT_WAKE,
@@ -54,6 +54,15 @@ log = logging.getLogger(__name__)
 
 Answerer = Callable[[str, str], Reply]      # (text, sender) -> Reply; Assistant.ask in production
 
+
+class Routines(Protocol):
+    """The group's routines (``assistant.schedule.routines.GroupRoutines``): admins' chat commands,
+    discussion-hours reminders, scheduled posts waiting for a platform's groups."""
+
+    def on_message(self, msg: IncomingMessage, text: str) -> tuple[list[OutgoingMessage], bool]: ...
+
+    def deliver(self, platform: str) -> list[OutgoingMessage]: ...
+
 GREETING = "greeting"         # route of a member-joined event
 _ALLOWED = ("allow", "redact")
 _LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": REMOVE}
@@ -61,8 +70,9 @@ _LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": R
 
 class Gateway:
     def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, routines: Routines | None = None) -> None:
         self.moderator = moderator
+        self.routines = routines
         self.answerer = answerer
         self.wake = wake
         self.outbox = outbox
@@ -107,6 +117,8 @@ class Gateway:
         else:
             cfg = self.moderator.config
             text, _ = redact(text, cfg.pii, cfg.placeholders)
+        if self.routines is not None and self._routines(msg, text, result):
+            return result                      # an admin's command, answered by the routines
 
         named, question = self.wake.strip(text)
         if not (msg.is_tome() or named or not msg.is_group):
@@ -126,6 +138,21 @@ class Gateway:
                 result.outgoing.append(OutgoingMessage(msg.conversation_id, line, private_to=msg.sender_id))
         self._log(msg, result)
         return result
+
+    def _routines(self, msg: IncomingMessage, text: str, result: GatewayResult) -> bool:
+        """Group routines on a moderated, redacted message: their replies join the output; True
+        when the message was a command. A failing routine is logged and the message goes on."""
+        assert self.routines is not None
+        try:
+            extra, consumed = self.routines.on_message(msg, self.wake.strip(text)[1])   # "@助手 #停水# …" too
+        except Exception:
+            log.exception("gateway sender=%s group routines failed", msg.sender_id)
+            return False
+        result.outgoing.extend(extra)
+        if consumed:
+            result.route = "command"
+            self._log(msg, result)
+        return consumed
 
     def _moderation_output(self, msg: IncomingMessage, d: Decision, result: GatewayResult) -> None:
         if d.action == "allow":
@@ -179,6 +206,11 @@ class Gateway:
         The address is read back from the key, taking a group conversation id to end at the first
         ``:``; a key that cannot be read is logged and its notice dropped."""
         out = []
+        if self.routines is not None:          # scheduled group posts (assistant/schedule)
+            try:
+                out.extend(self.routines.deliver(platform))
+            except Exception:
+                log.exception("gateway platform=%s scheduled posts unavailable", platform)
         for n in self._claim(platform=platform, limit=limit):
             m = _address(n.conversation_id, platform, n.text)
             if m is None:

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import ConfigError
+from assistant.errors import AssistantError, ConfigError
 
 if TYPE_CHECKING:
+    from assistant.schedule.store import ScheduleStore
     from assistant.settings import Settings
 
 PORT_ENV = "ASSISTANT_CONSOLE_PORT"
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.console.sessions import load_secret, secret_path
     from assistant.console.tokens import TokenFile, create_tokens, readable_by_others
     from assistant.desk.sweep import Sweeper
-    from assistant.runtime.app import open_desk
+    from assistant.runtime.app import open_desk, schedule_runner
 
     host, port, proxies = check_loopback(args.host), port_from(args, settings), proxies_from(args, settings)
     with open_desk(settings) as desk:
@@ -98,15 +99,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for private in (path, key):
             if readable_by_others(private):
                 print(f"warning: {private} is readable by other users; run: chmod 600 {private}", file=sys.stderr)
-        app = create_app(desk, tokens, session_secret=secret, trusted_proxies=proxies)
+        schedule = group_schedule(settings)
+        app = create_app(desk, tokens, session_secret=secret, trusted_proxies=proxies, schedule=schedule)
         shown = f"[{host}]" if ":" in host else host
         print(f"admin console: http://{shown}:{port}/  (log in with your token from {path}; Ctrl-C stops)",
               flush=True)
         # Handoffs nobody took and overdue tickets are swept while the console runs.
-        with Sweeper(desk, every=settings.sweep_every):
+        with Sweeper(desk, every=settings.sweep_every), schedule_runner(settings, desk.notifier):
             # proxy_headers=False: the app itself decides whether X-Forwarded-For is to be believed.
             # log_config=None: uvicorn's records (tracebacks of failed requests) go through the app's
             # handler and its personal-data filter (assistant.logs), not a handler of uvicorn's own.
             uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False,
                         log_config=None)
     return 0
+
+
+def group_schedule(settings: Settings) -> ScheduleStore | None:
+    """The schedule's store for the console's posts, notices and calendar pages; None (warned) without it."""
+    from assistant.runtime.app import open_schedule_store
+
+    try:
+        return open_schedule_store(settings)
+    except AssistantError as exc:
+        print(f"warning: no schedule pages: {exc}", file=sys.stderr)
+        return None

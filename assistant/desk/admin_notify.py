@@ -91,6 +91,21 @@ def _service_line(kind: str, event: dict[str, Any]) -> str:
     return f"【服务停止】{name}多次失败（{why}），已停止全部服务，请人工处理"
 
 
+def _schedule_line(kind: str, event: dict[str, Any], tz: ZoneInfo) -> str:
+    """The scheduler's events (assistant/schedule/runner.py): missed or failed posts, posts to admins."""
+    name = str(event.get("name") or event.get("job") or "?")
+    if kind == "schedule.missed":
+        late = event.get("late_minutes", "?")
+        return (f"【定时发布】「{name}」{_time(event.get('due'), tz)} 未按时发布（晚了 {late} 分钟，助手未运行），"
+                "已跳过，不会补发")
+    if kind == "schedule.failed":
+        return f"【定时发布】「{name}」{_time(event.get('due'), tz)} 发送失败，请检查群聊适配器"
+    if kind == "schedule.calendar_gap":
+        return (f"【定时发布】节假日数据缺少 {event.get('year', '?')} 年，暂按周一至周五为工作日；"
+                "请升级 chinese-calendar")
+    return f"【定时提醒】{event.get('text') or name}"
+
+
 def format_event(event: dict[str, Any], *, channel: str | None = None,
                  tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> tuple[str, str | None]:
     """The admins' group message for ``event`` and the handle to @-mention (None: nobody)."""
@@ -116,6 +131,8 @@ def format_event(event: dict[str, Any], *, channel: str | None = None,
                  f"处理人：{event.get('assignee') or '未分配'}；{duty}，请跟进"]
     elif kind.startswith("service."):
         lines, handle = [_service_line(kind, event)], None
+    elif kind.startswith("schedule."):
+        lines, handle = [_schedule_line(kind, event, tz)], None
     else:
         lines = [f"【通知】{kind} {event.get('ticket_id') or hid}"]
     return redact_text("\n".join(lines)), handle

@@ -22,7 +22,7 @@ from assistant.text.units import find_unit
 from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
-    from assistant.dialogue.ports import DeskPort
+    from assistant.dialogue.ports import BulletinPort, DeskPort
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,9 @@ class Engine:
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: DeskPort | None = None, *,
                  sensitive_categories: frozenset[str] = frozenset({"fees"}),
-                 router: RouterModel | None = None) -> None:
+                 router: RouterModel | None = None, bulletin: BulletinPort | None = None) -> None:
         self.kb, self.retriever, self.desk = kb, retriever, desk
+        self.bulletin = bulletin
         self.sensitive_categories = sensitive_categories
         self.router = router or RouterModel.load()
 
@@ -186,6 +187,15 @@ class Engine:
             return self.blank(text, state)
         if nlu.top == "affirm" and state.offered_human:
             return self.handoff(text, State(), sender, reason="low_confidence")
+        # -- the group's bulletin (assistant/schedule): a current notice, a 辟谣, the activity calendar --
+        asks = self.bulletin is not None and not (complaint.is_complaint(clean) or complaint.wants_human(clean))
+        hit = self.bulletin.lookup(clean) if self.bulletin is not None and asks else None
+        if hit is not None:
+            log.info("sender=%s route=answer from the bulletin (%s)", sender,
+                     hit.sources[0]["id"] if hit.sources else "-")
+            return Turn("answer", [hit.text], topic=hit.topic, sources=list(hit.sources), confidence=1.0,
+                        state=State(last_topic=state.last_topic, last_entry=state.last_entry))
+        # -- end of the bulletin --
         sig, result, item = self.signals(clean, nlu)
         followup = self._followup(clean, sig, result, state, nlu)
         if followup is not None:

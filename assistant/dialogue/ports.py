@@ -54,3 +54,19 @@ class DeskPort(Protocol):
                  other_party: str | None = None, priority: str = "normal") -> tuple[TicketView, bool]: ...
 
     def hand_off(self, sender: str, reason: str, summary: str) -> tuple[HandoffView, AdminView]: ...
+
+
+class BulletinHitView(Protocol):
+    @property
+    def text(self) -> str: ...
+    @property
+    def sources(self) -> list[dict[str, Any]]: ...
+    @property
+    def topic(self) -> str: ...
+
+
+class BulletinPort(Protocol):
+    """The group's own bulletin (``assistant.schedule.bulletin.Bulletin``): current notices, 辟谣
+    clarifications and the activity calendar, asked before the knowledge base. None: not about them."""
+
+    def lookup(self, text: str) -> BulletinHitView | None: ...

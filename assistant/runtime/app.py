@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from assistant.desk.notices import Outbox
     from assistant.dialogue.engine import Engine
     from assistant.moderation import Roster
+    from assistant.schedule.routines import GroupRoutines
+    from assistant.schedule.runner import Poster
+    from assistant.schedule.store import ScheduleStore
     from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,8 +80,60 @@ def desk_sweeper(settings: Settings) -> Iterator[Desk | None]:
         print(f"warning: no handoff/SLA sweeps: {exc}", file=sys.stderr)
         yield None
         return
-    with desk, Sweeper(desk, every=settings.sweep_every):
+    with desk, Sweeper(desk, every=settings.sweep_every), schedule_runner(settings, desk.notifier):
         yield desk
+
+
+# -- the group's routines (assistant/schedule) ------------------------------------------------------
+
+def open_schedule_store(settings: Settings, url: str | None = None) -> ScheduleStore:
+    """The schedule's store in the desk's database (its own tables and Alembic version table)."""
+    from assistant.schedule.store import open_schedule
+
+    return open_schedule(url or settings.desk_url)
+
+
+def schedule_posters(settings: Settings, store: ScheduleStore, notifier: Any) -> dict[str, Poster]:
+    """Where scheduled posts go: ``group`` to the groups of $ASSISTANT_SCHEDULE_GROUPS through the group
+    outbox (each platform's gateway sends them), ``admins`` through the desk's notifier."""
+    from assistant.schedule.runner import GroupOutboxPoster, NotifierPoster
+
+    groups = [(g.split(":", 1)[0], g.split(":", 1)[1]) for g in settings.schedule_groups]
+    return {"group": GroupOutboxPoster(store, groups), "admins": NotifierPoster(notifier)}
+
+
+@contextmanager
+def schedule_runner(settings: Settings, notifier: Any) -> Iterator[None]:
+    """Scheduled posts and event reminders, every $ASSISTANT_SWEEP_SECONDS, beside the desk's sweeper.
+    Safe in several processes at once (each due time is claimed once)."""
+    from datetime import timedelta
+
+    from assistant.schedule.runner import ScheduleRunner
+
+    try:
+        store = open_schedule_store(settings)
+    except AssistantError as exc:
+        print(f"warning: no scheduled posts: {exc}", file=sys.stderr)
+        yield None
+        return
+    grace = timedelta(minutes=settings.schedule_grace_minutes)
+    with store, ScheduleRunner(store, schedule_posters(settings, store, notifier), notifier,
+                               every=settings.sweep_every, grace=grace):
+        yield None
+
+
+def group_routines(settings: Settings) -> GroupRoutines | None:
+    """Admins' chat commands and the discussion hours for a group gateway; None (logged) without
+    the schedule's database."""
+    from assistant.schedule.routines import DiscussionHours, GroupRoutines
+
+    try:
+        store = open_schedule_store(settings)
+    except AssistantError as exc:
+        log.error("group routines unavailable: %s", type(exc).__name__)
+        return None
+    hours = DiscussionHours.parse(settings.discussion_hours) if settings.discussion_hours else None
+    return GroupRoutines(store, admins=settings.group_admins, hours=hours)
 
 
 def scratch_settings(settings: Settings, is_running: bool) -> Settings:
@@ -98,6 +153,7 @@ def build_engine(settings: Settings) -> Engine:
     desk; answering goes on without the desk when its database is unavailable."""
     from assistant.dialogue.engine import Engine
     from assistant.knowledge.build import load_retriever
+    from assistant.schedule.bulletin import Bulletin
 
     retriever = load_retriever(settings)
     try:
@@ -105,7 +161,14 @@ def build_engine(settings: Settings) -> Engine:
     except AssistantError as exc:
         log.error("ticket/handoff database unavailable, complaints are only acknowledged: %s", exc)
         desk = None
-    return Engine(retriever.kb, retriever, desk, sensitive_categories=settings.sensitive_categories)
+    try:
+        bulletin: Bulletin | None = Bulletin(open_schedule_store(settings), retriever.embedder,
+                                             min_score=settings.notice_min_score)
+    except AssistantError as exc:
+        log.error("schedule database unavailable, no answers from notices or the calendar: %s", type(exc).__name__)
+        bulletin = None
+    return Engine(retriever.kb, retriever, desk, sensitive_categories=settings.sensitive_categories,
+                  bulletin=bulletin)
 
 
 # -- the assistant (ask, chat, eval) ----------------------------------------------------------------
@@ -176,7 +239,8 @@ def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer:
     config = load_config()
     store = store_from_config(config, settings.root) if persistent_strikes else None
     outbox = residents_outbox(settings) if notices else None
-    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox)
+    routines = group_routines(settings) if notices else None
+    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox, routines=routines)
 
 
 def not_ready(text: str, sender: str) -> Reply:
