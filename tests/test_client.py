@@ -24,7 +24,8 @@ def test_parse_reads_texts_and_action_metadata() -> None:
                                          "ticket_id": None}},
     ])
     assert reply.route == "answer" and reply.replies == ["答案"] and reply.topic == "garbage"
-    assert reply.as_dict().keys() == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id"}
+    assert reply.as_dict().keys() == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id",
+                                      "answer_confidence"}
 
 
 def test_missing_metadata_means_the_action_server_failed(caplog: pytest.LogCaptureFixture) -> None:

@@ -133,12 +133,13 @@ class Reply:
     sources: list[dict[str, Any]] = field(default_factory=list)
     ticket_id: str | None = None
     latency_ms: float = 0.0
+    answer_confidence: float | None = None   # P(the entry answered is the right one); None: no entry answered
 
     def as_dict(self) -> dict[str, Any]:
-        """The stable JSON shape of `ask --json`."""
+        """The stable JSON shape of `ask --json` (fields are only ever added)."""
         return {"route": self.route, "intent": self.intent, "confidence": self.confidence, "topic": self.topic,
                 "replies": list(self.replies), "sources": [dict(s) for s in self.sources],
-                "ticket_id": self.ticket_id}
+                "ticket_id": self.ticket_id, "answer_confidence": self.answer_confidence}
 
 
 

@@ -172,4 +172,5 @@ def parse(messages: list[dict[str, Any]], sender: str = "") -> Reply:
     meta = metas[-1]
     return Reply(route=meta.get("route", "fallback"), replies=texts or [replies.SERVICE_DOWN],
                  intent=meta.get("intent"), confidence=meta.get("confidence"), topic=meta.get("topic"),
-                 sources=list(meta.get("sources") or []), ticket_id=meta.get("ticket_id"))
+                 sources=list(meta.get("sources") or []), ticket_id=meta.get("ticket_id"),
+                 answer_confidence=meta.get("answer_confidence"))

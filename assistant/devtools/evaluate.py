@@ -29,6 +29,7 @@ class Case:
     routes: tuple[str, ...]
     topics: tuple[str, ...] = ()
     line: int = 0
+    entries: tuple[str, ...] | None = None   # the entries that answer it; () for "none"; None: not checked
 
 
 @dataclass
@@ -101,11 +102,57 @@ class Report:
             "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 1),
                            "p95": round(float(np.percentile(lat, 95)), 1)},
             "calibration": calibration([(o.reply.confidence, o.route_ok) for o in out]),
+            **entry_metrics(out),
             "errors": [{"line": o.case.line, "text": o.case.text, "expected": list(o.case.routes),
                         "expected_topic": list(o.case.topics), "route": o.reply.route, "topic": o.reply.topic,
                         "intent": o.reply.intent}
                        for o in out if not o.route_ok or (o in with_topic and not o.topic_ok)],
         }
+
+
+def answered_entry(reply: Reply) -> str | None:
+    """The entry an answer gave: its first source (a garbage item answers for its category's entry)."""
+    if reply.route != "answer" or not reply.sources:
+        return None
+    src = reply.sources[0]
+    return str(src.get("entry") or src.get("id") or "") or None
+
+
+def entry_metrics(out: Sequence[Outcome]) -> dict[str, Any]:
+    """Entry-level correctness, for cases with `entry:`: top-1 accuracy over the answerable ones, wrong
+    among the answered (sure = one source; hedged = alternatives listed too), the answer confidence's
+    AUC (right vs wrong among the answered), and the unanswerable ones answered."""
+    answerable = [o for o in out if o.case.entries]
+    none = [o for o in out if o.case.entries == ()]
+    if not answerable and not none:
+        return {}
+    got = [(o, answered_entry(o.reply)) for o in answerable]
+    answered = [(o, e) for o, e in got if e is not None]
+    sure = [(o, e) for o, e in answered if len(o.reply.sources) == 1]
+    scored = [(float(o.reply.answer_confidence), e in (o.case.entries or ())) for o, e in answered
+              if o.reply.answer_confidence is not None]
+    return {"entry": {
+        "answerable": len(answerable),
+        "top1_accuracy": _ratio(sum(e in (o.case.entries or ()) for o, e in got), len(answerable)),
+        "answered": _ratio(len(answered), len(answerable)),
+        "wrong_when_answered": _ratio(sum(e not in (o.case.entries or ()) for o, e in answered), len(answered)),
+        "wrong_when_sure": _ratio(sum(e not in (o.case.entries or ()) for o, e in sure), len(sure)),
+        "answer_confidence_auc": _auc(scored),
+        "unanswerable": len(none),
+        "unanswerable_answered": _ratio(sum(answered_entry(o.reply) is not None for o in none), len(none)),
+        "errors": [{"line": o.case.line, "text": o.case.text, "expected": list(o.case.entries or ()), "got": e,
+                    "answer_confidence": o.reply.answer_confidence} for o, e in got
+                   if e not in (o.case.entries or ())],
+    }}
+
+
+def _auc(pairs: Sequence[tuple[float, bool]]) -> float | None:
+    pos = [c for c, ok in pairs if ok]
+    neg = [c for c, ok in pairs if not ok]
+    if not pos or not neg:
+        return None
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
 
 
 def _gold(o: Outcome) -> str:
@@ -133,8 +180,20 @@ def _case_list(data: Any, path: Path) -> list[Case]:
             raise DataError("each case needs a text", path=str(path), line=line, field="text")
         routes = _tuple(c.get("route"), ROUTES, "route", path, line)
         topics = _tuple(c["topic"], TOPICS, "topic", path, line) if c.get("topic") is not None else ()
-        cases.append(Case(c["text"], routes, topics, line))
+        cases.append(Case(c["text"], routes, topics, line, _entries(c.get("entry"), path, line)))
     return cases
+
+
+def _entries(value: Any, path: Path, line: int) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value == "none":
+        return ()
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v for v in items):
+        raise DataError("`entry` must be an entry id, a list of them or `none`", path=str(path), line=line,
+                        field="entry")
+    return tuple(items)
 
 
 def load_cases(path: str | Path) -> list[Case]:

@@ -40,6 +40,7 @@ _ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
+_PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
 
 
@@ -92,9 +93,11 @@ class Turn:
     followup: str | None = None                              # an action to run next (the complaint form)
     rated: bool = False                                      # this turn took the awaited satisfaction score
     confidence: float | None = None                          # the router's calibrated confidence in the route
+    answer_confidence: float | None = None                   # P(the entry answered is the right one)
 
     def meta(self) -> dict[str, Any]:
-        return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id}
+        return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id,
+                "answer_confidence": self.answer_confidence}
 
 
 def intent_topic(intent: str | None) -> str | None:
@@ -311,18 +314,53 @@ class Engine:
         top = result.top
         if top is None:
             return self.fallback(text, state, sender)
-        cal = self.retriever.calibration
-        if result.confidence >= cal.answer_at:
-            return self._entry_turn(top.entry, top.score)
-        if result.confidence >= cal.clarify_at:
+        cal, model = self.retriever.calibration, self.retriever.answer_model
+        conf = result.answer_confidence
+        if model is None or conf is None:      # no answer model fitted: the retrieval confidence alone
+            sure, related = result.confidence >= cal.answer_at, result.confidence >= cal.clarify_at
+        else:
+            sure, related = conf >= model.answer_at, conf >= model.related_at
+        if sure:
+            turn = self._entry_turn(top.entry, top.score)
+            self._other_part(turn, prepare(text), topic, top.entry)
+        elif model is not None and conf is not None and model.lacks(conf, result.unknown):
+            turn = self._not_in_guide(result, topic, state, text, sender)
+        elif related:
             turn = self._entry_turn(top.entry, top.score)
             others = result.hits[1:3]
             turn.replies.append(replies.RELATED.format(
                 options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
             turn.sources += [source_of(h.entry, h.score) for h in others]
             turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
-            return turn
-        return self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
+        else:
+            turn = self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
+        turn.answer_confidence = None if conf is None else round(conf, 4)
+        return turn
+
+    def _other_part(self, turn: Turn, clean: str, topic: str | None, answered: Entry) -> None:
+        """A two-part question ("能按年交吗，有没有折扣") whose other part another entry answers surely:
+        that entry's answer follows, named by the part it answers."""
+        model = self.retriever.answer_model
+        parts = [p for p in _PARTS.split(clean) if len(p.strip()) >= 4]
+        if model is None or len(parts) < 2 or len(parts) > 4:
+            return
+        for part in parts:
+            res = self.retriever.search(part, topic=topic, k=3)
+            if res.top is None or res.top.entry.id == answered.id or res.answer_confidence is None:
+                continue
+            if res.answer_confidence >= model.answer_at and complaint.is_question(part):
+                extra = self._entry_turn(res.top.entry, res.top.score)
+                turn.replies.append(replies.ALSO.format(part=part.strip()) + extra.replies[0])
+                turn.sources += extra.sources
+                return
+
+    def _not_in_guide(self, result: Result, topic: str | None, state: State, text: str, sender: str) -> Turn:
+        options = result.hits[:3]
+        lines = "\n".join(f"{i + 1}. {h.entry.title}" for i, h in enumerate(options))
+        turn = Turn("fallback", [replies.NOT_IN_GUIDE.format(options=lines)], topic=topic,
+                    sources=[source_of(h.entry, h.score) for h in options],
+                    state=State(pending=[h.entry.id for h in options]))
+        return self._miss(turn, state, text, sender)
 
     # -- routes ---------------------------------------------------------------------------------
     def answer(self, text: str, intent: str | None, state: State, sender: str = "") -> Turn:
@@ -522,6 +560,7 @@ class Engine:
             text += replies.ITEM_NOTE.format(note=item.note)
         cite = replies.SOURCE.format(title=table.title, topic_name=TOPIC_NAMES[table.topic], id=table.id,
                                      updated=table.updated)
-        source = {"id": f"{table.id}#{item.name}", "title": table.title, "topic": table.topic, "score": 1.0}
+        source = {"id": f"{table.id}#{item.name}", "title": table.title, "topic": table.topic, "score": 1.0,
+                  "entry": info.get("entry")}
         return Turn("answer", [f"{text}\n{cite}"], topic=table.topic, sources=[source])
 

@@ -14,6 +14,7 @@ from assistant.knowledge.calibrate import calibrate
 from assistant.knowledge.embedding import Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from assistant.knowledge.index import build as build_index
 from assistant.knowledge.kb import load as load_kb
+from assistant.knowledge.rerank import DEFAULT_PATH, AnswerModel
 from assistant.knowledge.retrieval import Calibration, Retriever
 from assistant.settings import Settings
 
@@ -72,4 +73,4 @@ def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: b
         calibration.save(cal_path)
         stamp.write_text(fp)
         log.info("calibration refitted: %s", calibration.report)
-    return Retriever(kb, index, embedder, calibration=calibration)
+    return Retriever(kb, index, embedder, calibration=calibration, answer_model=AnswerModel.load(DEFAULT_PATH))

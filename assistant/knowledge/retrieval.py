@@ -14,6 +14,7 @@ import numpy as np
 from assistant.knowledge.embedding import Embedder
 from assistant.knowledge.index import DenseIndex
 from assistant.knowledge.kb import Entry, Item, ItemTable, KnowledgeBase
+from assistant.knowledge.rerank import CANDIDATES, AnswerModel, TermStats, answer_features, bigrams, candidate_features
 from assistant.text.normalize import clip, prepare, strip_emoji
 from assistant.text.segment import Segmenter, default_segmenter
 
@@ -66,13 +67,29 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    prob: float | None = None   # the reranker's P(this entry is the right one)
+
+
+@dataclass
+class Query:
+    """One query's scores against every entry, and its terms."""
+
+    text: str
+    dense: np.ndarray       # max over the entry's questions and its answer (shifted)
+    dense_q: np.ndarray     # best cosine to the entry's title and questions
+    dense_p: np.ndarray     # cosine to the entry's answer
+    lexical: np.ndarray     # BM25
+    terms: list[str]
+    grams: set[str]
 
 
 @dataclass
 class Result:
     hits: list[Hit]
-    confidence: float
+    confidence: float       # P(an entry of the knowledge base answers this at all), from fused scores
     features: list[float]
+    answer_confidence: float | None = None   # P(the top hit is the right entry), after reranking
+    unknown: float = 0.0    # the share of the query's words no entry contains
 
     @property
     def top(self) -> Hit | None:
@@ -104,7 +121,8 @@ class ItemMatcher:
 
 class Retriever:
     def __init__(self, kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, *,
-                 segmenter: Segmenter | None = None, calibration: Calibration | None = None) -> None:
+                 segmenter: Segmenter | None = None, calibration: Calibration | None = None,
+                 answer_model: AnswerModel | None = None) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
@@ -120,14 +138,19 @@ class Retriever:
                   for e in self.entries]
         self.bm25 = bm25s.BM25()
         self.bm25.index(corpus, show_progress=False)
+        heads = [" ".join((e.title, *e.questions, *e.tags)) for e in self.entries]
+        bodies = [kb.render(e.answer) for e in self.entries]
+        self.stats = TermStats.build([self.seg.terms(t) for t in heads], [self.seg.terms(b) for b in bodies],
+                                     heads, bodies)
+        self.answer_model = answer_model
         self.items = ItemMatcher(kb.items)
 
     @property
     def params(self) -> FusionParams:
         return self.calibration.params
 
-    def raw_scores(self, query: str, qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per-entry (dense cosine, BM25 score)."""
+    def query(self, query: str, qvec: np.ndarray | None = None) -> Query:
+        """Per-entry dense and BM25 scores of a query, with its terms."""
         # Long stories: keep the start and the end, where the question is (and e5 stays fast).
         text = clip(strip_emoji(prepare(query)) or query, QUERY_CHARS)
         if qvec is None:
@@ -135,12 +158,19 @@ class Retriever:
         scores, rows = self.index.search(qvec, len(self.index.docs))
         doc_scores = np.full(len(self.index.docs), -1.0, dtype=np.float32)
         doc_scores[rows[rows >= 0]] = scores[rows >= 0]
-        doc_scores = np.where(self._doc_is_answer, doc_scores + self.params.answer_shift, doc_scores)
-        dense = np.full(len(self.entries), -1.0, dtype=np.float32)
-        np.maximum.at(dense, self._doc_entry, doc_scores)
+        dense_q = np.full(len(self.entries), -1.0, dtype=np.float32)
+        dense_p = np.full(len(self.entries), -1.0, dtype=np.float32)
+        np.maximum.at(dense_q, self._doc_entry[~self._doc_is_answer], doc_scores[~self._doc_is_answer])
+        np.maximum.at(dense_p, self._doc_entry[self._doc_is_answer], doc_scores[self._doc_is_answer])
+        dense = np.maximum(dense_q, dense_p + self.params.answer_shift)
         terms = self.seg.terms(text)
         lexical = self.bm25.get_scores(terms) if terms else np.zeros(len(self.entries))
-        return dense, np.asarray(lexical, dtype=np.float32)
+        return Query(text, dense, dense_q, dense_p, np.asarray(lexical, dtype=np.float32), terms, bigrams(text))
+
+    def raw_scores(self, query: str, qvec: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-entry (dense cosine, BM25 score)."""
+        q = self.query(query, qvec)
+        return q.dense, q.lexical
 
     def fuse(self, dense: np.ndarray, lexical: np.ndarray, topic: str | None, mode: str = "hybrid",
              params: FusionParams | None = None) -> np.ndarray:
@@ -172,16 +202,43 @@ class Retriever:
     def search(self, query: str, topic: str | None = None, k: int = 3, mode: str = "hybrid") -> Result:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        dense, lexical = self.raw_scores(query)
-        return self.rank(dense, lexical, topic, k, mode)
+        q = self.query(query)
+        return self.rank(q.dense, q.lexical, topic, k, mode, query=q)
 
     def rank(self, dense: np.ndarray, lexical: np.ndarray, topic: str | None, k: int = 3,
              mode: str = "hybrid", params: FusionParams | None = None,
-             exclude: np.ndarray | None = None) -> Result:
+             exclude: np.ndarray | None = None, query: Query | None = None) -> Result:
         fused = self.fuse(dense, lexical, topic, mode, params)
         if exclude is not None:
             fused = np.where(exclude, -9.0, fused)
-        order = np.argsort(-fused)[:k]
-        hits = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
         feats = self.features(fused, dense, lexical)
-        return Result(hits, self.calibration.probability(feats), feats)
+        model = self.answer_model
+        if query is None or model is None or mode != "hybrid":
+            order = np.argsort(-fused)[:k]
+            hits = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+            return Result(hits, self.calibration.probability(feats), feats)
+        rows, probs = self.rerank(query, fused, topic, model, exclude)
+        hits = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(p))
+                for i, p in zip(rows[:k], probs[:k], strict=True)]
+        unknown = self.stats.unknown(query.terms)
+        qfeats = answer_features(probs, unknown, self.stats.unknown_bigrams(query.grams), float(fused.max()),
+                                 len(query.text))
+        return Result(hits, self.calibration.probability(feats), feats, model.confidence(qfeats), unknown)
+
+    def candidates(self, query: Query, fused: np.ndarray, topic: str | None,
+                   exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(entry rows, their reranking features): the best ``CANDIDATES`` by fused score."""
+        order = np.argsort(-fused)[:CANDIDATES]
+        if exclude is not None:
+            order = order[~exclude[order]]
+        match = np.zeros(len(self.entries)) if topic is None else np.where(self._topics == topic, 1.0, -1.0)
+        return order, candidate_features(order, query.dense_q, query.dense_p, query.lexical, fused, match,
+                                         self.stats, query.terms, query.grams)
+
+    def rerank(self, query: Query, fused: np.ndarray, topic: str | None, model: AnswerModel,
+               exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate rows ordered by the reranker, with its probabilities."""
+        rows, cf = self.candidates(query, fused, topic, exclude)
+        probs = model.score(cf)
+        order = np.argsort(-probs, kind="stable")
+        return rows[order], probs[order]
