@@ -184,10 +184,9 @@ def wecom_notifiers(settings: Settings) -> list[Notifier]:
         out.append(RobotNotifier(settings.wecom_robot_key.get_secret_value(), url=settings.wecom_robot_url,
                                  console_url=settings.console_url))
     if settings.wecom_corp_id and settings.wecom_secret is not None and settings.wecom_agent_id is not None:
+        from assistant.channels.wecom.admin import wecom_ids
         from assistant.channels.wecom.api import TokenCache, WeComAPI
         from assistant.desk.handoff.roster import load_roster
-
-        from assistant.channels.wecom.admin import wecom_ids
 
         api = WeComAPI(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
                        cache=TokenCache(settings.wecom_dir / "token.json"), base_url=settings.wecom_base_url)

@@ -139,7 +139,8 @@ class WeComAdapter:
                     calls.append({"api": "webhook/send", "chatid": m.conversation_id, "msgtype": "text",
                                   "text": {"content": part, "mentioned_list": [m.at] if m.at else []}})
         for a in result.actions:        # no bot may do these in WeCom: the admins are asked to
+            what = ACTION_NAMES.get(a.action, a.action)
             calls.append({"api": "webhook/send", "chatid": self.admins_chat, "msgtype": "text", "text": {
-                "content": f"请管理员在群 {a.conversation_id} 对 {a.target} 执行：{ACTION_NAMES.get(a.action, a.action)}"
-                           f"（规则 {a.reason}）", "mentioned_list": []}})
+                "content": f"请管理员在群 {a.conversation_id} 对 {a.target} 执行：{what}（规则 {a.reason}）",
+                "mentioned_list": []}})
         return calls

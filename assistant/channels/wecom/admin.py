@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from assistant.channels.wecom.errors import WeComError
 
 if TYPE_CHECKING:
-    from assistant.channels.wecom.api import WeComAPI
     from assistant.desk.desk import Desk
 
 log = logging.getLogger(__name__)

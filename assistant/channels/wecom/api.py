@@ -173,7 +173,8 @@ class WeComAPI:
 
     # -- 微信客服 ----------------------------------------------------------------------------------
 
-    def kf_sync_msg(self, *, cursor: str, open_kfid: str, token: str | None = None, limit: int = 1000) -> dict[str, Any]:
+    def kf_sync_msg(self, *, cursor: str, open_kfid: str, token: str | None = None,
+                    limit: int = 1000) -> dict[str, Any]:
         body: dict[str, Any] = {"cursor": cursor, "open_kfid": open_kfid, "limit": limit}
         if token:
             body["token"] = token
@@ -212,7 +213,9 @@ class WeComAPI:
 
 def chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
     """``text`` in pieces WeCom accepts (at most ``limit`` UTF-8 bytes each, cut between characters)."""
-    out, cur, size = [], [], 0
+    out: list[str] = []
+    cur: list[str] = []
+    size = 0
     for ch in text:
         n = len(ch.encode("utf-8", "replace"))
         if size + n > limit and cur:

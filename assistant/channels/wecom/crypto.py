@@ -48,8 +48,9 @@ def check_aes_key(key: str) -> None:
 
 def parse_xml(text: str | bytes, what: str = "body") -> dict[str, Any]:
     """The ``<xml>`` document as a flat dict of its elements (text values); nested ones as dicts."""
-    import xmltodict
     from xml.parsers.expat import ExpatError
+
+    import xmltodict
 
     try:
         data = xmltodict.parse(text, disable_entities=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, String, create_engine, delete, event, select, update
 from sqlalchemy.engine import Engine, make_url
@@ -60,7 +61,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA journal_mode = WAL")
