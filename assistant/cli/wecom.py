@@ -78,7 +78,7 @@ def accounts(settings: Settings) -> tuple[str, ...]:
 
 def build_channel(settings: Settings, residents: Any = None) -> WeComChannel:
     """The channel the command serves; the gateway's answerer is set by the caller."""
-    from assistant.channels.wecom.admin import AdminCommands
+    from assistant.channels.wecom.admin import AdminCommands, wecom_id
     from assistant.channels.wecom.api import TokenCache, WeComAPI
     from assistant.channels.wecom.crypto import Callbacks
     from assistant.channels.wecom.kf import KfService
@@ -98,8 +98,8 @@ def build_channel(settings: Settings, residents: Any = None) -> WeComChannel:
 
     def servicer() -> tuple[str, str] | None:
         admin = roster.handler(datetime.now(UTC))
-        uid = str(admin.contacts.get("wecom") or "").strip()
-        return (admin.id, uid) if uid and "{{" not in uid else None
+        uid = wecom_id(admin)
+        return (admin.id, uid) if uid else None
 
     kf = KfService(api, store, gateway, handoffs=open_handoffs(settings.desk_url), servicer=servicer)
     def reply(userid: str, text: str) -> None:

@@ -2,18 +2,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 import httpx
+import pytest
 
 from assistant.channels import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server, verify
-from assistant.channels.telegram import TelegramAdapter
 from assistant.channels.client import Reply
 from assistant.channels.gateway import Gateway
+from assistant.channels.telegram import TelegramAdapter
 from assistant.moderation import ModerationConfig, Moderator, load_config
 
 SECRET = "test-secret"

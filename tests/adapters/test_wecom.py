@@ -451,3 +451,15 @@ def test_robot_and_app_notifiers(wc: FakeWeCom, api: WeComAPI, roster_file: Path
     sent = wc.app_sent[-1]
     assert sent["touser"] == "wang.wecom" and "接单 H-20261201-0001" in sent["text"]["content"]
     assert "13912345678" not in sent["text"]["content"] and "https://desk.example/console" in sent["text"]["content"]
+
+
+def test_outbox_notices_are_sent_without_waiting_for_a_message(wc: FakeWeCom, api: WeComAPI, store: WeComStore,
+                                                               tmp_path: Path) -> None:
+    from assistant.desk.notices import open_outbox
+
+    outbox = open_outbox(f"sqlite:///{tmp_path / 'desk.db'}")
+    outbox.add(conversation_key("wm-u1"), ["请为本次服务打分（1-5 分）"])
+    wc.account(KF)
+    kf = KfService(api, store, Gateway(Moderator(), FakeAnswerer(), outbox=outbox))
+    assert kf.deliver_notices(KF) == 1 and kf.deliver_notices(KF) == 0
+    assert wc.sent_to("wm-u1") == ["请为本次服务打分（1-5 分）"]

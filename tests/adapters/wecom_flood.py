@@ -130,8 +130,8 @@ def flood(rasa_port: int, action_port: int, desk_url: str, *, n: int = 500, dup:
     fake = FakeWeCom().start()
     fake.account(KF)
     scratch = Path(tempfile.mkdtemp(prefix="wecom-flood-"))
-    adapter = Adapter(child_env(rasa_port, action_port, desk_url, fake, _free_port(), scratch), 0, scratch / "adapter.log")
-    adapter.port = int(adapter.env["ASSISTANT_WECOM_PORT"])
+    port = _free_port()
+    adapter = Adapter(child_env(rasa_port, action_port, desk_url, fake, port, scratch), port, scratch / "adapter.log")
     sender = CallbackSender()
     kinds = ["bad" if r < bad else "dup" if r < bad + dup else "new" for r in (rng.random() for _ in range(n))]
     kinds[0] = "new"
@@ -205,7 +205,8 @@ def flood(rasa_port: int, action_port: int, desk_url: str, *, n: int = 500, dup:
             "forged_sent": kinds.count("bad"), "statuses": dict(sorted(statuses.items())),
             "answered_exactly_once": len(first) - len(doubled), "lost": len(lost), "doubled": len(doubled),
             "replies_sent": len(sent), "resends_refused_after_restart": refused.get(DUPLICATE_MSGID, 0),
-            "killed_at_callback": kill_index, "restart_s": round(restart_s, 2), "first_start_s": round(first_start, 2),
+            "killed_at_callback": kill_index, "restart_s": round(restart_s, 2),
+            "first_start_s": round(first_start, 2),
             "callback_p50_ms": pct(0.5), "callback_p95_ms": pct(0.95), "callback_max_ms": pct(1.0),
             "posting_s": round(posted_s, 1), "drained_s": round(drained_s, 1), "log_lines": log_text.count("\n"),
             "message_texts_in_log": texts_logged, "log": str(adapter.log)}
@@ -230,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", type=int, default=500)
     p.add_argument("--dup", type=float, default=0.10)
     p.add_argument("--bad", type=float, default=0.05)
-    p.add_argument("--kill-at", type=float, default=0.4, help="fraction of the callbacks after which kill -9 (-1: none)")
+    p.add_argument("--kill-at", type=float, default=0.4,
+                   help="fraction of the callbacks after which kill -9 (-1: none)")
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)

@@ -44,14 +44,17 @@ def parse_command(text: str) -> tuple[str, str | None, str] | None:
     return ("帮助" if verb == "help" else verb), ident, rest.strip()
 
 
+def wecom_id(admin: Any) -> str | None:
+    """The admin's WeCom user id (the roster's ``contacts.wecom``); None for a placeholder."""
+    uid = str((getattr(admin, "contacts", None) or {}).get("wecom") or "").strip()
+    if not uid or "{{" in uid or "placeholder" in uid.lower() or "占位" in uid:
+        return None
+    return uid
+
+
 def wecom_ids(admins: Iterable[Any]) -> dict[str, str]:
     """WeCom user id -> roster admin id, from the roster's ``contacts.wecom`` (placeholders skipped)."""
-    out: dict[str, str] = {}
-    for a in admins:
-        uid = str((getattr(a, "contacts", None) or {}).get("wecom") or "").strip()
-        if uid and "{{" not in uid:
-            out[uid] = a.id
-    return out
+    return {uid: a.id for a in admins if (uid := wecom_id(a)) is not None}
 
 
 class AdminCommands:

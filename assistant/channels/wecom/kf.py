@@ -208,6 +208,21 @@ class KfService:
         self.handoffs.take(handoff.id, admin_id)
         log.info("wecom kf handoff %s: session of user=%s transferred to admin=%s", handoff.id, user, admin_id)
 
+    def deliver_notices(self, open_kfid: str) -> int:
+        """Send the outbox's notices for WeCom residents now (the satisfaction question after a ticket
+        was resolved, a handoff nobody took), instead of with their next reply; how many were sent.
+        WeCom refuses them more than 48 hours after the resident's last message (logged)."""
+        sent = 0
+        for m in self.gateway.deliver_notices(PLATFORM):
+            user = m.private_to or m.conversation_id
+            try:
+                for part in chunks(m.text):
+                    self.api.kf_send_text(user, open_kfid, part)
+                sent += 1
+            except WeComError as exc:
+                log.warning("wecom kf notice to user=%s not sent: errcode %s", user, exc.errcode)
+        return sent
+
     def _event(self, open_kfid: str, msgid: str, ev: dict[str, Any]) -> None:
         kind = ev.get("event_type")
         user = str(ev.get("external_userid") or "")

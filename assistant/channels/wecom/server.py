@@ -56,10 +56,11 @@ class WeComChannel:
 
     def __init__(self, callbacks: Callbacks, store: WeComStore, kf: KfService | None = None,
                  admin: AdminCommands | None = None, *, accounts: tuple[str, ...] = (),
-                 admin_agent: int | None = None) -> None:
+                 admin_agent: int | None = None, notice_every: float = 10.0) -> None:
         self.callbacks, self.store, self.kf, self.admin = callbacks, store, kf, admin
         self.accounts = accounts
         self.admin_agent = admin_agent
+        self.notice_every = notice_every
         self._kf_jobs: queue.Queue[Any] = queue.Queue()
         self._admin_jobs: queue.Queue[Any] = queue.Queue()
         self._pending: dict[str, str | None] = {}        # account -> newest callback token, sync not started
@@ -97,9 +98,24 @@ class WeComChannel:
         if not queued:
             self._kf_jobs.put(account)
 
+    def _notices(self) -> None:
+        accounts = sorted(set(self.accounts) | set(self.store.accounts()))
+        if self.kf is None or not accounts:
+            return
+        try:
+            n = self.kf.deliver_notices(accounts[0])
+            if n:
+                log.info("wecom kf %d notice(s) delivered", n)
+        except Exception:
+            log.exception("wecom kf notices failed")
+
     def _kf_loop(self) -> None:
         while True:
-            account = self._kf_jobs.get()
+            try:
+                account = self._kf_jobs.get(timeout=self.notice_every)
+            except queue.Empty:
+                self._notices()             # while no callback comes: the outbox's notices
+                continue
             try:
                 if account is _STOP:
                     return
