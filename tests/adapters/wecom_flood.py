@@ -222,7 +222,8 @@ def format_figures(r: dict[str, Any]) -> str:
                  f"{r['resends_refused_after_restart']}")
     lines.append(f"  callback latency p50 {r['callback_p50_ms']} ms, p95 {r['callback_p95_ms']} ms, max "
                  f"{r['callback_max_ms']} ms; posted in {r['posting_s']} s, all answered after {r['drained_s']} s")
-    lines.append(f"  adapter log (-v): {r['log_lines']} lines, resident message texts in it: {r['message_texts_in_log']}")
+    lines.append(f"  adapter log (-v): {r['log_lines']} lines, resident message texts in it: "
+                 f"{r['message_texts_in_log']}")
     return "\n".join(lines)
 
 
