@@ -463,3 +463,15 @@ def test_outbox_notices_are_sent_without_waiting_for_a_message(wc: FakeWeCom, ap
     kf = KfService(api, store, Gateway(Moderator(), FakeAnswerer(), outbox=outbox))
     assert kf.deliver_notices(KF) == 1 and kf.deliver_notices(KF) == 0
     assert wc.sent_to("wm-u1") == ["请为本次服务打分（1-5 分）"]
+
+
+def test_wecom_down_while_answering_keeps_the_page(wc: FakeWeCom, api: WeComAPI, store: WeComStore) -> None:
+    """kf/send_msg failing past the retries: the page is read again later and nothing is lost."""
+    for i in range(3):
+        wc.push_text(KF, f"wm-u{i}", f"q{i}")
+    kf = make_kf(api, store, FakeAnswerer(), workers=1)
+    wc.fail("kf/send_msg", -1, times=api.attempts + 1)       # the first reply fails every attempt
+    kf.sync(KF)
+    assert KF in kf.behind and store.cursor(KF) == ""
+    assert kf.sync(KF) >= 1 and KF not in kf.behind and store.cursor(KF) == "c3"
+    assert sorted(b["touser"] for b in wc.kf_sent) == ["wm-u0", "wm-u1", "wm-u2"]

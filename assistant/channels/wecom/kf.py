@@ -87,6 +87,7 @@ class KfService:
         self.workers = max(1, workers)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self.behind: set[str] = set()   # accounts whose last sync stopped on a passing failure
         self.handled = 0            # messages answered or acted on by this process
 
     def _lock(self, open_kfid: str) -> threading.Lock:
@@ -100,10 +101,16 @@ class KfService:
         count = 0
         with self._lock(open_kfid):
             cursor = self.store.cursor(open_kfid)
+            self.behind.discard(open_kfid)
             while True:
                 page = self.api.kf_sync_msg(cursor=cursor, open_kfid=open_kfid, token=token)
                 msgs = [m for m in page.get("msg_list") or [] if isinstance(m, dict)]
-                count += self._handle_page(open_kfid, msgs)
+                n, failed = self._handle_page(open_kfid, msgs)
+                count += n
+                if failed:       # WeCom unreachable or busy past the retries: this page again later
+                    self.behind.add(open_kfid)
+                    log.warning("wecom kf account=%s: page kept for a later sync (replies failed)", open_kfid)
+                    break
                 nxt = page.get("next_cursor")
                 if isinstance(nxt, str) and nxt and nxt != cursor:
                     cursor = nxt
@@ -112,24 +119,36 @@ class KfService:
                     break
         return count
 
-    def _handle_page(self, open_kfid: str, msgs: list[dict[str, Any]]) -> int:
+    def _handle_page(self, open_kfid: str, msgs: list[dict[str, Any]]) -> tuple[int, bool]:
+        """(messages handled, whether one failed for a passing reason: the page must be read again)."""
         by_user: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         for m in msgs:
             by_user.setdefault(str(m.get("external_userid") or m.get("event", {}).get("external_userid") or "-"),
                                []).append(m)
         if len(by_user) <= 1 or self.workers == 1:
-            return sum(self._handle_all(open_kfid, group) for group in by_user.values())
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(by_user)), thread_name_prefix="wecom-kf") as pool:
-            return sum(pool.map(lambda g: self._handle_all(open_kfid, g), list(by_user.values())))
+            results = [self._handle_all(open_kfid, group) for group in by_user.values()]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(by_user)),
+                                    thread_name_prefix="wecom-kf") as pool:
+                results = list(pool.map(lambda g: self._handle_all(open_kfid, g), list(by_user.values())))
+        return sum(n for n, _ in results), any(f for _, f in results)
 
-    def _handle_all(self, open_kfid: str, msgs: list[dict[str, Any]]) -> int:
+    def _handle_all(self, open_kfid: str, msgs: list[dict[str, Any]]) -> tuple[int, bool]:
+        """One resident's messages in order; stops at a passing failure (the rest wait, in order)."""
         n = 0
         for m in msgs:
             try:
                 n += self.handle(open_kfid, m)
+            except WeComError as exc:
+                if exc.retryable:
+                    log.warning("wecom kf message=%s: WeCom failed (errcode %s), kept for later", m.get("msgid"),
+                                exc.errcode)
+                    return n, True
+                log.error("wecom kf message=%s not answered: errcode %s %s", m.get("msgid"), exc.errcode,
+                          exc.errmsg[:80])
             except Exception:
                 log.exception("wecom kf message=%s not handled", m.get("msgid"))
-        return n
+        return n, False
 
     # -- one message -----------------------------------------------------------------------------
 

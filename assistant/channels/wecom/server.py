@@ -114,7 +114,9 @@ class WeComChannel:
             try:
                 account = self._kf_jobs.get(timeout=self.notice_every)
             except queue.Empty:
-                self._notices()             # while no callback comes: the outbox's notices
+                self._notices()             # while no callback comes: the outbox's notices …
+                for behind in sorted(self.kf.behind if self.kf is not None else ()):
+                    self.want_sync(behind, None)        # … and pages a failure left for later
                 continue
             try:
                 if account is _STOP:
