@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     wecom_corp_id: str | None = Field(None, validation_alias="ASSISTANT_WECOM_CORP_ID")
     wecom_agent_id: int | None = Field(None, validation_alias="ASSISTANT_WECOM_AGENT_ID")
     wecom_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_SECRET")
+    wecom_kf_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_KF_SECRET")
     wecom_token: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_TOKEN")
     wecom_aes_key: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_AES_KEY")
     wecom_open_kfid: str | None = Field(None, validation_alias="ASSISTANT_WECOM_OPEN_KFID")

@@ -92,6 +92,10 @@ def build_channel(settings: Settings, residents: Any = None) -> WeComChannel:
     agent = settings.wecom_agent_id
     api = WeComAPI(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
                    cache=TokenCache(settings.wecom_dir / "token.json"), base_url=settings.wecom_base_url)
+    # 微信客服 with its own Secret (微信客服 → API), else through the app named 可调用接口的应用
+    kf_api = api if settings.wecom_kf_secret is None else WeComAPI(
+        settings.wecom_corp_id, settings.wecom_kf_secret.get_secret_value(),
+        cache=TokenCache(settings.wecom_dir / "token-kf.json"), base_url=settings.wecom_base_url)
     store = WeComStore(settings.desk_url)
     roster = load_roster(settings.handoff_roster)
     gateway = group_gateway(settings, residents_roster(settings, residents))
@@ -101,11 +105,17 @@ def build_channel(settings: Settings, residents: Any = None) -> WeComChannel:
         uid = wecom_id(admin)
         return (admin.id, uid) if uid else None
 
-    kf = KfService(api, store, gateway, handoffs=open_handoffs(settings.desk_url), servicer=servicer)
+    kf = KfService(kf_api, store, gateway, handoffs=open_handoffs(settings.desk_url), servicer=servicer)
     def reply(userid: str, text: str) -> None:
         api.send_app_text(agent, [userid], text)
 
-    admin = AdminCommands(lambda: open_desk(settings), reply)
+    kf_accounts = accounts(settings)
+
+    def released(conversation_id: str) -> None:
+        for account in kf_accounts or tuple(store.accounts()):
+            kf.end_conversation(conversation_id, account)
+
+    admin = AdminCommands(lambda: open_desk(settings), reply, released)
     callbacks = Callbacks(settings.wecom_token.get_secret_value(), settings.wecom_aes_key.get_secret_value(),
                           settings.wecom_corp_id)
     return WeComChannel(callbacks, store, kf, admin, accounts=accounts(settings), admin_agent=agent)

@@ -10,7 +10,8 @@ sender that encrypts with the real crypto (wechatpy's WeChatCrypto).
 Endpoints (exactly those the adapter uses), with WeCom's JSON shapes and errcodes:
 ``gettoken`` (tokens expire after ``token_ttl`` s: 42001 afterwards, 40014 for unknown ones;
 40001 for a wrong secret), ``kf/sync_msg`` (cursor + has_more, ``limit``), ``kf/send_msg`` (a
-``msgid`` already used on the account is refused, 95001 here), ``kf/send_msg_on_event`` (each code
+``msgid`` already used on the account is refused, 95001 here; so is a send while a person holds the
+session or it ended, states 2-4; ``service_state/trans`` follows WeCom's transition table), ``kf/send_msg_on_event`` (each code
 once), ``kf/service_state/get`` and ``/trans``, ``message/send`` (invaliduser for unknown members),
 ``webhook/send`` (the group robot, by key). ``fail(api, errcode, times)`` makes the next calls of
 ``api`` answer an errcode (45009 rate limit, -1 busy …) before working again.
@@ -38,6 +39,8 @@ TOKEN = "JinShanToken2026"
 AES_KEY = base64.b64encode(b"jinshan-yihao-test-aes-key-32byt").decode().rstrip("=")
 ROBOT_KEY = "robot-key-0001"
 DUPLICATE_MSGID = 95001
+TRANSITIONS = {0: (1, 2, 3, 4), 1: (1, 2, 3, 4), 2: (2, 3, 4), 3: (3, 4), 4: ()}   # WeCom's table
+NOT_ALLOWED = 95018           # the session is waiting for or held by a person: the API may not send
 MEMBERS = frozenset({"wang.wecom", "li.wecom"})
 
 
@@ -137,7 +140,11 @@ class FakeWeCom:
     def _push(self, open_kfid: str, msg: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             msg = {"msgid": self._next_id("MSG"), "open_kfid": open_kfid, "send_time": int(time.time()), **msg}
-            self.account(open_kfid).messages.append(msg)
+            acc = self.account(open_kfid)
+            acc.messages.append(msg)
+            user = msg.get("external_userid")
+            if msg.get("origin") == 3 and user and acc.states.get(user, (0, None))[0] == 4:
+                acc.states[user] = (0, None)            # an ended session starts again: 未处理
             return msg
 
     def fail(self, api: str, errcode: int, times: int = 1) -> None:
@@ -239,6 +246,8 @@ class FakeWeCom:
             return {"errcode": 44004, "errmsg": "empty content"}
         if len(body["text"]["content"].encode()) > 2048:
             return {"errcode": 45002, "errmsg": "content size out of limit"}
+        if acc.states.get(str(body.get("touser")), (0, None))[0] in (2, 3, 4):
+            return {"errcode": NOT_ALLOWED, "errmsg": "session state does not allow sending via API"}
         msgid = body.get("msgid") or self._next_id("OUT")
         if msgid in acc.sent_ids:
             return {"errcode": DUPLICATE_MSGID, "errmsg": "msgid already used"}
@@ -268,6 +277,9 @@ class FakeWeCom:
         servicer = body.get("servicer_userid")
         if state not in (0, 1, 2, 3, 4):
             return {"errcode": 95014, "errmsg": "invalid service_state"}
+        now = acc.states.get(str(body.get("external_userid")), (0, None))[0]
+        if state not in TRANSITIONS[now]:
+            return {"errcode": 95016, "errmsg": f"service_state {now} cannot change to {state}"}
         if state == 3 and servicer not in MEMBERS:
             return {"errcode": 95014, "errmsg": "invalid servicer_userid"}
         acc.states[str(body.get("external_userid"))] = (state, servicer)

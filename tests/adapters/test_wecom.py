@@ -475,3 +475,53 @@ def test_wecom_down_while_answering_keeps_the_page(wc: FakeWeCom, api: WeComAPI,
     assert KF in kf.behind and store.cursor(KF) == ""
     assert kf.sync(KF) >= 1 and KF not in kf.behind and store.cursor(KF) == "c3"
     assert sorted(b["touser"] for b in wc.kf_sent) == ["wm-u0", "wm-u1", "wm-u2"]
+
+
+def test_handoff_released_in_the_desk_takes_the_session_back(wc: FakeWeCom, api: WeComAPI, store: WeComStore,
+                                                             tmp_path: Path) -> None:
+    """An admin gives the conversation back in the console while WeCom still has the session with them:
+    WeCom has no way back but ending it, so the next message ends it and the one after is answered."""
+    from assistant.desk.handoff import open_handoffs
+
+    handoffs = open_handoffs(f"sqlite:///{tmp_path / 'desk.db'}")
+    answerer = HandoffAnswerer(handoffs)
+    kf = make_kf(api, store, answerer, handoffs=handoffs)
+    wc.push_text(KF, "wm-u1", "转人工")
+    kf.sync(KF)
+    h = handoffs.open_for(conversation_key("wm-u1"))
+    handoffs.release(h.id, "wang")                       # in the console
+    answerer.route = "answer"
+    kf.gateway.answerer = FakeAnswerer()
+    wc.push_text(KF, "wm-u1", "在吗")
+    kf.sync(KF)
+    assert wc.state(KF, "wm-u1") == (4, None)
+    wc.push_text(KF, "wm-u1", "垃圾几点扔")
+    kf.sync(KF)
+    assert wc.sent_to("wm-u1")[-1] == "答：垃圾几点扔" and len(wc.sent_to("wm-u1")) == 2
+    handoffs.dispose()
+
+
+def test_given_back_in_the_app_ends_the_wecom_session(wc: FakeWeCom, api: WeComAPI, store: WeComStore,
+                                                      tmp_path: Path, roster_file: Path) -> None:
+    from assistant.desk.desk import Desk
+    from assistant.desk.handoff import LogNotifier, load_roster, open_handoffs
+    from assistant.desk.tickets.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    handoffs = open_handoffs(url)
+    kf = make_kf(api, store, HandoffAnswerer(handoffs), handoffs=handoffs)
+    wc.push_text(KF, "wm-u1", "转人工")
+    kf.sync(KF)
+    h = handoffs.open_for(conversation_key("wm-u1"))
+    assert wc.state(KF, "wm-u1")[0] == 3
+
+    def desk() -> Desk:
+        return Desk(open_store(url), open_handoffs(url), load_roster(roster_file), LogNotifier())
+
+    answers: list[str] = []
+    admin = AdminCommands(desk, lambda uid, text: answers.append(text),
+                          lambda conv: kf.end_conversation(conv, KF))
+    admin.handle("wang.wecom", f"交还 {h.id}")
+    assert "已交还" in answers[0] and handoffs.get(h.id).state == "released"
+    assert wc.state(KF, "wm-u1")[0] == 4
+    handoffs.dispose()

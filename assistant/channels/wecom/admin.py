@@ -58,9 +58,11 @@ def wecom_ids(admins: Iterable[Any]) -> dict[str, str]:
 
 
 class AdminCommands:
-    def __init__(self, desk_factory: Callable[[], Desk], reply: Callable[[str, str], None]) -> None:
+    def __init__(self, desk_factory: Callable[[], Desk], reply: Callable[[str, str], None],
+                 released: Callable[[str], object] | None = None) -> None:
         self.desk_factory = desk_factory   # a fresh Desk per command (closed after): the console's stores
         self.reply = reply                 # (wecom user id, text) -> None
+        self.released = released           # (conversation id) -> …: end the WeCom session of a given-back handoff
 
     def handle(self, userid: str, text: str) -> str:
         """Act on one admin message and answer the sender; returns the answer."""
@@ -89,13 +91,14 @@ class AdminCommands:
                 log.warning("wecom admin command from user=%s refused: not in the roster", userid)
                 return "你不在值班名单（roster 的 contacts.wecom）里，不能处理工单。请联系管理员添加。"
             try:
-                return self._act(desk, admin, verb, ident, rest)
+                return self._act(desk, admin, verb, ident, rest, self.released)
             except (TicketError, HandoffError) as exc:
                 log.info("wecom admin=%s %s %s refused: %s", admin, verb, ident, type(exc).__name__)
                 return f"未能{verb} {ident}：{exc}"
 
     @staticmethod
-    def _act(desk: Desk, admin: str, verb: str, ident: str, rest: str) -> str:
+    def _act(desk: Desk, admin: str, verb: str, ident: str, rest: str,
+             released: Callable[[str], object] | None = None) -> str:
         from assistant.desk.handoff import handoff_event
 
         if ident.startswith("H-"):
@@ -106,6 +109,11 @@ class AdminCommands:
             if verb == "交还":
                 h = desk.handoffs.release(ident, admin)
                 desk.notifier.notify(handoff_event("handoff.released", h))
+                if released is not None:
+                    try:
+                        released(h.conversation_id)
+                    except WeComError as exc:
+                        log.warning("wecom session of handoff %s not ended: errcode %s", h.id, exc.errcode)
                 return f"{ident} 已交还助手。"
             return f"转人工 {ident} 只能“接单”或“交还”。"
         if verb == "接单":

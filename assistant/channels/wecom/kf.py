@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "wecom"
 CUSTOMER, EVENT, SERVICER = 3, 4, 5            # a message's ``origin``
-HUMAN = 3                                      # service_state: 由人工接待
+HUMAN, ENDED_STATE = 3, 4                      # service_state: 由人工接待, 已结束
 ENDED = 3                                      # session_status_change change_type: 结束会话
 
 WELCOME = ("您好，我是锦山壹号小区助手🙂 可以问我停车、垃圾分类、报修、物业服务、社区活动等问题；"
@@ -181,15 +181,43 @@ class KfService:
             if self.handoffs is not None and self.handoffs.is_paused(key):
                 return                    # a person has the conversation
             log.info("wecom kf message=%s user=%s type=%s: not text", msgid, user, msg.get("msgtype"))
-            self._send(open_kfid, user, [NON_TEXT], msgid, resumed)
+            self._reply(open_kfid, user, [NON_TEXT], msgid, resumed)
             return
         event = IncomingMessage(PLATFORM, user, False, user, "", text, True,
                                 parse_time(msg.get("send_time"), "send_time"), msgid)
         result = self.gateway.handle(event)
         texts = [m.text for m in result.outgoing]
-        self._send(open_kfid, user, texts, msgid, resumed)
+        self._reply(open_kfid, user, texts, msgid, resumed)
         if result.route == "handoff" and texts:
             self._transfer(open_kfid, user, key, msgid)
+
+    def _reply(self, open_kfid: str, user: str, texts: list[str], msgid: str, resumed: bool) -> None:
+        """Send; a refusal because WeCom still has the session with a person although the desk gave the
+        conversation back (released in the console) ends that session, so the next message is answered."""
+        try:
+            self._send(open_kfid, user, texts, msgid, resumed)
+        except WeComError as exc:
+            if exc.retryable or not self.end_stale_session(open_kfid, user):
+                raise
+            log.warning("wecom kf message=%s user=%s: not answered, the session was still with a person "
+                        "(ended now; the resident's next message is answered)", msgid, user)
+
+    def end_conversation(self, conversation_id: str, open_kfid: str) -> bool:
+        """End the WeCom session of a conversation the desk gave back (``交还`` in the app)."""
+        head = f"{PLATFORM}:"
+        if not conversation_id.startswith(head):
+            return False
+        return self.end_stale_session(open_kfid, conversation_id[len(head):])
+
+    def end_stale_session(self, open_kfid: str, user: str) -> bool:
+        """End (state 4) a session WeCom still gives to a person or the pool while the desk has no open
+        handoff for it: WeCom allows no way back to the assistant but ending it. True when ended."""
+        state = self.api.kf_state(open_kfid, user).get("service_state")
+        if state not in (2, 3) or (self.handoffs is not None and self.handoffs.is_paused(conversation_key(user))):
+            return False
+        self.api.kf_trans(open_kfid, user, ENDED_STATE)
+        log.info("wecom kf user=%s: session ended from state %s (handoff released in the desk)", user, state)
+        return True
 
     def _send(self, open_kfid: str, user: str, texts: list[str], msgid: str, resumed: bool = False) -> None:
         i = 0
