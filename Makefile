@@ -5,7 +5,7 @@ APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model and not fuzz"
 
-.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-cv validate lock clean e2e
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-cv bench-wecom validate lock clean e2e
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -60,6 +60,11 @@ bench: setup
 # 5-fold cross-validated intent F1 (rasa test nlu --cross-validation): per intent and weighted; ~10 min on 2 cores
 bench-cv: setup
 	@$(APP) -m assistant.devtools.nlu_bench cv --folds 5
+
+# The WeCom flood: 500 encrypted callbacks (10% duplicated, 5% forged) at `python -m assistant wecom`,
+# kill -9 of the adapter mid-stream; prints replies per message, lost/doubled, latency (~2 min)
+bench-wecom: setup
+	@$(APP) -m tests.adapters.wecom_flood -n 500
 
 validate: setup
 	@$(APP) -m assistant validate

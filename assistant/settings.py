@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from assistant.errors import ConfigError
 
 TELEGRAM_API = "https://api.telegram.org/bot"
+WECOM_API = "https://qyapi.weixin.qq.com/cgi-bin"
 MAX_HANDOFF_MINUTES = 7 * 24 * 60
 
 
@@ -41,7 +42,7 @@ def find_root(start: Path | None = None) -> Path:
 # Fields whose empty value means "not set" (the default); the embedding prefixes keep "" (no prefix).
 _KEEP_EMPTY = {"query_prefix", "passage_prefix"}
 _CATEGORY = re.compile(r"^[a-z][a-z_]*$")
-_PORTS = ("rasa_port", "action_port", "webchat_port", "console_port")
+_PORTS = ("rasa_port", "action_port", "webchat_port", "console_port", "wecom_port")
 
 
 class Settings(BaseSettings):
@@ -79,6 +80,19 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WEBHOOK_SECRET")
     telegram_bot_token: SecretStr | None = Field(None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_base_url: str = Field(TELEGRAM_API, validation_alias="ASSISTANT_TELEGRAM_BASE_URL")
+    # WeCom (企业微信): the 自建应用 with 微信客服 permission, its callback, the admins' group robot
+    wecom_corp_id: str | None = Field(None, validation_alias="ASSISTANT_WECOM_CORP_ID")
+    wecom_agent_id: int | None = Field(None, validation_alias="ASSISTANT_WECOM_AGENT_ID")
+    wecom_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_SECRET")
+    wecom_kf_secret: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_KF_SECRET")
+    wecom_token: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_TOKEN")
+    wecom_aes_key: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_AES_KEY")
+    wecom_open_kfid: str | None = Field(None, validation_alias="ASSISTANT_WECOM_OPEN_KFID")
+    wecom_base_url: str = Field(WECOM_API, validation_alias="ASSISTANT_WECOM_BASE_URL")
+    wecom_port: int = Field(8092, validation_alias="ASSISTANT_WECOM_PORT")
+    wecom_robot_key: SecretStr | None = Field(None, validation_alias="ASSISTANT_WECOM_ROBOT_KEY")
+    wecom_robot_url: str = Field(WECOM_API + "/webhook/send", validation_alias="ASSISTANT_WECOM_ROBOT_URL")
+    console_url: str | None = Field(None, validation_alias="ASSISTANT_CONSOLE_URL")
     # the admins
     notify_webhook: SecretStr | None = Field(None, validation_alias="ASSISTANT_NOTIFY_WEBHOOK")
     admin_conversation: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CONVERSATION")
@@ -199,12 +213,21 @@ class Settings(BaseSettings):
             raise ValueError(f"ASSISTANT_NOTICE_MIN_SCORE={value!r} is not a similarity from 0 to 1 (e.g. 0.88)")
         return score
 
-    @field_validator("telegram_base_url")
+    @field_validator("telegram_base_url", "wecom_base_url", "wecom_robot_url", "console_url")
     @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"ASSISTANT_TELEGRAM_BASE_URL={value!r} is not an http(s) URL")
+    def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{_alias(cls, info)}={value!r} is not an http(s) URL")
         return value
+
+    @field_validator("wecom_agent_id", mode="before")
+    @classmethod
+    def _agent_id(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not str(value).strip().isdigit():
+            raise ValueError(f"ASSISTANT_WECOM_AGENT_ID={value!r} is not the app's AgentId (digits, e.g. 1000002)")
+        return int(str(value).strip())
 
     # defined last, so it runs first: blank means the default
     @field_validator("*", mode="before")
@@ -323,6 +346,11 @@ class Settings(BaseSettings):
     def sweep_every(self) -> float:
         """Seconds between the desk's sweeps while the assistant runs (at least one)."""
         return max(self.sweep_seconds, 1.0)
+
+    @property
+    def wecom_dir(self) -> Path:
+        """The WeCom channel's files (the shared access-token cache)."""
+        return self.models_dir / "wecom"
 
     @property
     def console_tokens_path(self) -> Path:

@@ -189,4 +189,133 @@ def notifier_from_settings(settings: Settings, send: Callable[[OutgoingMessage],
         notifiers.append(WebhookNotifier(settings.notify_webhook.get_secret_value(), background=background))
     if settings.admin_conversation and send is not None:
         notifiers.append(ChatNotifier(send, settings.admin_conversation, channel=settings.admin_channel))
+    notifiers.extend(wecom_notifiers(settings))
     return MultiNotifier(notifiers)
+
+
+def wecom_notifiers(settings: Settings) -> list[Notifier]:
+    """The WeCom group robot when $ASSISTANT_WECOM_ROBOT_KEY is set; app messages to the admins when
+    the app is configured ($ASSISTANT_WECOM_CORP_ID, _SECRET, _AGENT_ID)."""
+    out: list[Notifier] = []
+    if settings.wecom_robot_key is not None:
+        out.append(RobotNotifier(settings.wecom_robot_key.get_secret_value(), url=settings.wecom_robot_url,
+                                 console_url=settings.console_url))
+    if settings.wecom_corp_id and settings.wecom_secret is not None and settings.wecom_agent_id is not None:
+        from assistant.channels.wecom.admin import wecom_ids
+        from assistant.channels.wecom.api import TokenCache, WeComAPI
+        from assistant.desk.handoff.roster import load_roster
+
+        api = WeComAPI(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
+                       cache=TokenCache(settings.wecom_dir / "token.json"), base_url=settings.wecom_base_url)
+        ids = list(wecom_ids(load_roster(settings.handoff_roster).admins))
+        out.append(AppNotifier(api, settings.wecom_agent_id, ids, console_url=settings.console_url))
+    return out
+
+
+# -- WeCom: the admins' group robot and app messages ---------------------------------------------------
+
+ROBOT_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+
+
+def _mobile(admin: Any) -> str | None:
+    """An admin's mobile number for ``mentioned_mobile_list`` (a placeholder is no number)."""
+    if not isinstance(admin, dict):
+        return None
+    phone = str((admin.get("contacts") or {}).get("mobile") or (admin.get("contacts") or {}).get("phone") or "")
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits if len(digits) == 11 and digits.startswith("1") and "{{" not in phone else None
+
+
+class RobotNotifier:
+    """The admins' internal WeCom group through its group robot (群机器人 webhook): each event as
+    markdown, the admin on duty mentioned with ``<@userid>`` (the roster's ``contacts.wecom``); when
+    the roster has the admin's mobile number, a short text with ``mentioned_mobile_list`` follows
+    (markdown messages cannot mention by mobile). Rate limits (45009) and network errors are retried
+    with backoff; never raises (failures logged with the errcode, ids only)."""
+
+    def __init__(self, key: str, *, url: str = ROBOT_URL, console_url: str | None = None, attempts: int = 4,
+                 backoff: float = 0.5, client: httpx.Client | None = None,
+                 tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> None:
+        self._key, self.url, self.console_url = key, url, console_url
+        self.attempts, self.backoff, self.tz = attempts, backoff, tz
+        self.client = client or httpx.Client(timeout=10.0, trust_env=False)
+
+    def payloads(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        text, handle = format_event(event, channel="wecom", tz=self.tz)
+        lines = text.splitlines()
+        body = [f"**{lines[0]}**", *[f"> {line}" for line in lines[1:]]] if lines else []
+        if handle:
+            body.append(f"<@{handle}>")
+        if self.console_url:
+            body.append(f"[打开管理后台]({self.console_url})")
+        out: list[dict[str, Any]] = [{"msgtype": "markdown", "markdown": {"content": "\n".join(body)}}]
+        mobile = _mobile(event.get("admin")) if handle is not None or event.get("admin") else None
+        if mobile and str(event.get("event")) in ("handoff.requested", "handoff.expired", "ticket.overdue"):
+            out.append({"msgtype": "text", "text": {"content": lines[0] if lines else "", "mentioned_mobile_list":
+                                                    [mobile]}})
+        return out
+
+    def _post(self, payload: dict[str, Any]) -> None:
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+        from assistant.channels.wecom.errors import WeComError
+
+        def once() -> None:
+            try:
+                r = self.client.post(self.url, params={"key": self._key}, json=payload)
+            except httpx.TransportError as exc:
+                raise WeComError("webhook/send", None, type(exc).__name__) from None
+            if r.status_code >= 500 or r.status_code == 429:
+                raise WeComError("webhook/send", None, f"HTTP {r.status_code}")
+            data = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+            code = data.get("errcode", 0 if r.status_code < 400 else None)
+            if code != 0:
+                raise WeComError("webhook/send", code if isinstance(code, int) else None,
+                                 str(data.get("errmsg", f"HTTP {r.status_code}")))
+
+        Retrying(stop=stop_after_attempt(self.attempts), reraise=True,
+                 wait=wait_exponential_jitter(multiplier=self.backoff, max=8.0),
+                 retry=retry_if_exception(lambda e: isinstance(e, WeComError) and e.retryable))(once)
+
+    def notify(self, event: dict[str, Any]) -> None:
+        try:
+            for payload in self.payloads(event):
+                self._post(payload)
+            log.info("wecom robot %s posted", event_ids(event))
+        except Exception as exc:
+            log.error("wecom robot %s not posted: %s", event_ids(event), exc)
+
+
+class AppNotifier:
+    """Admins get each event as a WeCom app message (自建应用 ``message/send``): the admin on duty
+    (the roster's ``contacts.wecom``), or every admin with a WeCom id when nobody is named; with the
+    reply commands (接单/结单) and a link to the console. Never raises."""
+
+    def __init__(self, api: Any, agent_id: int, roster_ids: list[str], *, console_url: str | None = None,
+                 tz: ZoneInfo = ZoneInfo("Asia/Shanghai")) -> None:
+        self.api, self.agent_id, self.roster_ids = api, agent_id, roster_ids
+        self.console_url, self.tz = console_url, tz
+
+    def message(self, event: dict[str, Any]) -> tuple[list[str], str]:
+        text, handle = format_event(event, channel="wecom", tz=self.tz)
+        kind = str(event.get("event", ""))
+        if kind.startswith("handoff.requested"):
+            text += f"\n回复“接单 {event.get('handoff_id', '')}”认领"
+        elif kind.startswith("ticket."):
+            text += f"\n回复“接单 {event.get('ticket_id', '')}”认领，办完回复“结单 {event.get('ticket_id', '')} 说明”"
+        if self.console_url:
+            text += f"\n管理后台：{self.console_url}"
+        admin = event.get("admin")
+        to = [handle] if handle and isinstance(admin, dict) and (admin.get("contacts") or {}).get("wecom") else []
+        return (to or list(self.roster_ids)), redact_text(text)
+
+    def notify(self, event: dict[str, Any]) -> None:
+        try:
+            to, text = self.message(event)
+            if not to:
+                log.warning("wecom app %s: no admin with a wecom id in the roster", event_ids(event))
+                return
+            self.api.send_app_text(self.agent_id, to, text)
+            log.info("wecom app %s sent to %d admin(s)", event_ids(event), len(to))
+        except Exception as exc:
+            log.error("wecom app %s not sent: %s", event_ids(event), exc)

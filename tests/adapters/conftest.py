@@ -2,18 +2,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 import httpx
+import pytest
 
 from assistant.channels import Adapter, TerminalAdapter, WebhookAdapter, make_webhook_server, verify
-from assistant.channels.telegram import TelegramAdapter
 from assistant.channels.client import Reply
 from assistant.channels.gateway import Gateway
+from assistant.channels.telegram import TelegramAdapter
 from assistant.moderation import ModerationConfig, Moderator, load_config
 
 SECRET = "test-secret"
@@ -206,6 +205,58 @@ SAMPLES.append(Samples(
                (tg_update(tg_message("x"), key="edited_message")[:-1], "update"),
                (tg_update(tg_message(None, new_chat_members=[TG_BOT])), "message.new_chat_members"),
                (tg_update(tg_message(None, new_chat_members={"id": 1})), "message.new_chat_members")],
+))
+
+
+
+
+# WeCom: a 微信客服 message from kf/sync_msg (private), a message to the estate's 智能机器人 in an internal
+# group, and the customer-group change callback (ids only; names looked up, here from a dict).
+def wecom_adapter() -> Adapter:
+    from assistant.channels.wecom.adapter import WeComAdapter
+
+    return WeComAdapter(names={"wm-u2": "6-202-李四"}.get, open_kfid="wk1")
+
+
+def wecom_robot(text: str, **extra: Any) -> bytes:
+    return body({"msgid": "m1", "aibotid": "bot1", "chatid": "g1", "chattype": "group", "from": {"userid": "u1"},
+                 "msgtype": "text", "text": {"content": text}, **extra})
+
+
+def wecom_kf(**fields: Any) -> bytes:
+    msg = {"msgid": "k1", "open_kfid": "wk1", "external_userid": "wm-u1", "send_time": 1764000000, "origin": 3,
+           "msgtype": "text", "text": {"content": "车位怎么租"}}
+    msg.update(fields)
+    return body({k: v for k, v in msg.items() if v is not None})
+
+
+def wecom_change(detail: str, members: str = "<MemChangeList><Item><![CDATA[wm-u2]]></Item></MemChangeList>",
+                 event: str = "change_external_chat") -> str:
+    return (f"<xml><ToUserName><![CDATA[ww01]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>"
+            f"<CreateTime>1764000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>"
+            f"<ChatId><![CDATA[g1]]></ChatId><ChangeType><![CDATA[update]]></ChangeType>"
+            f"<UpdateDetail><![CDATA[{detail}]]></UpdateDetail><JoinScene>1</JoinScene><MemChangeCnt>1</MemChangeCnt>"
+            f"{members}</xml>")
+
+
+SAMPLES.append(Samples(
+    name="wecom",
+    make=wecom_adapter,
+    group_mention=wecom_robot("@助手 垃圾几点扔"),
+    group_plain=wecom_robot("今天电梯又坏了"),
+    private=wecom_kf(),
+    joined=wecom_change("add_member"),
+    left=wecom_change("del_member"),
+    extra_fields=wecom_robot("@助手 垃圾几点扔", quote={"msgtype": "text"}, response_url="https://x"),
+    malformed=[(b"{not json", "body"), (b"\xff\xfe", "body"), (b"[1, 2]", "body"), ("<xml><bad", "body"),
+               (wecom_kf(msgid=None), "msgid"), (wecom_kf(external_userid=None), "external_userid"),
+               (wecom_kf(msgtype="image", text=None), "msgtype"), (wecom_kf(text={"x": 1}), "text.content"),
+               (body({"chatid": "g1", "text": {"content": "x"}}), "from"),
+               (body({"chatid": "g1", "from": {"name": "a"}, "text": {"content": "x"}}), "from.userid"),
+               (body({"chatid": "g1", "from": {"userid": "u1"}, "text": "x"}), "text.content"),
+               (wecom_change("add_member", event="change_contact"), "Event"),
+               (wecom_change("add_member", members=""), "MemChangeList"),
+               (wecom_change("dismiss"), "UpdateDetail")],
 ))
 
 

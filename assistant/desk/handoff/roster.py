@@ -17,6 +17,11 @@ A YAML file (see ``examples/roster.yml``)::
     overrides:                         # optional, one admin for one day
       2026-11-25: li
 
+``contacts.wecom`` is the admin's WeCom user id (账号 in 通讯录, e.g. ``WangJianGuo``): the 微信客服
+session is transferred to that member on a handoff (the member must be one of the account's 接待人员),
+app notices go to it, and replies in the app from it act as this admin; a ``{{placeholder}}`` is no id.
+``contacts.mobile`` (or ``phone``), when a real mobile number, is @-mentioned by the WeCom group robot.
+
 Every month must have someone: ``order``, or ``months`` naming all twelve month numbers.
 ``on_duty(when)`` gives the admin for a day (override, then ``YYYY-MM``, then month number, then
 ``order``); ``handler(when, category)`` prefers someone who handles a sensitive category.
