@@ -44,7 +44,7 @@ e2e: setup
 
 # The repo's case and dialogue sets (tests/data/*.yml and tests/heldout/*.yml; the moderation sets go to
 # `bench moderation`).
-EVAL_FILES = $(filter-out %moderation.yml,$(wildcard tests/data/*.yml tests/heldout/*.yml))
+EVAL_FILES = $(filter-out %moderation.yml %garbage_compounds.yml,$(wildcard tests/data/*.yml tests/heldout/*.yml))
 
 eval: setup
 	@$(APP) -m assistant eval $(EVAL_FILES)

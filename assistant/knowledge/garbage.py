@@ -47,7 +47,18 @@ _FREE_BEFORE = frozenset(_words(
     "双 条 把 颗 粒 片 桶 箱 罐 杯"))
 _FREE_AFTER = frozenset(_words(
     "垃圾 东西 之类 什么的 啥的 等 等等 们 类 这种 那种 这些 那些 呢 吗 啊 呀 小区 楼下 今天 明天 晚上 早上 "
-    "现在 这边 那边 家里"))
+    "现在 这边 那边 家里 鼓包 漏液 发烫 发热 膨胀 过期 坏掉"))
+# one-character words that may follow an item (电池扔哪, 骨头呢); any other glues (猫砂|铲, 酸奶|杯)
+_FREE_NEXT_CHAR = frozenset("扔丢放投倒是算属归和跟与及或呢吗嘛啊呀吧哈的了要该能可怎咋哪还也都就在到去这那有没送拿用装交"
+                            "等不会应分处先再又给把被让多少坏破旧烂漏鼓满空啥么、")
+# verbs that may follow an item (电池扔掉, 纸巾用过了); any other verb glued to it is part of a name
+# jieba reads as a verb (灯管|包装, 窗帘|挂钩, 纸盒|提手)
+_FREE_VERBS = frozenset(_words(
+    "扔掉 丢掉 扔了 丢了 处理 分类 回收 属于 应该 可以 能够 需要 放到 放在 投放 投到 扔到 丢到 倒掉 倒进 倒在 算是 归于 "
+    "用过 用完 用剩 吃剩 吃完 喝完 坏了 破了 碎了 过期 没用 不用 不要 怎么样 拿到 送到 交给 是不是 算不算 分别 一起 "
+    "混在 装在 装进 卖钱 能卖 还能 还有 就是 到底 究竟 一般 通常 要不要 能不能 可不可以 应不应该 也是 都是 是否 "
+    "看看 问问 知道 告诉 清理 清洗 洗干净 冲洗 晾干 沥干 压扁 拆开 拆掉 取出 包好 剩下 留着 积攒 攒了 堆着"))
+_SUFFIX_ZI = "袋盒瓶杯罐桶箱盆壳皮核片板盖筐篮凳勺刷渣"      # 外卖袋 = 外卖袋子, 酸奶杯 = 酸奶杯子
 _NOT_SUBJECT = re.compile(r"垃圾|桶|几点|时间|哪里|在哪|什么时候|罚|志愿|投放点|分类")
 _ASKS_CATEGORY = re.compile(
     r"^(?:请问|问一下|问下|想问下?|那)?[，, ]*(?P<subject>[\u4e00-\u9fffA-Za-z0-9]{2,12}?)"
@@ -164,11 +175,15 @@ class ItemMatcher:
         if table and table.items:
             words = [n.lower() for it in table.items for n in (it.name, *it.aliases)]
             self._seg.add_words(words, tag="n")
-            for item in table.items:
-                for n in (item.name, *item.aliases):
-                    key = tuple(w for w, _ in self._seg.tagged(n.lower()))
-                    self._names.setdefault(key, item)
-                    self._longest = max(self._longest, len(key))
+            taken = set(words)
+            variants = {f"{n}子": it for it in table.items for n in (it.name, *it.aliases)
+                        if n[-1] in _SUFFIX_ZI and f"{n}子".lower() not in taken}
+            self._seg.add_words([v.lower() for v in variants], tag="n")
+            named = [(n, it) for it in table.items for n in (it.name, *it.aliases)] + list(variants.items())
+            for n, item in named:
+                key = tuple(w for w, _ in self._seg.tagged(n.lower()))
+                self._names.setdefault(key, item)
+                self._longest = max(self._longest, len(key))
 
     def lookup(self, text: str) -> Lookup:
         out = Lookup()
@@ -224,6 +239,10 @@ def _glued(toks: list[tuple[str, str]], j: int, *, before: bool) -> bool:
         return False
     if before and flag == "q":        # 一个/个 电池: a measure word before the item counts it
         return False
+    if not before and len(word) == 1 and "\u4e00" <= word <= "\u9fff":
+        return word not in _FREE_NEXT_CHAR
+    if not before and flag in ("v", "vd", "vi") and len(word) > 1:
+        return word not in _FREE_VERBS and not GARBAGE_CUE.search(word)
     return flag in _NOUNISH and bool(re.search(r"[\u4e00-\u9fffA-Za-z]", word))
 
 
