@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,12 +50,13 @@ _FREE_AFTER = frozenset(_words(
     "垃圾 东西 之类 什么的 啥的 等 等等 们 类 这种 那种 这些 那些 呢 吗 啊 呀 小区 楼下 今天 明天 晚上 早上 "
     "现在 这边 那边 家里 鼓包 漏液 发烫 发热 膨胀 过期 坏掉"))
 # one-character words that may follow an item (电池扔哪, 骨头呢); any other glues (猫砂|铲, 酸奶|杯)
-_FREE_NEXT_CHAR = frozenset("扔丢放投倒是算属归和跟与及或呢吗嘛啊呀吧哈的了要该能可怎咋哪还也都就在到去这那有没送拿用装交"
-                            "等不会应分处先再又给把被让多少坏破旧烂漏鼓满空啥么、")
+_FREE_NEXT_CHAR = frozenset("扔丢放投倒是算属归和跟与及或呢吗嘛啊呀吧哈的了要该能可怎咋哪还也都就在到去"
+                            "这那有没送拿用装交等不会应分处先再又给把被让多少坏破旧烂漏鼓满空啥么、")
 # verbs that may follow an item (电池扔掉, 纸巾用过了); any other verb glued to it is part of a name
 # jieba reads as a verb (灯管|包装, 窗帘|挂钩, 纸盒|提手)
 _FREE_VERBS = frozenset(_words(
-    "扔掉 丢掉 扔了 丢了 处理 分类 回收 属于 应该 可以 能够 需要 放到 放在 投放 投到 扔到 丢到 倒掉 倒进 倒在 算是 归于 "
+    "扔掉 丢掉 扔了 丢了 处理 分类 回收 属于 应该 可以 能够 需要 放到 放在 投放 投到 扔到 丢到 倒掉 倒进 "
+    "倒在 算是 归于 "
     "用过 用完 用剩 吃剩 吃完 喝完 坏了 破了 碎了 过期 没用 不用 不要 怎么样 拿到 送到 交给 是不是 算不算 分别 一起 "
     "混在 装在 装进 卖钱 能卖 还能 还有 就是 到底 究竟 一般 通常 要不要 能不能 可不可以 应不应该 也是 都是 是否 "
     "看看 问问 知道 告诉 清理 清洗 洗干净 冲洗 晾干 沥干 压扁 拆开 拆掉 取出 包好 剩下 留着 积攒 攒了 堆着"))
@@ -169,23 +171,36 @@ class ItemMatcher:
 
     def __init__(self, table: ItemTable | None, segmenter: Segmenter | None = None) -> None:
         self.table = table
-        self._seg = segmenter or Segmenter()      # a private tokenizer: item words stay out of BM25's
+        self._given = segmenter
+        self._ready = False
         self._names: dict[tuple[str, ...], Item] = {}
         self._longest = 0
+
+    def _prepare(self) -> None:
+        """Built at the first lookup (jieba and its tagger take seconds to load)."""
+        if self._ready:
+            return
+        table = self.table
         if table and table.items:
             words = [n.lower() for it in table.items for n in (it.name, *it.aliases)]
-            self._seg.add_words(words, tag="n")
             taken = set(words)
             variants = {f"{n}子": it for it in table.items for n in (it.name, *it.aliases)
                         if n[-1] in _SUFFIX_ZI and f"{n}子".lower() not in taken}
-            self._seg.add_words([v.lower() for v in variants], tag="n")
+            words += [v.lower() for v in variants]
+            if self._given is not None:
+                self._seg = self._given
+                self._seg.add_words(words, tag="n")
+            else:
+                self._seg = _segmenter_with(tuple(sorted(set(words))))
             named = [(n, it) for it in table.items for n in (it.name, *it.aliases)] + list(variants.items())
             for n, item in named:
                 key = tuple(w for w, _ in self._seg.tagged(n.lower()))
                 self._names.setdefault(key, item)
                 self._longest = max(self._longest, len(key))
+        self._ready = True
 
     def lookup(self, text: str) -> Lookup:
+        self._prepare()
         out = Lookup()
         if not self._names:
             return out
@@ -223,9 +238,18 @@ class ItemMatcher:
 
     def match(self, text: str, topic: str | None) -> Item | None:
         """The first item named, when the message is about disposal (garbage intent or a disposal cue)."""
-        if not self._names or not is_disposal_question(text, topic):
+        if not self.table or not self.table.items or not is_disposal_question(text, topic):
             return None
         return self.find(text)
+
+
+@lru_cache(maxsize=4)
+def _segmenter_with(words: tuple[str, ...]) -> Segmenter:
+    """A private tokenizer (item words stay out of the retriever's BM25 one) with the estate dictionary
+    and these words; shared by the matchers of one table."""
+    seg = Segmenter()
+    seg.add_words(list(words), tag="n")
+    return seg
 
 
 def _glued(toks: list[tuple[str, str]], j: int, *, before: bool) -> bool:
