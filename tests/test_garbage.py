@@ -136,11 +136,13 @@ def test_safety_comes_before_the_category(engine: Engine) -> None:
     assert "前台" in reply and "属于" in reply
     assert reply.index("前台") < reply.index("属于")
     assert reply.index("不要投") < reply.index("属于")
+    assert "请投放到蓝色桶" not in reply          # a swollen power bank goes to the desk, never into a bin
 
 
 def test_local_rules_are_said_with_the_item(engine: Engine) -> None:
     milk = engine.answer("过期牛奶怎么扔", "faq_garbage", State()).replies[0]
     assert "下水口" in milk and "湿垃圾（厨余垃圾）" in milk
+    assert milk.index("下水口") < milk.index("属于")       # the local rule changes what to do: said first
     battery = engine.answer("用完的5号电池扔哪个桶", "faq_garbage", State()).replies[0]
     assert "「干电池」属于干垃圾" in battery and "上海规定" in battery and "黑色桶" in battery
 

@@ -28,7 +28,7 @@ GARBAGE_CUE = re.compile(r"垃圾|扔|丢|分类|回收|投放|哪个桶|什么�
 _DISPOSAL = re.compile(r"垃圾|扔|丢|哪个桶|什么桶|哪类|哪一类|投放|分类")
 _PLACES = re.compile(r"垃圾(?:站|房|箱房|桶旁|桶边|厢房|车|清运)")
 _CATEGORY_FIELDS = {"bin", "how", "entry", "local"}
-_ITEM_FIELDS = {"name", "aliases", "category", "note", "warn"}
+_ITEM_FIELDS = {"name", "aliases", "category", "note", "warn", "handover"}
 _TABLE_FIELDS = {"id", "title", "topic", "updated", "categories", "items", "unknown"}
 _BIN_WORD = re.compile(r"[红蓝绿灰黑棕褐黄紫]色(?:/[红蓝绿灰黑棕褐黄紫]色)?(?:垃圾)?桶")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
@@ -76,6 +76,7 @@ class Item:
     aliases: tuple[str, ...] = ()
     note: str = ""
     warn: str = ""          # a safety point said before the category (鼓包的充电宝: 不要投桶)
+    handover: str = ""      # never into a bin: where to take it instead (物业前台)
     line: int = 0
 
 
@@ -121,14 +122,17 @@ class ItemTable:
         lines = [f"⚠️ {it.warn}" for it in items if it.warn]
         for it in items:
             cat = self.categories[it.category]
-            line = f"「{it.name}」属于{cat.label}，请投放到{cat.bin}。"
-            if len(items) == 1 and cat.how:
+            rule = self.local_rule(it)
+            if rule:                          # Shanghai's rule first: it may change what to do (牛奶: 倒掉)
+                lines.append(f"上海规定：{rule}")
+            if it.handover:
+                line = f"「{it.name}」不要投进垃圾桶，请送到{it.handover}（按类别属于{cat.label}）。"
+            else:
+                line = f"「{it.name}」属于{cat.label}，请投放到{cat.bin}。"
+            if len(items) == 1 and cat.how and not it.handover:
                 line += cat.how
             if it.note:
                 line += f"（{it.note}）"
-            rule = self.local_rule(it)
-            if rule:
-                line += f"上海规定：{rule}"
             lines.append(line)
         return "\n".join(lines)
 
@@ -333,13 +337,14 @@ def check_table(raw: dict[str, Any], path: Path, bad: Bad) -> ItemTable | None:
             bad(f"item {name!r}: aliases must be a list of names", path, iline, "aliases")
             continue
         note, warn = str(it.get("note") or "").strip(), str(it.get("warn") or "").strip()
+        handover = str(it.get("handover") or "").strip()
         for fld, text in (("note", note), ("warn", warn)):
             for colour in _BIN_WORD.findall(text):
                 if colour not in bins:
                     bad(f"item {name!r}: {fld} names {colour!r}, not a bin of this table "
                         f"({', '.join(sorted(bins))})", path, iline, fld)
         items.append(Item(name=str(name).strip(), category=canon, aliases=tuple(str(a).strip() for a in aliases),
-                          note=note, warn=warn, line=iline or 0))
+                          note=note, warn=warn, handover=handover, line=iline or 0))
     seen: dict[str, Item] = {}
     for item in items:
         for n in (item.name, *item.aliases):
