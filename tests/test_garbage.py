@@ -119,6 +119,12 @@ def test_items_are_whole_words_in_ordinary_phrasings(matcher: ItemMatcher) -> No
              "电池、外卖盒、纸巾分别扔哪": ["电池", "外卖餐盒", "纸巾"]}
     for text, names in cases.items():
         assert [it.name for it in matcher.lookup(text).items] == names, text
+    # common typos are aliases of their item
+    assert [it.name for it in matcher.lookup("化装品过期了怎么扔").items] == ["化妆品"]
+    assert [it.name for it in matcher.lookup("冲电宝鼓包了咋办").items] == ["充电宝"]
+    # a thing the table lacks, asked by name, is unknown; "这个" is not a name
+    assert matcher.lookup("充电桩是什么垃圾").unknown == ["充电桩"]
+    assert matcher.lookup("这个是什么垃圾").unknown == []
     # an item word that is not about disposal is left alone
     assert matcher.match("电池车在哪停", "parking") is None
 
