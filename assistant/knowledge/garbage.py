@@ -10,6 +10,7 @@ does not know: it is reported as unknown, never answered as the component.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,7 +35,6 @@ _BIN_WORD = re.compile(r"[红蓝绿灰黑棕褐黄紫]色(?:/[红蓝绿灰黑棕
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 
 
-
 def _words(text: str) -> list[str]:
     return text.split()
 
@@ -56,10 +56,10 @@ _FREE_NEXT_CHAR = frozenset("扔丢放投倒是算属归和跟与及或呢吗嘛
 # jieba reads as a verb (灯管|包装, 窗帘|挂钩, 纸盒|提手)
 _FREE_VERBS = frozenset(_words(
     "扔掉 丢掉 扔了 丢了 处理 分类 回收 属于 应该 可以 能够 需要 放到 放在 投放 投到 扔到 丢到 倒掉 倒进 "
-    "倒在 算是 归于 "
-    "用过 用完 用剩 吃剩 吃完 喝完 坏了 破了 碎了 过期 没用 不用 不要 怎么样 拿到 送到 交给 是不是 算不算 分别 一起 "
-    "混在 装在 装进 卖钱 能卖 还能 还有 就是 到底 究竟 一般 通常 要不要 能不能 可不可以 应不应该 也是 都是 是否 "
-    "看看 问问 知道 告诉 清理 清洗 洗干净 冲洗 晾干 沥干 压扁 拆开 拆掉 取出 包好 剩下 留着 积攒 攒了 堆着"))
+    "倒在 算是 归于 用过 用完 用剩 吃剩 吃完 喝完 坏了 破了 碎了 过期 没用 不用 不要 怎么样 拿到 送到 交给 "
+    "是不是 算不算 分别 一起 混在 装在 装进 卖钱 能卖 还能 还有 就是 到底 究竟 一般 通常 要不要 能不能 "
+    "可不可以 应不应该 也是 都是 是否 看看 问问 知道 告诉 清理 清洗 洗干净 冲洗 晾干 沥干 压扁 拆开 拆掉 取出 "
+    "包好 剩下 留着 积攒 攒了 堆着"))
 _SUFFIX_ZI = "袋盒瓶杯罐桶箱盆壳皮核片板盖筐篮凳勺刷渣"      # 外卖袋 = 外卖袋子, 酸奶杯 = 酸奶杯子
 _NOT_SUBJECT = re.compile(r"垃圾|桶|几点|时间|哪里|在哪|什么时候|罚|志愿|投放点|分类|东西|啥|什么|^(?:这|那|它|我|你)")
 _ASKS_CATEGORY = re.compile(
@@ -177,13 +177,21 @@ class ItemMatcher:
         self.table = table
         self._given = segmenter
         self._ready = False
+        self._lock = threading.Lock()
         self._names: dict[tuple[str, ...], Item] = {}
         self._longest = 0
 
+    def warm(self) -> None:
+        """Load jieba, its tagger and the table's words now (a few seconds), not at the first question."""
+        self._prepare()
+
     def _prepare(self) -> None:
-        """Built at the first lookup (jieba and its tagger take seconds to load)."""
-        if self._ready:
-            return
+        with self._lock:
+            if not self._ready:
+                self._build()
+                self._ready = True
+
+    def _build(self) -> None:
         table = self.table
         if table and table.items:
             words = [n.lower() for it in table.items for n in (it.name, *it.aliases)]
@@ -201,7 +209,6 @@ class ItemMatcher:
                 key = tuple(w for w, _ in self._seg.tagged(n.lower()))
                 self._names.setdefault(key, item)
                 self._longest = max(self._longest, len(key))
-        self._ready = True
 
     def lookup(self, text: str) -> Lookup:
         self._prepare()

@@ -100,6 +100,7 @@ def build_engine(settings: Settings) -> Engine:
     from assistant.knowledge.build import load_retriever
 
     retriever = load_retriever(settings)
+    retriever.items.warm()      # the garbage matcher's jieba words: loaded now, not at the first question
     try:
         desk: Desk | None = open_desk(settings)
     except AssistantError as exc:
