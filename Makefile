@@ -44,18 +44,20 @@ e2e: setup
 
 # The repo's case and dialogue sets (tests/data/*.yml and tests/heldout/*.yml; the moderation sets go to
 # `bench moderation`).
-EVAL_FILES = $(filter-out %moderation.yml,$(wildcard tests/data/*.yml tests/heldout/*.yml))
+EVAL_FILES = $(filter-out %moderation.yml %garbage_compounds.yml,$(wildcard tests/data/*.yml tests/heldout/*.yml))
 
 eval: setup
 	@$(APP) -m assistant eval $(EVAL_FILES)
 
 # Retrieval modes, the baselines beside the assistant on the same cases (trains Rasa's FAQ recipe once,
-# cached in models/baselines/), and REST latency beside Rasa's /model/parse.
+# cached in models/baselines/), REST latency beside Rasa's /model/parse, moderation, and the garbage item table
+# on its compound-name corpus.
 bench: setup
 	@$(APP) -m assistant bench retrieval tests/data/eval_cases.yml
 	@$(APP) -m assistant bench baselines $(EVAL_FILES)
 	@$(APP) -m assistant bench latency
 	@for f in $(wildcard tests/heldout/*moderation.yml); do $(APP) -m assistant bench moderation $$f || exit 1; done
+	@$(APP) -m assistant bench garbage tests/data/garbage_compounds.yml
 
 # 5-fold cross-validated intent F1 (rasa test nlu --cross-validation): per intent and weighted; ~10 min on 2 cores
 bench-cv: setup

@@ -271,8 +271,8 @@ def _broken(tmp_path: Path, name: str, body: str) -> Path:
         items:
           - {name: 电池, category: 有害垃圾}
           - {name: 电池, category: 有害垃圾}
-          - {name: 鱼骨, category: 湿垃圾}
-        """, ["garbage_items.yml:8", "also used at line 7", "unknown category '湿垃圾'"]),
+          - {name: 鱼骨, category: 厨房垃圾}
+        """, ["garbage_items.yml:8", "also used at line 7", "unknown category '厨房垃圾'"]),
 ])
 def test_kb_check_names_file_line_and_field(tmp_path: Path, name: str, body: str, expected: list[str]) -> None:
     folder = _broken(tmp_path, name, body)

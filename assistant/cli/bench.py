@@ -1,4 +1,4 @@
-"""``python -m assistant bench latency|retrieval|baselines``: benchmarks that print figures."""
+"""``python -m assistant bench latency|retrieval|baselines|moderation|garbage``: benchmarks that print figures."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bm.add_argument("--rules", type=Path, help="the rules file (default: assistant/moderation/default_rules.yml)")
     bm.add_argument("--sweep", action="store_true", help="also show the flag's figures at other ad.solicit thresholds")
     bm.add_argument("--json", action="store_true")
+    bg = bsub.add_parser("garbage", help="the garbage item table on the compound-name corpus: misfires and misses "
+                                         "of whole-word matching beside the old substring rule, lookup time")
+    bg.add_argument("corpus", type=Path, nargs="?", help="default: tests/data/garbage_compounds.yml")
+    bg.add_argument("--json", action="store_true")
     bench.set_defaults(run=run)
     return bench
 
@@ -45,6 +49,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         report = mb.bench(args.file, args.rules)
         summary = mb.summary_with_sweep(report) if args.sweep else (report.summary(), None)
         print(dump({**summary[0], "sweep": summary[1]}) if args.json else mb.format_report(*summary))
+        return 0
+    if args.bench_cmd == "garbage":
+        from assistant.devtools import garbage_bench as gb
+        from assistant.knowledge.kb import load
+
+        table = load(settings.knowledge_dir).items
+        if table is None:
+            print("no garbage item table in the knowledge base")
+            return 2
+        result = gb.bench(table, args.corpus or settings.root / "tests" / "data" / "garbage_compounds.yml")
+        print(dump(result) if args.json else gb.format_report(result))
         return 0
     from assistant.devtools import bench
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from assistant.dialogue import complaint, replies
 from assistant.dialogue.router import NLU, Decision, RouterModel, Signals
 from assistant.errors import AssistantError
-from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, Item, KnowledgeBase
+from assistant.knowledge.garbage import Item, asks_disposal
+from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, KnowledgeBase
 from assistant.knowledge.retrieval import Result, Retriever
 from assistant.text.normalize import is_blank, prepare
 from assistant.text.readable import unreadable
@@ -310,7 +311,10 @@ class Engine:
     def _answer_from(self, result: Result, item: Item | None, topic: str | None, state: State, text: str,
                      sender: str) -> Turn:
         if item:
-            return self._item_turn(item)
+            return self._item_turn(item, text)
+        unknown = self._unknown_item_turn(text, topic)      # garbage table (issue 15): not a wrong item
+        if unknown is not None:
+            return unknown
         top = result.top
         if top is None:
             return self.fallback(text, state, sender)
@@ -375,7 +379,7 @@ class Engine:
         topic = intent_topic(intent)
         item = self.retriever.items.match(clean, topic)
         if item:
-            return self._item_turn(item)
+            return self._item_turn(item, text)
         return self._answer_from(self.retriever.search(clean, topic=topic, k=3), None, topic, state, text, sender)
 
     def chitchat(self, intent: str, text: str, state: State, sender: str = "") -> Turn:
@@ -550,17 +554,32 @@ class Engine:
                                      updated=entry.updated)
         return Turn("answer", [f"{body}\n{cite}"], topic=entry.topic, sources=[source_of(entry, score)])
 
-    def _item_turn(self, item: Item) -> Turn:
+    # -- garbage table (issue 15): every item the message names, safety first; unknown compounds --
+    def _item_turn(self, item: Item, text: str = "") -> Turn:
         table = self.kb.items
         assert table is not None
-        info = table.categories.get(item.category, {})
-        text = replies.ITEM.format(name=item.name, category=item.category, bin=info.get("bin", "对应垃圾桶"),
-                                   how=info.get("how", ""))
-        if item.note:
-            text += replies.ITEM_NOTE.format(note=item.note)
+        found = self.retriever.items.lookup(prepare(text)) if text else None
+        items = found.items if found and item in found.items else [item]
+        body = table.describe(items)
+        if found and found.unknown and asks_disposal(prepare(text)):
+            body += "\n" + table.describe_unknown(found.unknown)
         cite = replies.SOURCE.format(title=table.title, topic_name=TOPIC_NAMES[table.topic], id=table.id,
                                      updated=table.updated)
-        source = {"id": f"{table.id}#{item.name}", "title": table.title, "topic": table.topic, "score": 1.0,
-                  "entry": info.get("entry")}
-        return Turn("answer", [f"{text}\n{cite}"], topic=table.topic, sources=[source])
+        sources = [{"id": f"{table.id}#{it.name}", "title": table.title, "topic": table.topic, "score": 1.0,
+                    "entry": table.categories[it.category].entry if it.category in table.categories else None}
+                   for it in items]
+        return Turn("answer", [f"{body}\n{cite}"], topic=table.topic, sources=sources)
+
+    def _unknown_item_turn(self, text: str, topic: str | None) -> Turn | None:
+        """A thing the table does not list ("咖啡胶囊是什么垃圾" without 咖啡胶囊): said so, with the rule of thumb."""
+        table, clean = self.kb.items, prepare(text)
+        if table is None or not asks_disposal(clean):     # the message itself asks where it goes
+            return None
+        unknown = self.retriever.items.lookup(clean).unknown
+        if not unknown:
+            return None
+        cite = replies.SOURCE.format(title=table.title, topic_name=TOPIC_NAMES[table.topic], id=table.id,
+                                     updated=table.updated)
+        source = {"id": table.id, "title": table.title, "topic": table.topic, "score": 0.0}
+        return Turn("answer", [f"{table.describe_unknown(unknown)}\n{cite}"], topic=table.topic, sources=[source])
 

@@ -33,8 +33,6 @@ HANDOFF_TO = ("好的，已通知本月值班管理员{name}（转接单 {id}）
               "在管理员接手前，我先不在这个对话里回复。超时没人接手的话，我会告诉您并登记为工单。")
 HANDOFF_ACK = "好的，已为您通知值班管理员，管理员会尽快私聊联系您，请稍候。"
 SOURCE = "📖 来源：《{title}》（{topic_name}·{id}，更新于{updated}）"
-ITEM = "「{name}」属于{category}，请投放到{bin}。{how}"
-ITEM_NOTE = "（{note}）"
 MISSED_TWICE = "抱歉，我连续两次没能回答您的问题。"
 COMPLAINT_CANCELLED = "好的，已取消，没有登记工单。之后需要的话随时告诉我。"
 CSAT_QUESTION = "您反映的问题（工单 {id}）已处理完毕。请为本次处理打分：回复 1-5 的数字（5 = 非常满意，1 = 很不满意）。"

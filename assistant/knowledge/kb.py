@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import DataError, KnowledgeError
+from assistant.knowledge.garbage import CATEGORIES, ItemTable, check_table, stray_bins
 from assistant.text.yamlfile import LINE, read_yaml
 
 TOPICS = ("parking", "garbage", "repair", "property", "community", "merchants", "safety")
 TOPIC_NAMES = {"parking": "停车", "garbage": "垃圾分类", "repair": "报修维修", "property": "物业服务",
                "community": "社区与群规", "merchants": "周边商家", "safety": "安全防范"}
-ITEM_CATEGORIES = ("可回收物", "有害垃圾", "厨余垃圾", "其他垃圾", "大件垃圾", "装修垃圾")
+ITEM_CATEGORIES = CATEGORIES
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 _ENTRY_FIELDS = {"id", "title", "questions", "answer", "updated", "tags", "topic", "valid_from", "valid_until",
                  "example"}
-_ITEM_FIELDS = {"name", "aliases", "category", "note"}
 _FACT_FIELDS = {"value", "kind", "about", "when", "parts", "not", "scope", "example", "note"}
 FACT_KINDS = ("text", "time", "fee", "duration", "place", "phone", "list")
 # An invented detail (example: true) is said to be one, until the estate replaces it and drops the mark.
@@ -55,26 +55,6 @@ class Entry:
         blob = json.dumps([self.topic, self.title, self.questions, self.answer, self.tags],
                           ensure_ascii=False)
         return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Item:
-    name: str
-    category: str
-    aliases: tuple[str, ...] = ()
-    note: str = ""
-    line: int = 0
-
-
-@dataclass
-class ItemTable:
-    id: str
-    title: str
-    topic: str
-    updated: str
-    categories: dict[str, dict[str, str]]
-    items: list[Item]
-    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,57 +260,13 @@ class _Checker:
                     path=str(path), line=line or 0)
 
     def items(self, raw: dict[str, Any], path: Path) -> ItemTable | None:
-        line = raw.get(LINE)
-        cats = raw.get("categories")
-        if not isinstance(cats, dict):
-            self.bad("categories must be a mapping", path, line, "categories")
-            return None
-        categories = {}
-        for name, info in cats.items():
-            if name == LINE:
-                continue
-            if name not in ITEM_CATEGORIES or not isinstance(info, dict):
-                self.bad(f"unknown category {name!r} (one of {', '.join(ITEM_CATEGORIES)})",
-                         path, cats.get(LINE), "categories")
-                continue
-            categories[name] = {k: str(v) for k, v in info.items() if k != LINE}
-        items: list[Item] = []
-        for i, it in enumerate(raw.get("items") or []):
-            if not isinstance(it, dict):
-                self.bad(f"item #{i + 1} is not a mapping", path, None, "items")
-                continue
-            iline = it.get(LINE)
-            for key in sorted(set(it) - _ITEM_FIELDS - {LINE}):
-                self.bad(f"item {it.get('name')!r}: unknown field {key!r}", path, iline, str(key))
-            name, cat = it.get("name"), it.get("category")
-            if not isinstance(name, str) or not name.strip():
-                self.bad(f"item #{i + 1}: missing name", path, iline, "name")
-                continue
-            if cat not in categories or not isinstance(cat, str):   # keys are str: the isinstance only narrows
-                self.bad(f"item {name!r}: unknown category {cat!r}", path, iline, "category")
-                continue
-            aliases = _strs(it.get("aliases", [])) if it.get("aliases") is not None else ()
-            if aliases is None:
-                self.bad(f"item {name!r}: aliases must be a list", path, iline, "aliases")
-                continue
-            items.append(Item(name=name.strip(), category=cat, aliases=aliases,
-                              note=str(it.get("note") or "").strip(), line=iline or 0))
-        seen: dict[str, Item] = {}
-        for item in items:
-            for n in (item.name, *item.aliases):
-                if n in seen and seen[n] is not item:
-                    self.bad(f"item name {n!r} also used at line {seen[n].line}", path, item.line, "name")
-                seen[n] = item
+        table = check_table(raw, path, self.bad)
         updated = _date(raw.get("updated"))
         if updated is None:
-            self.bad("updated must be a date", path, line, "updated")
-        tid = raw.get("id")
-        if not isinstance(tid, str) or not _ID.match(tid):
-            self.bad("item table id must be lowercase letters, digits and '-'", path, line, "id")
-            return None
-        return ItemTable(id=tid, title=str(raw.get("title") or "垃圾分类速查表"),
-                         topic=str(raw.get("topic") or "garbage"), updated=updated or "",
-                         categories=categories, items=items, path=str(path))
+            self.bad("updated must be a date", path, raw.get(LINE), "updated")
+        if table is not None:
+            table.updated = updated or ""
+        return table
 
 
 def load(root: str | Path, today: dt.date | None = None) -> KnowledgeBase:
@@ -429,9 +365,14 @@ def load(root: str | Path, today: dt.date | None = None) -> KnowledgeBase:
                         e.line, "answer")
     if table:
         for cat, info in table.categories.items():
-            ref = info.get("entry")
-            if ref and ref not in seen:
-                chk.bad(f"category {cat!r} points at unknown entry {ref!r}", Path(table.path), None, "entry")
+            if info.entry and info.entry not in seen:
+                chk.bad(f"category {cat!r} points at unknown entry {info.entry!r}", Path(table.path), None,
+                        "entry")
+        for e in entries:           # the garbage entries name the table's bins, never the national colours
+            if e.topic == table.topic:
+                for colour in stray_bins(f"{e.title} {e.answer} {' '.join(e.questions)} {' '.join(e.tags)}", table):
+                    chk.bad(f"entry {e.id!r} names {colour!r}, not a bin of the item table "
+                            f"({', '.join(sorted(table.bins()))})", Path(e.path), e.line, "answer")
         if table.id in seen:
             chk.bad(f"item table id {table.id!r} is also an entry id", Path(table.path), 1, "id")
     if chk.problems:

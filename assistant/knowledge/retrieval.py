@@ -1,26 +1,28 @@
-"""Hybrid retrieval: dense (faiss) fused with jieba BM25, topic-aware, plus the garbage item table."""
+"""Hybrid retrieval: dense (faiss) fused with jieba BM25, topic-aware, plus the garbage item table
+(matched by ``garbage.ItemMatcher``)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from assistant.knowledge.embedding import Embedder
+from assistant.knowledge.garbage import GARBAGE_CUE, ItemMatcher
 from assistant.knowledge.index import DenseIndex
-from assistant.knowledge.kb import Entry, Item, ItemTable, KnowledgeBase
+from assistant.knowledge.kb import Entry, KnowledgeBase
 from assistant.knowledge.rerank import CANDIDATES, AnswerModel, TermStats, answer_features, bigrams, candidate_features
 from assistant.text.normalize import clip, prepare, strip_emoji
 from assistant.text.segment import Segmenter, default_segmenter
 
+__all__ = ["GARBAGE_CUE", "Calibration", "FusionParams", "Hit", "ItemMatcher", "Result", "Retriever"]
+
 MODES = ("hybrid", "dense", "bm25")
 QUERY_CHARS = 160
-GARBAGE_CUE = re.compile(r"垃圾|扔|丢|分类|回收|投放|哪个桶|什么桶|哪类|哪一类|属于|处理")
 
 
 @dataclass
@@ -94,29 +96,6 @@ class Result:
     @property
     def top(self) -> Hit | None:
         return self.hits[0] if self.hits else None
-
-
-class ItemMatcher:
-    """Finds a known garbage item in a message (longest name or alias wins)."""
-
-    def __init__(self, table: ItemTable | None) -> None:
-        self.table = table
-        names: list[tuple[str, Item]] = []
-        for item in table.items if table else []:
-            names.extend((n, item) for n in (item.name, *item.aliases))
-        self._names = sorted(names, key=lambda p: -len(p[0]))
-
-    def find(self, text: str) -> Item | None:
-        for name, item in self._names:
-            if name in text:
-                return item
-        return None
-
-    def match(self, text: str, topic: str | None) -> Item | None:
-        """An item, when the message is about disposal (garbage intent or a disposal cue)."""
-        if not self._names or (topic != "garbage" and not GARBAGE_CUE.search(text)):
-            return None
-        return self.find(text)
 
 
 class Retriever:

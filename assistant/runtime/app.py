@@ -156,6 +156,7 @@ def build_engine(settings: Settings) -> Engine:
     from assistant.schedule.bulletin import Bulletin
 
     retriever = load_retriever(settings)
+    retriever.items.warm()      # the garbage matcher's jieba words: loaded now, not at the first question
     try:
         desk: Desk | None = open_desk(settings)
     except AssistantError as exc:

@@ -90,9 +90,9 @@ def write_kb_nlu(settings: Settings) -> Path:
     """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
 
     Each entry gives its title and its questions but the last (held out, as the retrieval calibration
-    holds it out) to its topic; every third garbage item is asked in one of a few phrasings, so the FAQ
-    intents do not drown the hand-written ones. Examples already in nlu_data/ are skipped, so no example
-    has two intents.
+    holds it out) to its topic; every third garbage item (about 120 of a larger table) is asked in one of a
+    few phrasings, so the FAQ intents do not drown the hand-written ones. Examples already in nlu_data/ are
+    skipped, so no example has two intents.
     """
     kb = load(settings.knowledge_dir)
     seen: set[str] = set()
@@ -105,7 +105,8 @@ def write_kb_nlu(settings: Settings) -> Path:
     for e in kb.entries:
         per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:-1]))
     if kb.items:
-        for i, item in enumerate(kb.items.items[::3]):
+        stride = max(3, len(kb.items.items) // 120)      # ~120 items whatever the table's size (764 now)
+        for i, item in enumerate(kb.items.items[::stride]):
             per_topic.setdefault(kb.items.topic, []).append(ITEM_TEMPLATES[i % len(ITEM_TEMPLATES)].format(item.name))
     blocks = []
     for topic, texts in sorted(per_topic.items()):

@@ -8,6 +8,7 @@ import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import jieba
 
@@ -34,6 +35,7 @@ class Segmenter:
         self._userdict = userdict or userdict_path()
         self._lock = threading.Lock()
         self._ready = False
+        self._pos: Any = None
 
     def _init(self) -> None:
         with self._lock:
@@ -45,10 +47,20 @@ class Segmenter:
                     self._tk.load_userdict(str(self._userdict))
                 self._ready = True
 
-    def add_words(self, words: list[str]) -> None:
+    def add_words(self, words: list[str], tag: str | None = None) -> None:
         self._init()
         for w in words:
-            self._tk.add_word(w, freq=2000)
+            self._tk.add_word(w, freq=2000, tag=tag)
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, part of speech) pairs, jieba's tags ("n" noun, "v" verb, "q" measure word ...)."""
+        self._init()
+        with self._lock:
+            if self._pos is None:
+                import jieba.posseg
+
+                self._pos = jieba.posseg.POSTokenizer(self._tk)
+        return [(p.word, p.flag) for p in self._pos.lcut(text) if p.word.strip()]
 
     def cut(self, text: str) -> list[str]:
         self._init()
