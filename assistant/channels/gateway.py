@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Answerer = Callable[[str, str], Reply]      # (text, sender) -> Reply; Assistant.ask in production
+# A chat command handler (e.g. assistant.community's sign-ups): given a moderated message and its
+# redacted text (mention stripped), the messages to send, or None when the text is not its command.
+ChatCommand = Callable[[IncomingMessage, str], "list[OutgoingMessage] | None"]
+COMMAND = "command"           # route of a message a chat command handled
 
 GREETING = "greeting"         # route of a member-joined event
 _ALLOWED = ("allow", "redact")
@@ -61,9 +65,10 @@ _LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": R
 
 class Gateway:
     def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE,
-                 outbox: Outbox | None = None) -> None:
+                 outbox: Outbox | None = None, commands: Sequence[ChatCommand] = ()) -> None:
         self.moderator = moderator
         self.answerer = answerer
+        self.commands = list(commands)
         self.wake = wake
         self.outbox = outbox
         self._lock = threading.Lock()
@@ -109,6 +114,8 @@ class Gateway:
             text, _ = redact(text, cfg.pii, cfg.placeholders)
 
         named, question = self.wake.strip(text)
+        if self._command(msg, limit(question), result):
+            return result
         if not (msg.is_tome() or named or not msg.is_group):
             self._log(msg, result)
             return result
@@ -126,6 +133,22 @@ class Gateway:
                 result.outgoing.append(OutgoingMessage(msg.conversation_id, line, private_to=msg.sender_id))
         self._log(msg, result)
         return result
+
+    def _command(self, msg: IncomingMessage, text: str, result: GatewayResult) -> bool:
+        """Chat commands come before the answerer, addressed to the bot or not (a "+1" in the group):
+        the first handler that takes the text answers it. A failing handler is logged and skipped."""
+        for handler in self.commands:
+            try:
+                out = handler(msg, text)
+            except Exception:
+                log.exception("gateway sender=%s chat command failed", msg.sender_id)
+                continue
+            if out is not None:
+                result.outgoing.extend(out)
+                result.route = COMMAND
+                self._log(msg, result)
+                return True
+        return False
 
     def _moderation_output(self, msg: IncomingMessage, d: Decision, result: GatewayResult) -> None:
         if d.action == "allow":
