@@ -1,5 +1,5 @@
-"""Opening the community database: an engine (the desk's engine factory: SQLite in WAL mode with
-``BEGIN IMMEDIATE`` for writes, or PostgreSQL) and the seam's own Alembic migrations
+"""Opening the community database: an engine (the desk's engine factory: SQLite in WAL mode,
+synchronous=NORMAL, with ``BEGIN IMMEDIATE`` for writes, or PostgreSQL) and the seam's own Alembic migrations
 (``migrations/``, version table ``community_alembic_version``) run to head under a lock."""
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     from assistant.desk.tickets.store import error_line, make_engine, safe_url
 
     try:
-        engine = make_engine(url, busy_timeout=busy_timeout)
+        # WAL with synchronous=NORMAL: never corrupt, and a commit does not wait for the disk (a power
+        # cut may lose the last answers); the ticket store keeps FULL on its own connections.
+        engine = make_engine(url, busy_timeout=busy_timeout, synchronous="NORMAL")
     except StoreUnavailable as exc:
         raise CommunityUnavailable(str(exc)) from None
     try:

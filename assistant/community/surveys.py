@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from assistant.community.errors import BadInput, NotFound, Refused
 from assistant.community.store import Tables
@@ -316,29 +317,40 @@ class Surveys:
 
     def submit(self, survey_id: int, unit: str, answers: dict[str, Any]) -> None:
         """Store one unit's answers (checked); ``Refused`` when the unit has answered already."""
-        survey = self.get(survey_id)
+        with self.tables.write() as s:
+            row = s.get(SurveyRow, survey_id)
+            if row is None:
+                raise NotFound(f"没有编号为 {survey_id} 的问卷")
+            self._store(s, _survey(row), unit, answers)
+
+    def _store(self, s: Session, survey: Survey, unit: str, answers: dict[str, Any]) -> None:
         if not survey.is_open:
             raise Refused(f"问卷“{survey.title}”已结束")
+        if s.get(RespondentRow, (survey.id, unit)) is not None:
+            raise Refused(f"{unit} 已经填过问卷“{survey.title}”了，每户只填一次")
         clean = check_answers(survey, answers)
         try:
-            with self.tables.write() as s:
-                s.add(RespondentRow(survey_id=survey_id, unit=unit))
-                s.add(ResponseRow(id=secrets.token_hex(16), survey_id=survey_id,
+            with s.begin_nested():
+                s.add(RespondentRow(survey_id=survey.id, unit=unit))
+                s.add(ResponseRow(id=secrets.token_hex(16), survey_id=survey.id,
                                   unit=None if survey.anonymous else unit,
                                   answers=json.dumps(clean, ensure_ascii=False)))
-        except IntegrityError:
+        except IntegrityError:            # the same unit, at the same moment, from elsewhere
             raise Refused(f"{unit} 已经填过问卷“{survey.title}”了，每户只填一次") from None
 
     # -- one question at a time, in a private chat -----------------------------------------------
 
     def start(self, key: str, survey_id: int, unit: str) -> Step:
-        survey = self.get(survey_id)
-        if not survey.is_open:
-            raise Refused(f"问卷“{survey.title}”已结束")
-        if self.answered(survey_id, unit):
-            raise Refused(f"{unit} 已经填过问卷“{survey.title}”了，每户只填一次")
         now = self.clock().astimezone(dt.UTC).replace(tzinfo=None)
         with self.tables.write() as s:
+            row = s.get(SurveyRow, survey_id)
+            if row is None:
+                raise NotFound(f"没有编号为 {survey_id} 的问卷")
+            survey = _survey(row)
+            if not survey.is_open:
+                raise Refused(f"问卷“{survey.title}”已结束")
+            if s.get(RespondentRow, (survey_id, unit)) is not None:
+                raise Refused(f"{unit} 已经填过问卷“{survey.title}”了，每户只填一次")
             s.execute(delete(SessionRow).where(SessionRow.key == key))
             s.add(SessionRow(key=key, survey_id=survey_id, unit=unit, step=0, answers="{}", updated_at=now))
         anon = "本问卷匿名：答案不与房号关联。" if survey.anonymous else ""
@@ -359,24 +371,22 @@ class Surveys:
     def reply(self, key: str, text: str) -> Step:
         """The answer to the current question; the next question, or the end (answers stored).
         A bad answer raises ``BadInput`` and the question stays."""
-        with self.tables.read() as s:
+        now = self.clock().astimezone(dt.UTC).replace(tzinfo=None)
+        with self.tables.write() as s:
             row = s.get(SessionRow, key)
             if row is None:
                 raise NotFound("您没有正在填写的问卷，回复“问卷”查看可填写的问卷")
-            survey_id, unit, step, answers = row.survey_id, row.unit, row.step, json.loads(row.answers)
-        survey = self.get(survey_id)
-        q = survey.questions[step]
-        answers[q.id] = parse_answer(q, text)
-        step += 1
-        if step < len(survey.questions):
-            now = self.clock().astimezone(dt.UTC).replace(tzinfo=None)
-            with self.tables.write() as s:
-                r = s.get(SessionRow, key)
-                if r is not None:
-                    r.step, r.answers, r.updated_at = step, json.dumps(answers, ensure_ascii=False), now
-            return Step(prompt(survey.questions[step], step + 1, len(survey.questions)))
-        self.cancel(key)
-        self.submit(survey_id, unit, answers)
+            srow = s.get(SurveyRow, row.survey_id)
+            assert srow is not None             # sessions go with their survey (ON DELETE CASCADE)
+            survey = _survey(srow)
+            answers = json.loads(row.answers)
+            q = survey.questions[row.step]
+            answers[q.id] = parse_answer(q, text)
+            if row.step + 1 < len(survey.questions):
+                row.step, row.answers, row.updated_at = row.step + 1, json.dumps(answers, ensure_ascii=False), now
+                return Step(prompt(survey.questions[row.step], row.step + 1, len(survey.questions)))
+            s.delete(row)
+            self._store(s, survey, row.unit, answers)
         return Step(f"感谢填写《{survey.title}》！结果汇总后会在群里公布。", done=True)
 
     # -- results -----------------------------------------------------------------------------------

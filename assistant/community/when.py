@@ -115,7 +115,7 @@ def parse_when(text: str, now: dt.datetime) -> dt.datetime:
                 break
         if hour is None and evening:
             hour = 20
-    leftover = re.sub(r"[\s前之以,，.。(（)）]|截止|为止|到|至|的|当天|之前", "", rest)
+    leftover = re.sub(r"以前|之前|为止|截止|当天|[\s前,，.。(（)）的到至]", "", rest)
     if leftover:
         raise BadInput("time", f"看不懂时间里的“{leftover}”，{EXAMPLE}")
     if day is None and hour is None:
