@@ -84,7 +84,8 @@ def plot_results(results: Results) -> bytes:
     charts = [r for r in results.questions if r.question.options]
     rows = max(1, len(charts))
     height = sum(0.9 + 0.32 * len(r.question.options) for r in charts) + 1.0
-    fig = Figure(figsize=(8, max(3.0, height)), dpi=110)
+    height = max(3.0, height)
+    fig = Figure(figsize=(8, height), dpi=110)
     fig.suptitle(f"{results.survey.title}（{results.responses} 户作答）", fontproperties=fp, fontsize=13)
     if not charts:
         fig.text(0.5, 0.5, "没有选择题", fontproperties=fp, ha="center")
@@ -103,7 +104,7 @@ def plot_results(results: Results) -> bytes:
             share = f"{v / r.answered:.0%}" if r.answered else "0%"
             ax.text(v + top * 0.01, i, f"{v}（{share}）", va="center", fontproperties=fp, fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))      # room for the title above the charts
     buf = io.BytesIO()
     with _LOCK:
         fig.savefig(buf, format="png")
