@@ -2,10 +2,12 @@
 and emergency contacts, for admins (the residents' side is the chat; see assistant/community).
 
     community signups list|show ID|export ID [--format csv|xlsx] [-o FILE]|close ID|start GROUP TEXT
-    community surveys create [--template NAME|FILE] [--title T]|check FILE|list|results ID [--plot PNG] [--json]|close ID
+    community surveys create [--template NAME|FILE] [--title T]|check FILE|list
+                      |results ID [--plot PNG] [--json]|close ID
     community feedback list [--open]|done ID
     community help list [--category C]
-    community contacts add --unit U --resident NAME --name NAME --relation R --phone P --consent TEXT|list [--unit U]|remove ID
+    community contacts add --unit U --resident NAME --name NAME --relation R --phone P --consent TEXT
+                      |list [--unit U]|remove ID
 
 ``--db URL`` (default $ASSISTANT_TICKETS_URL, else the desk's models/tickets.db). Exit codes: 0 done;
 1 refused or unavailable; 2 bad input (bad template file, bad value).
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("community", help="sign-ups, surveys, anonymous feedback, mutual help, emergency contacts")
+    p = subparsers.add_parser("community",
+                              help="sign-ups, surveys, anonymous feedback, mutual help, emergency contacts")
     p.add_argument("--db", metavar="URL", help="database URL (default $ASSISTANT_TICKETS_URL or models/tickets.db)")
     p.set_defaults(run=run)
     sub = p.add_subparsers(dest="area", required=True, metavar="AREA")
@@ -143,12 +146,13 @@ def _surveys(c: Community, args: argparse.Namespace) -> int:
         print(f"survey #{s.id} 《{s.title}》: {len(s.questions)} questions{', anonymous' if s.anonymous else ''}; "
               f"residents answer it in a private chat with: 问卷 {s.id}")
     elif args.cmd == "check":
-        t = load_template(args.file)
-        print(f"ok: 《{t.title}》, {len(t.questions)} questions")
+        tpl = load_template(args.file)
+        print(f"ok: 《{tpl.title}》, {len(tpl.questions)} questions")
     elif args.cmd == "list":
         for s in c.surveys.list():
             n = c.surveys.results(s.id).responses
-            print(f"#{s.id}\t{'进行中' if s.is_open else '已结束'}\t{s.title}\t{'匿名' if s.anonymous else '实名'}\t{n} 户作答")
+            state, anon = "进行中" if s.is_open else "已结束", "匿名" if s.anonymous else "实名"
+            print(f"#{s.id}\t{state}\t{s.title}\t{anon}\t{n} 户作答")
     elif args.cmd == "results":
         res = c.surveys.results(args.id)
         if args.json:

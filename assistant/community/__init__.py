@@ -29,4 +29,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = sorted(_LAZY)
+__all__ = ["BadInput", "Community", "CommunityCommands", "CommunityError", "CommunityUnavailable", "NotFound",
+           "Refused", "open_community"]

@@ -7,7 +7,7 @@ In the group (no @mention needed):
     接龙 / 查看接龙                              show the list           结束接龙  close it (its starter)
 In a private chat with the bot:
     问卷 / 问卷 2                                list the open surveys / answer survey 2, one question at a time
-    匿名建议 …                                   an anonymous suggestion (in the group: refused, it is not anonymous there)
+    匿名建议 …                                   an anonymous suggestion (refused in the group: not anonymous there)
 Both:
     互助 提供 宠物 周末可以帮忙喂猫 / 互助 需要 工具 想借电钻   the mutual-help list; matches told privately
     互助清单 / 取消互助 3
@@ -210,12 +210,13 @@ class CommunityCommands:
         posted = self.c.help.post(unit, msg.sender_id, m.group("text"))
         p = posted.post
         log.info("community help=%s kind=%s category=%s matches=%d", p.id, p.kind, p.category, len(posted.matches))
-        head = f"已登记（第 {p.id} 条，{KIND_NAMES[p.kind]} · {CATEGORY_NAMES[p.category]}）。回复“取消互助 {p.id}”可撤回。"
+        name = CATEGORY_NAMES[p.category]
+        head = f"已登记（第 {p.id} 条，{KIND_NAMES[p.kind]} · {name}）。回复“取消互助 {p.id}”可撤回。"
         if not posted.matches:
             return self._private(msg, head + "暂时没有匹配的邻居，有了会私聊告诉您。")
         lines = "\n".join(f"· {x.unit}：{x.text}" for x in posted.matches)
         other = "可以提供帮助" if p.kind == "ask" else "需要帮助"
-        out = self._private(msg, f"{head}\n这些邻居{other}（{CATEGORY_NAMES[p.category]}）：\n{lines}\n请私下联系，互助不收费。")
+        out = self._private(msg, f"{head}\n这些邻居{other}（{name}）：\n{lines}\n请私下联系，互助不收费。")
         what = "需要帮助" if p.kind == "ask" else "可以提供帮助"
         for x in posted.matches:
             out.append(OutgoingMessage(msg.conversation_id,

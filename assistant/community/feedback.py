@@ -15,6 +15,7 @@ back to its sender.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import hmac
@@ -96,7 +97,8 @@ class FeedbackBox:
         """Store a suggestion from ``sender_key`` (used only for the keyed-hash count)."""
         body = redact_text((text or "").strip())
         if len(body) < MIN_CHARS:
-            raise BadInput("text", f"建议内容太短了（至少 {MIN_CHARS} 个字），例如：匿名建议 希望晚上十点后地库照明保留一半")
+            raise BadInput("text", f"建议内容太短了（至少 {MIN_CHARS} 个字），"
+                                   "例如：匿名建议 希望晚上十点后地库照明保留一半")
         if len(body) > MAX_CHARS:
             raise BadInput("text", f"建议内容太长了（最多 {MAX_CHARS} 字）")
         day = self.today()
@@ -121,7 +123,7 @@ class FeedbackBox:
                 s.add(FeedbackRow(id=fid, day=day, text=body_, handled=handled))
         return item
 
-    def list(self, limit: int = 500, include_handled: bool = True) -> list[Feedback]:
+    def list(self, limit: int = 500, include_handled: bool = True) -> builtins.list[Feedback]:
         q = select(FeedbackRow).order_by(FeedbackRow.day.desc(), FeedbackRow.id).limit(limit)
         if not include_handled:
             q = q.where(FeedbackRow.handled.is_(False))

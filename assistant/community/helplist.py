@@ -7,6 +7,7 @@ emergency contacts, recorded by an admin with the consent given, shown to admins
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import re
 import unicodedata
@@ -59,7 +60,7 @@ class HelpPost:
 @dataclass(frozen=True)
 class Posted:
     post: HelpPost
-    matches: list[HelpPost]          # the other side's active posts, same category, other units
+    matches: builtins.list[HelpPost]          # the other side's active posts, same category, other units
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ class HelpList:
                                       HelpRow.unit != unit).order_by(HelpRow.id.desc()).limit(limit))]
             return Posted(_post(row), matches)
 
-    def list(self, category: str | None = None, kind: str | None = None, active_only: bool = True) -> list[HelpPost]:
+    def list(self, category: str | None = None, kind: str | None = None,
+             active_only: bool = True) -> builtins.list[HelpPost]:
         q = select(HelpRow).order_by(HelpRow.category, HelpRow.kind, HelpRow.id)
         if category:
             q = q.where(HelpRow.category == category)
@@ -184,7 +186,7 @@ class HelpList:
             s.flush()
             return _contact(row)
 
-    def contacts(self, unit: str | None = None) -> list[Contact]:
+    def contacts(self, unit: str | None = None) -> builtins.list[Contact]:
         q = select(ContactRow).order_by(ContactRow.unit, ContactRow.id)
         if unit:
             q = q.where(ContactRow.unit == unit)

@@ -9,7 +9,7 @@ import textwrap
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assistant.community.errors import CommunityError
 
@@ -54,7 +54,7 @@ def cjk_font() -> Path:
 
     found = search()
     if found is None:        # a font installed after matplotlib cached its list
-        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)  # type: ignore[attr-defined]
         found = search()
     if found is None:
         raise NoCJKFont("no CJK font found for the survey plot: install fonts-noto-cjk (make setup does)")
@@ -90,15 +90,16 @@ def plot_results(results: Results) -> bytes:
     if not charts:
         fig.text(0.5, 0.5, "没有选择题", fontproperties=fp, ha="center")
     ratios = [max(1, len(r.question.options)) + 1 for r in charts] or [1]
-    axes = fig.subplots(rows, 1, gridspec_kw={"height_ratios": ratios}, squeeze=False)[:, 0] if charts else []
+    axes: list[Any] = list(fig.subplots(rows, 1, gridspec_kw={"height_ratios": ratios}, squeeze=False)[:, 0]) \
+        if charts else []
     for ax, r in zip(axes, charts, strict=False):
         labels = list(r.question.options)
-        values = [r.counts.get(o, 0) for o in labels]
+        values: list[int] = [r.counts.get(o, 0) for o in labels]
         ax.barh(range(len(labels)), values, color="#3b7dd8")
         ax.set_yticks(range(len(labels)), labels=labels, fontproperties=fp)
         ax.invert_yaxis()
         ax.set_title("\n".join(textwrap.wrap(r.question.text, 30)), fontproperties=fp, fontsize=10, loc="left")
-        top = max(values) if values and max(values) else 1
+        top = max(values, default=0) or 1
         ax.set_xlim(0, top * 1.25)
         for i, v in enumerate(values):
             share = f"{v / r.answered:.0%}" if r.answered else "0%"

@@ -13,6 +13,7 @@ SQLite takes the database's write lock up front), counts, then writes; a unique 
 
 from __future__ import annotations
 
+import builtins
 import csv
 import datetime as dt
 import io
@@ -35,7 +36,8 @@ STATUS_NAMES = {IN: "已报名", WAITING: "候补"}
 MAX_CAPACITY = 1000
 MAX_TITLE = 60
 EXAMPLE = "例如：接龙 周六亲子运动会 限30人 截止周五18:00"
-_LIMIT = re.compile(r"(?:限额|限|名额|人数上限|上限)\s*[:：]?\s*(-?\s*[0-9零〇一二两三四五六七八九十百千]+)\s*(?:人|户|名|位|家|组)?")
+_LIMIT = re.compile(r"(?:限额|限|名额|人数上限|上限)\s*[:：]?\s*(-?\s*[0-9零〇一二两三四五六七八九十百千]+)"
+                    r"\s*(?:人|户|名|位|家|组)?")
 _LIMIT_WORD = re.compile(r"(?:限额|限|名额|人数上限|上限)\s*[:：]?\s*(\S{0,8}?)\s*(?:人|户|名|位|家|组)")
 _DEADLINE = re.compile(r"(?:报名)?截止(?:时间|日期)?\s*[:：]?\s*(.+)$")
 
@@ -176,7 +178,7 @@ class Signups:
                             .order_by(SignupRow.id.desc()).limit(1)).first()
             return _signup(row) if row else None
 
-    def list(self, conversation_id: str | None = None, limit: int = 200) -> list[Signup]:
+    def list(self, conversation_id: str | None = None, limit: int = 200) -> builtins.list[Signup]:
         q = select(SignupRow).order_by(SignupRow.id.desc()).limit(limit)
         if conversation_id is not None:
             q = q.where(SignupRow.conversation_id == conversation_id)
@@ -268,12 +270,12 @@ class Signups:
             or_(EntryRow.joined_at < row.joined_at, and_(EntryRow.joined_at == row.joined_at, EntryRow.id <= row.id))))
         return Entry(row.unit, row.status, int(before or 0), row.sender_id, _aware(row.joined_at) or utcnow())
 
-    def entries(self, signup_id: int) -> list[Entry]:
+    def entries(self, signup_id: int) -> builtins.list[Entry]:
         """Everyone on the list, those in first, each in the order they joined."""
         with self.tables.read() as s:
             rows = s.scalars(select(EntryRow).where(EntryRow.signup_id == signup_id)
                              .order_by(EntryRow.joined_at, EntryRow.id)).all()
-        out: list[Entry] = []
+        out: builtins.list[Entry] = []
         for status in (IN, WAITING):
             mine = [r for r in rows if r.status == status]
             out += [Entry(r.unit, r.status, i, r.sender_id, _aware(r.joined_at) or utcnow())
@@ -306,7 +308,7 @@ class Signups:
             lines.append("回复“+1”或“接龙 房号”参加，“退出接龙”退出")
         return "\n".join(lines)
 
-    def rows(self, signup_id: int) -> list[list[str]]:
+    def rows(self, signup_id: int) -> builtins.list[builtins.list[str]]:
         """Header and rows of the export: 序号, 房号, 状态, 报名时间 (Beijing time). No names, no ids."""
         out = [["序号", "房号", "状态", "报名时间"]]
         for e in self.entries(signup_id):

@@ -22,6 +22,7 @@ answers (a random id, no unit, no time); neither table has an order or a time th
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import re
@@ -295,7 +296,7 @@ class Surveys:
                 raise NotFound(f"没有编号为 {survey_id} 的问卷")
             return _survey(row)
 
-    def list(self, open_only: bool = False) -> list[Survey]:
+    def list(self, open_only: bool = False) -> builtins.list[Survey]:
         q = select(SurveyRow).order_by(SurveyRow.id.desc())
         if open_only:
             q = q.where(SurveyRow.closed_at.is_(None))

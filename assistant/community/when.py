@@ -77,7 +77,8 @@ def parse_when(text: str, now: dt.datetime) -> dt.datetime:
         rest = rest.replace(m.group(0), " ", 1)
     elif m := _WEEKDAY.search(rest):
         which = (m.group(1) or "").replace("个", "")
-        wd = 6 if m.group(2) in "日天7" else (int(m.group(2)) - 1 if m.group(2).isdigit() else WEEKDAYS.index(m.group(2)))
+        named = m.group(2)
+        wd = 6 if named in "日天7" else (int(named) - 1 if named.isdigit() else WEEKDAYS.index(named))
         monday = today - dt.timedelta(days=today.weekday())
         if which in ("本", "这"):
             day = monday + dt.timedelta(days=wd)
@@ -124,9 +125,8 @@ def parse_when(text: str, now: dt.datetime) -> dt.datetime:
     if hour is not None:
         if evening and period is None:
             period = "晚上"
-        if period in ("下午", "傍晚", "晚上", "晚", "夜里") and 1 <= hour < 12:
-            hour += 12
-        elif period == "中午" and 1 <= hour <= 3:
+        afternoon = period in ("下午", "傍晚", "晚上", "晚", "夜里") and 1 <= hour < 12
+        if afternoon or (period == "中午" and 1 <= hour <= 3):
             hour += 12
         if hour == 24 and minute == 0:
             hour, minute = 23, 59
