@@ -42,7 +42,9 @@ def cjk_font() -> Path:
     from matplotlib import font_manager
 
     def search() -> Path | None:
-        entries = font_manager.fontManager.ttflist
+        # regular weight first (a .ttc holds several faces; matplotlib lists each file once)
+        entries = sorted(font_manager.fontManager.ttflist, key=lambda e: (e.weight not in (400, "normal", "regular"),
+                                                                            "Regular" not in e.fname))
         for name in PREFERRED:
             for e in entries:
                 if e.name == name and _has_glyphs(e.fname):
@@ -105,7 +107,9 @@ def plot_results(results: Results) -> bytes:
             share = f"{v / r.answered:.0%}" if r.answered else "0%"
             ax.text(v + top * 0.01, i, f"{v}（{share}）", va="center", fontproperties=fp, fontsize=8)
         ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))      # room for the title above the charts
+    # fixed margins (tight_layout lays the text out several times: seconds on a busy machine)
+    fig.subplots_adjust(left=0.17, right=0.97, top=1 - 0.95 / height, bottom=0.35 / height,
+                        hspace=0.75 * len(charts) / max(1.0, height - 1.1))
     buf = io.BytesIO()
     with _LOCK:
         fig.savefig(buf, format="png")

@@ -112,6 +112,7 @@ def test_private_chat_survey_feedback_and_help(settings: Settings) -> None:
         assert "13812345678" not in fb.text and "群里说的" not in fb.text
 
 
+@pytest.mark.services          # serves the real webhook on a free port
 def test_forty_residents_join_through_the_webhook_at_once(settings: Settings) -> None:
     answerer = Answerer()
     gateway = group_gateway(settings, answerer=answerer, persistent_strikes=False, notices=False)

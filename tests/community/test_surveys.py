@@ -26,7 +26,8 @@ def _png(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("L")
 
 
-def test_a_hundred_units_answer_and_the_results_are_counted_and_plotted(community: Community) -> None:
+def test_a_hundred_units_answer_and_the_results_are_counted_and_plotted(lite: Community) -> None:
+    community = lite
     survey = community.surveys.from_template("quarterly_satisfaction")
     assert survey.anonymous and [q.kind for q in survey.questions][-2:] == [MULTIPLE, "text"]
     want: dict[str, Counter[str]] = {q.id: Counter() for q in survey.questions}
@@ -91,6 +92,29 @@ def test_a_hundred_units_answer_and_the_results_are_counted_and_plotted(communit
         assert len(s.scalars(select(RespondentRow.unit)).all()) == 100
     cols = {c["name"] for c in inspect(community.engine).get_columns("community_survey_responses")}
     assert cols == {"id", "survey_id", "unit", "answers"}            # no time to pair them by
+
+
+def test_one_answer_per_unit_when_ten_arrive_at_once(community: Community) -> None:
+    survey = community.surveys.from_template("quarterly_satisfaction")
+    answers = {q.id: q.options[0] for q in survey.questions if q.kind == SINGLE} | {"priorities": ["停车管理"]}
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def submit() -> None:
+        barrier.wait()
+        try:
+            community.surveys.submit(survey.id, "5-101", answers)
+            outcomes.append("stored")
+        except Refused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submit) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refused"] * 9 + ["stored"]
+    assert community.surveys.results(survey.id).responses == 1
 
 
 def test_the_plot_font_draws_chinese_glyphs_not_tofu() -> None:

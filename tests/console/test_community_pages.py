@@ -121,6 +121,7 @@ def test_a_cookie_session_needs_the_csrf_token(app: FastAPI, filled: Community) 
         assert c.post("/community/signups/1/close", data={"csrf": token}).status_code == 303
 
 
+@pytest.mark.services          # serves the console with uvicorn on a free port
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Debian chromium not found at {CHROMIUM}")
 def test_the_pages_in_chromium_at_desktop_and_phone_sizes(app: FastAPI, tmp_path: Path) -> None:
     import threading
