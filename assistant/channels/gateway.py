@@ -7,9 +7,11 @@
 Every group message is moderated, whether or not it is addressed to the bot. A violation gets
 the moderator's replies and admin actions and never reaches the assistant. Personal data is
 redacted before anything is forwarded. Texts longer than ``MAX_MESSAGE_CHARS`` are cut first
-(head and end kept). Only messages addressed to the bot (with the @mention or
-wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
-keeps strike counts exact); answering runs concurrently.
+(head and end kept). Chat commands (``commands``: handlers such as
+``assistant.community.CommunityCommands`` for 接龙 and surveys) are consulted next, for every message,
+addressed or not ("+1" in the group); the first that takes the text answers it. Otherwise only messages
+addressed to the bot (with the @mention or wake word stripped) go to the answerer. Thread-safe:
+moderation is serialised (it is fast and keeps strike counts exact); answering runs concurrently.
 
 With an outbox (``assistant.desk.notices``: what Rasa could not push, e.g. the satisfaction question
 after an admin resolved a ticket), the notices waiting for a resident's conversation go out with

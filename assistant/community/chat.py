@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 NO_UNIT = "请把群昵称改成“楼号-房号-姓名”（如 5-101-张三），或在消息里写上房号，如：接龙 5-101"
 _JOIN = re.compile(r"^(?:\+\s*1|＋1|报名|参加|我报名|接龙\s*\+\s*1)(?:\s+(?P<unit>\S+))?$")
 _LEAVE = re.compile(r"^(?:退出接龙|取消接龙|取消报名|退出报名|-\s*1)(?:\s+(?P<unit>\S+))?$")
+_CLOSE = re.compile(r"^(?:结束接龙|关闭接龙|接龙结束)$")
 _SHOW = re.compile(r"^(?:接龙|查看接龙|接龙名单|接龙列表)$")
 _START = re.compile(r"^(?:接龙|发起接龙|群接龙)\s+(?P<rest>.+)$", re.DOTALL)
 _FEEDBACK = re.compile(r"^(?:匿名建议|匿名反馈|匿名意见)\s*[:：]?\s*(?P<text>.*)$", re.DOTALL)
@@ -57,7 +58,8 @@ class CommunityCommands:
         t = unicodedata.normalize("NFKC", text or "").strip()
         key = f"{msg.platform}:{msg.sender_id}"
         handlers: list[tuple[re.Pattern[str], Callable[[IncomingMessage, re.Match[str]], Out]]] = [
-            (_JOIN, self._join), (_LEAVE, self._leave), (_SHOW, self._show), (_START, self._start_or_join),
+            (_JOIN, self._join), (_LEAVE, self._leave), (_SHOW, self._show), (_CLOSE, self._close_cmd),
+            (_START, self._start_or_join),
             (_FEEDBACK, self._feedback), (_SURVEY, self._survey), (_HELP_LIST, self._help_list),
             (_HELP_WITHDRAW, self._help_withdraw), (_HELP, self._help),
         ]
@@ -160,6 +162,11 @@ class CommunityCommands:
         signup = self.c.signups.start(msg.conversation_id, rest, msg.sender_id)
         log.info("community signup=%s started conversation=%s", signup.id, msg.conversation_id)
         return [OutgoingMessage(msg.conversation_id, self.c.signups.render(signup.id))]
+
+    def _close_cmd(self, msg: IncomingMessage, _m: re.Match[str]) -> Out:
+        if (refused := self._group_only(msg)) is not None:
+            return refused
+        return self._close(msg)
 
     def _close(self, msg: IncomingMessage) -> Out:
         signup = self.c.signups.current(msg.conversation_id)

@@ -61,10 +61,13 @@ def test_the_terminal_group_runs_a_signup(settings: Settings) -> None:
 6-202-李四: +1
 8-404-赵六: +1
 6-202-李四: 退出接龙
+9-1-909-钱七: 结束接龙
 9-1-909-钱七: 接龙 篮球赛 限0人
 9-1-909-钱七: 接龙 篮球赛 截止13月40日
 访客: +1
 5-101-张三: @助手 垃圾几点扔
+5-101-张三: 结束接龙
+6-202-李四: +1
 """)
     assert "【接龙 #1】周六亲子运动会" in out
     assert "6-202 已在名单第 1 位，不用重复接龙" in out
@@ -73,7 +76,9 @@ def test_the_terminal_group_runs_a_signup(settings: Settings) -> None:
     assert re.findall(r"^\d+\. (\S+)$", last, re.MULTILINE) == ["7-303", "8-404"]
     assert "@9-1-909-钱七 人数上限“0”不对" in out and "没有“13月40日”这一天" in out
     assert "@访客 请把群昵称改成" in out
+    assert "@9-1-909-钱七 只有发起人" in out
     assert answerer.seen == ["垃圾几点扔"]                  # commands never reach the answerer
+    assert out.rstrip().endswith("@6-202-李四 群里现在没有进行中的接龙。发起：接龙 活动名称 限30人 截止周五18:00")
     with open_community(settings) as c:
         assert [e.unit for e in c.signups.entries(1)] == ["7-303", "8-404"]
 
