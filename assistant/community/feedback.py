@@ -5,7 +5,8 @@ back to its sender.
   the conversation or a time finer than the day.
 - No order leaks who sent it: the ids are random, the table keeps rows in id order (SQLite
   ``WITHOUT ROWID``), and every insert rewrites that day's rows in random order (PostgreSQL's heap
-  then holds them shuffled too); lists are ordered by day and id.
+  then holds them shuffled too; writers take turns under an advisory lock); lists are ordered by day
+  and id.
 - Abuse limit: at most ``daily_limit`` suggestions per sender per day, counted under
   ``HMAC-SHA256(day key, sender)``. The day key is random, kept in a file outside the database
   (``models/community_feedback.key``, mode 0600) and replaced when the day changes (Beijing time), so
@@ -28,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import IntegrityError
 
 from assistant.community.errors import BadInput, Refused
 from assistant.community.store import Tables
@@ -38,6 +40,7 @@ from assistant.moderation.pii import redact_text
 
 MIN_CHARS, MAX_CHARS = 4, 1000
 DEFAULT_LIMIT = 3
+_PG_FEEDBACK_LOCK = 0x66656564     # advisory lock while a day's suggestions are rewritten ("feed")
 
 
 def utcnow() -> dt.datetime:
@@ -104,7 +107,20 @@ class FeedbackBox:
         day = self.today()
         digest = hmac.new(self.key.get(day), sender_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
         item = Feedback(secrets.token_hex(16), day, body, False)
+        for attempt in range(3):
+            try:
+                self._store(item, digest)
+                return item
+            except IntegrityError:      # PostgreSQL: the same sender's first two at once; count again
+                if attempt == 2:
+                    raise
+        return item
+
+    def _store(self, item: Feedback, digest: str) -> None:
+        day = item.day
         with self.tables.write() as s:
+            if self.tables.dialect == "postgresql":     # the day is rewritten: one writer at a time
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_FEEDBACK_LOCK})
             s.execute(delete(FeedbackQuotaRow).where(FeedbackQuotaRow.day < day))
             quota = s.get(FeedbackQuotaRow, (day, digest), with_for_update=True)
             if quota is not None and quota.count >= self.daily_limit:
@@ -121,7 +137,6 @@ class FeedbackBox:
             s.flush()
             for fid, body_, handled in rows:
                 s.add(FeedbackRow(id=fid, day=day, text=body_, handled=handled))
-        return item
 
     def list(self, limit: int = 500, include_handled: bool = True) -> builtins.list[Feedback]:
         q = select(FeedbackRow).order_by(FeedbackRow.day.desc(), FeedbackRow.id).limit(limit)

@@ -29,6 +29,7 @@ from assistant.community.errors import BadInput, NotFound, Refused
 from assistant.community.store import Tables
 from assistant.community.tables import EntryRow, SignupRow
 from assistant.community.when import TZ, format_when, parse_when
+from assistant.moderation.pii import redact_text
 from assistant.text.units import cn_number
 
 IN, WAITING = "in", "waiting"
@@ -145,7 +146,7 @@ class Signups:
 
     def create(self, conversation_id: str, title: str, capacity: int | None, deadline: dt.datetime | None,
                created_by: str) -> Signup:
-        title = (title or "").strip()
+        title = redact_text((title or "").strip())
         if not title or len(title) > MAX_TITLE:
             raise BadInput("title", f"接龙名称要有 1-{MAX_TITLE} 个字")
         if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:

@@ -73,3 +73,43 @@ def test_bad_suggestions_are_refused(lite: Community, body: str, says: str) -> N
     with pytest.raises(BadInput, match=says):
         lite.feedback.submit(SENDER, body)
     assert lite.feedback.list() == []
+
+
+def test_the_same_sender_at_once_is_still_counted(community: Community) -> None:
+    import threading
+
+    barrier = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def send(i: int) -> None:
+        barrier.wait()
+        try:
+            community.feedback.submit(SENDER, f"同时发送的建议{i}")
+            outcomes.append("stored")
+        except Refused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refused"] * 3 + ["stored"] * 3
+    assert len(community.feedback.list()) == 3
+
+
+def test_many_senders_at_once_lose_nothing(community: Community) -> None:
+    import threading
+
+    barrier = threading.Barrier(12)
+
+    def send(i: int) -> None:
+        barrier.wait()
+        community.feedback.submit(f"terminal:sender-{i}", f"第{i:02d}条同时到达的建议")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(f.text for f in community.feedback.list()) == [f"第{i:02d}条同时到达的建议" for i in range(12)]
