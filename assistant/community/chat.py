@@ -57,7 +57,7 @@ class CommunityCommands:
     def __call__(self, msg: IncomingMessage, text: str) -> Out | None:
         t = unicodedata.normalize("NFKC", text or "").strip()
         key = f"{msg.platform}:{msg.sender_id}"
-        handlers: list[tuple[re.Pattern[str], Callable[[IncomingMessage, re.Match[str]], Out]]] = [
+        handlers: list[tuple[re.Pattern[str], Callable[[IncomingMessage, re.Match[str]], Out | None]]] = [
             (_JOIN, self._join), (_LEAVE, self._leave), (_SHOW, self._show), (_CLOSE, self._close_cmd),
             (_START, self._start_or_join),
             (_FEEDBACK, self._feedback), (_SURVEY, self._survey), (_HELP_LIST, self._help_list),
@@ -72,7 +72,7 @@ class CommunityCommands:
             for pattern, handler in handlers:
                 m = pattern.match(t)
                 if m:
-                    return handler(msg, m)
+                    return handler(msg, m)      # None: not a command after all (a "+1" with no sign-up)
             return None
         except CommunityUnavailable:
             log.exception("community platform=%s sender=%s database unavailable", msg.platform, msg.sender_id)
@@ -104,18 +104,21 @@ class CommunityCommands:
 
     # -- sign-ups ----------------------------------------------------------------------------------
 
-    def _join(self, msg: IncomingMessage, m: re.Match[str]) -> Out:
-        return self._join_as(msg, m.group("unit"))
+    def _join(self, msg: IncomingMessage, m: re.Match[str]) -> Out | None:
+        return self._join_as(msg, m.group("unit"), bare=True)
 
-    def _join_as(self, msg: IncomingMessage, written: str | None) -> Out:
+    def _join_as(self, msg: IncomingMessage, written: str | None, bare: bool = False) -> Out | None:
+        """``bare``: a "+1" that may just agree with someone: without a sign-up, not a command."""
         if (refused := self._group_only(msg)) is not None:
             return refused
+        signup = self.c.signups.current(msg.conversation_id)
+        if signup is None:
+            if bare and not msg.to_me:
+                return None
+            return self._reply(msg, "群里现在没有进行中的接龙。发起：接龙 活动名称 限30人 截止周五18:00")
         unit = self._unit(msg, written)
         if unit is None:
             return self._reply(msg, f"看不懂房号“{written}”。{NO_UNIT}" if written else NO_UNIT)
-        signup = self.c.signups.current(msg.conversation_id)
-        if signup is None:
-            return self._reply(msg, "群里现在没有进行中的接龙。发起：接龙 活动名称 限30人 截止周五18:00")
         r = self.c.signups.join(signup.id, unit, msg.sender_id)
         if r.already:
             where = "名单" if r.entry.status == "in" else "候补"
@@ -123,16 +126,18 @@ class CommunityCommands:
         log.info("community signup=%s joined status=%s", signup.id, r.entry.status)
         return [OutgoingMessage(msg.conversation_id, self.c.signups.render(signup.id))]
 
-    def _leave(self, msg: IncomingMessage, m: re.Match[str]) -> Out:
+    def _leave(self, msg: IncomingMessage, m: re.Match[str]) -> Out | None:
         if (refused := self._group_only(msg)) is not None:
             return refused
+        signup = self.c.signups.current(msg.conversation_id)
+        if signup is None:
+            if not msg.to_me and m.group(0).startswith("-"):          # "-1": disagreement, not a command
+                return None
+            return self._reply(msg, "群里现在没有进行中的接龙。")
         written = m.group("unit")
         unit = self._unit(msg, written)
         if unit is None:
             return self._reply(msg, f"看不懂房号“{written}”。{NO_UNIT}" if written else NO_UNIT)
-        signup = self.c.signups.current(msg.conversation_id)
-        if signup is None:
-            return self._reply(msg, "群里现在没有进行中的接龙。")
         r = self.c.signups.leave(signup.id, unit)
         log.info("community signup=%s left promoted=%s", signup.id, r.promoted is not None)
         out = [OutgoingMessage(msg.conversation_id, f"{unit} 已退出接龙“{signup.title}”。", at=msg.sender_id)]

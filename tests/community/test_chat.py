@@ -68,6 +68,7 @@ def test_the_terminal_group_runs_a_signup(settings: Settings) -> None:
 5-101-张三: @助手 垃圾几点扔
 5-101-张三: 结束接龙
 6-202-李四: +1
+6-202-李四: @助手 +1
 """)
     assert "【接龙 #1】周六亲子运动会" in out
     assert "6-202 已在名单第 1 位，不用重复接龙" in out
@@ -78,6 +79,8 @@ def test_the_terminal_group_runs_a_signup(settings: Settings) -> None:
     assert "@访客 请把群昵称改成" in out
     assert "@9-1-909-钱七 只有发起人" in out
     assert answerer.seen == ["垃圾几点扔"]                  # commands never reach the answerer
+    # with no sign-up a bare "+1" is agreement, not a command: silence; asked, the bot says why
+    assert out.count("群里现在没有进行中的接龙") == 1
     assert out.rstrip().endswith("@6-202-李四 群里现在没有进行中的接龙。发起：接龙 活动名称 限30人 截止周五18:00")
     with open_community(settings) as c:
         assert [e.unit for e in c.signups.entries(1)] == ["7-303", "8-404"]
