@@ -156,7 +156,7 @@ class CommunityCommands:
             return self._reply(msg, "群里现在没有进行中的接龙。发起：接龙 活动名称 限30人 截止周五18:00")
         return [OutgoingMessage(msg.conversation_id, self.c.signups.render(signup.id))]
 
-    def _start_or_join(self, msg: IncomingMessage, m: re.Match[str]) -> Out:
+    def _start_or_join(self, msg: IncomingMessage, m: re.Match[str]) -> Out | None:
         if (refused := self._group_only(msg)) is not None:
             return refused
         rest = m.group("rest").strip()
