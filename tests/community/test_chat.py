@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import threading
 from collections import Counter
@@ -86,7 +87,8 @@ def test_the_terminal_group_runs_a_signup(settings: Settings) -> None:
         assert [e.unit for e in c.signups.entries(1)] == ["7-303", "8-404"]
 
 
-def test_private_chat_survey_feedback_and_help(settings: Settings) -> None:
+def test_private_chat_survey_feedback_and_help(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     with open_community(settings) as c:
         c.surveys.from_template("quarterly_satisfaction")
     out, answerer = _group(settings, """\
@@ -118,6 +120,9 @@ def test_private_chat_survey_feedback_and_help(settings: Settings) -> None:
         assert res.questions[-1].texts == ["希望地库照明再亮一些"]
         [fb] = c.feedback.list()
         assert "13812345678" not in fb.text and "群里说的" not in fb.text
+    logged = "\n".join(r.getMessage() for r in caplog.records)      # ids and routes, never what was said
+    assert "route=command" in logged                                  # the gateway's lines were captured
+    assert "垃圾清运" not in logged and "13812345678" not in logged and "喂猫" not in logged
 
 
 @pytest.mark.services          # serves the real webhook on a free port
