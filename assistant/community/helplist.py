@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from assistant.community.errors import BadInput, NotFound
-from assistant.community.store import Tables
+from assistant.community.store import Tables, known_id
 from assistant.community.tables import ContactRow, HelpRow
 from assistant.moderation.pii import is_mobile, redact_text
 
@@ -157,7 +157,7 @@ class HelpList:
     def withdraw(self, post_id: int, unit: str | None = None) -> HelpPost:
         """Take a post off the list; with ``unit``, only that unit's own post."""
         with self.tables.write() as s:
-            row = s.get(HelpRow, post_id)
+            row = s.get(HelpRow, known_id(post_id))
             if row is None or (unit is not None and row.unit != unit):
                 raise NotFound(f"没有您登记的第 {post_id} 条互助信息")
             row.active = False
@@ -195,7 +195,7 @@ class HelpList:
 
     def remove_contact(self, contact_id: int) -> None:
         with self.tables.write() as s:
-            row = s.get(ContactRow, contact_id)
+            row = s.get(ContactRow, known_id(contact_id))
             if row is None:
                 raise NotFound(f"没有编号为 {contact_id} 的紧急联系人")
             s.delete(row)

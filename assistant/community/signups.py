@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from assistant.community.errors import BadInput, NotFound, Refused
-from assistant.community.store import Tables
+from assistant.community.store import Tables, known_id
 from assistant.community.tables import EntryRow, SignupRow
 from assistant.community.when import TZ, format_when, parse_when
 from assistant.moderation.pii import redact_text
@@ -164,7 +164,7 @@ class Signups:
 
     def get(self, signup_id: int) -> Signup:
         with self.tables.read() as s:
-            row = s.get(SignupRow, signup_id)
+            row = s.get(SignupRow, known_id(signup_id))
             if row is None:
                 raise NotFound(f"没有编号为 {signup_id} 的接龙")
             return _signup(row)
@@ -188,7 +188,7 @@ class Signups:
 
     def close(self, signup_id: int) -> Signup:
         with self.tables.write() as s:
-            row = s.get(SignupRow, signup_id, with_for_update=True)
+            row = s.get(SignupRow, known_id(signup_id), with_for_update=True)
             if row is None:
                 raise NotFound(f"没有编号为 {signup_id} 的接龙")
             if row.closed_at is None:
@@ -201,7 +201,8 @@ class Signups:
         from sqlalchemy.orm import Session
 
         assert isinstance(s, Session)
-        row = s.execute(select(SignupRow).where(SignupRow.id == signup_id).with_for_update()).scalar_one_or_none()
+        q = select(SignupRow).where(SignupRow.id == known_id(signup_id)).with_for_update()
+        row = s.execute(q).scalar_one_or_none()
         if row is None:
             raise NotFound(f"没有编号为 {signup_id} 的接龙")
         return row
@@ -274,7 +275,7 @@ class Signups:
     def entries(self, signup_id: int) -> builtins.list[Entry]:
         """Everyone on the list, those in first, each in the order they joined."""
         with self.tables.read() as s:
-            rows = s.scalars(select(EntryRow).where(EntryRow.signup_id == signup_id)
+            rows = s.scalars(select(EntryRow).where(EntryRow.signup_id == known_id(signup_id))
                              .order_by(EntryRow.joined_at, EntryRow.id)).all()
         out: builtins.list[Entry] = []
         for status in (IN, WAITING):
@@ -311,6 +312,7 @@ class Signups:
 
     def rows(self, signup_id: int) -> builtins.list[builtins.list[str]]:
         """Header and rows of the export: 序号, 房号, 状态, 报名时间 (Beijing time). No names, no ids."""
+        self.get(signup_id)                         # NotFound for an unknown sign-up, not an empty file
         out = [["序号", "房号", "状态", "报名时间"]]
         for e in self.entries(signup_id):
             out.append([str(e.position), e.unit, STATUS_NAMES[e.status],

@@ -63,6 +63,15 @@ def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     return engine
 
 
+MAX_ID = 2**31 - 1       # ids are 32-bit integers in both databases
+
+
+def known_id(n: int) -> int:
+    """``n`` if it can be a row id, else 0 (no row has it): a huge number typed in the chat or a URL
+    must read as "not found", not overflow the driver."""
+    return n if 0 < n <= MAX_ID else 0
+
+
 class Tables:
     """Sessions on the community engine: ``read()`` and ``write()`` (SQLite: the write lock taken up
     front, so concurrent writers queue instead of failing)."""
@@ -92,4 +101,4 @@ class Tables:
         return self.engine.dialect.name
 
 
-__all__ = ["MIGRATIONS", "VERSION_TABLE", "SQLAlchemyError", "Tables", "migrate", "open_engine"]
+__all__ = ["MAX_ID", "MIGRATIONS", "VERSION_TABLE", "SQLAlchemyError", "Tables", "known_id", "migrate", "open_engine"]

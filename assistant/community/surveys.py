@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assistant.community.errors import BadInput, NotFound, Refused
-from assistant.community.store import Tables
+from assistant.community.store import Tables, known_id
 from assistant.community.tables import RespondentRow, ResponseRow, SessionRow, SurveyRow
 from assistant.errors import DataError
 from assistant.moderation.pii import redact_text
@@ -291,7 +291,7 @@ class Surveys:
 
     def get(self, survey_id: int) -> Survey:
         with self.tables.read() as s:
-            row = s.get(SurveyRow, survey_id)
+            row = s.get(SurveyRow, known_id(survey_id))
             if row is None:
                 raise NotFound(f"没有编号为 {survey_id} 的问卷")
             return _survey(row)
@@ -305,7 +305,7 @@ class Surveys:
 
     def close(self, survey_id: int) -> Survey:
         with self.tables.write() as s:
-            row = s.get(SurveyRow, survey_id)
+            row = s.get(SurveyRow, known_id(survey_id))
             if row is None:
                 raise NotFound(f"没有编号为 {survey_id} 的问卷")
             if row.closed_at is None:
@@ -319,7 +319,7 @@ class Surveys:
     def submit(self, survey_id: int, unit: str, answers: dict[str, Any]) -> None:
         """Store one unit's answers (checked); ``Refused`` when the unit has answered already."""
         with self.tables.write() as s:
-            row = s.get(SurveyRow, survey_id)
+            row = s.get(SurveyRow, known_id(survey_id))
             if row is None:
                 raise NotFound(f"没有编号为 {survey_id} 的问卷")
             self._store(s, _survey(row), unit, answers)
@@ -344,7 +344,7 @@ class Surveys:
     def start(self, key: str, survey_id: int, unit: str) -> Step:
         now = self.clock().astimezone(dt.UTC).replace(tzinfo=None)
         with self.tables.write() as s:
-            row = s.get(SurveyRow, survey_id)
+            row = s.get(SurveyRow, known_id(survey_id))
             if row is None:
                 raise NotFound(f"没有编号为 {survey_id} 的问卷")
             survey = _survey(row)

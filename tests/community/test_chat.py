@@ -159,3 +159,43 @@ def test_forty_residents_join_through_the_webhook_at_once(settings: Settings) ->
     assert Counter(e.status for e in entries) == {"in": 30, "waiting": 10}
     assert sorted(e.unit for e in entries) == sorted(units)
     assert answerer.seen == []
+
+
+_COMMANDS = ["接龙 ", "+1 ", "退出接龙 ", "问卷 ", "匿名建议 ", "互助 提供 ", "互助 需要 ", "取消互助 ", "接龙 周六 限", "截止"]
+
+
+def test_random_text_after_a_command_word_gets_a_reply_or_nothing(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from assistant.channels.base import IncomingMessage
+    from assistant.community.chat import CommunityCommands
+    from assistant.community.service import open_community as open_at
+
+    c = open_at(f"sqlite:///{tmp_path}/c.db", key_file=tmp_path / "k")
+    commands = CommunityCommands(c)
+    c.signups.start("g", "读书会 限2人", created_by="x")
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(_COMMANDS), st.text(max_size=60), st.booleans())
+    def check(word: str, tail: str, group: bool) -> None:
+        msg = IncomingMessage("fuzz", "g" if group else "dm:x", group, "5-101-张三", "5-101-张三", word + tail, True)
+        out = commands(msg, word + tail)
+        assert out is None or (isinstance(out, list) and all(m.text for m in out))
+
+    try:
+        check()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("text", ["取消互助 99999999999999999999999", "问卷 99999999999999999999999"])
+def test_huge_numbers_are_not_found_not_a_crash(tmp_path: Path, text: str) -> None:
+    from assistant.channels.base import IncomingMessage
+    from assistant.community.chat import CommunityCommands
+    from assistant.community.service import open_community as open_at
+
+    with open_at(f"sqlite:///{tmp_path}/c.db", key_file=tmp_path / "k") as c:
+        msg = IncomingMessage("t", "dm:x", False, "5-101-张三", "5-101-张三", text, True)
+        [reply] = CommunityCommands(c)(msg, text) or []
+        assert "99999999999999999999999" in reply.text and reply.text.startswith("没有")

@@ -90,6 +90,9 @@ def test_pages_show_the_community(client: TestClient) -> None:
     png = client.get("/community/surveys/1/plot.png")
     assert png.headers["content-type"] == "image/png" and Image.open(io.BytesIO(png.content)).size[0] > 500
     assert client.get("/community/signups/99").status_code == 404
+    for url in ("/community/signups/99999999999999999999", "/community/signups/42/export.xlsx", "/community/signups/99999999999999999999/export.csv",
+                "/community/surveys/99999999999999999999/plot.png"):
+        assert client.get(url).status_code == 404, url
 
 
 def test_forms_change_things_and_refuse_bad_input(client: TestClient, filled: Community) -> None:
