@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     group_admins: Annotated[frozenset[str], NoDecode] = Field(frozenset(), validation_alias="ASSISTANT_GROUP_ADMINS")
     discussion_hours: str | None = Field(None, validation_alias="ASSISTANT_DISCUSSION_HOURS")
     notice_min_score: float = Field(0.88, validation_alias="ASSISTANT_NOTICE_MIN_SCORE")
+    # the community seam: anonymous suggestions per sender per day
+    feedback_daily_limit: int = Field(3, validation_alias="ASSISTANT_FEEDBACK_DAILY_LIMIT")
 
     # the environment as it was when loaded, for options that name a variable (--secret-env)
     _env: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -143,6 +145,17 @@ class Settings(BaseSettings):
         if not 0 < minutes < MAX_HANDOFF_MINUTES:
             raise ValueError(f"ASSISTANT_HANDOFF_TIMEOUT={value!r} is not a number of minutes (e.g. 30)")
         return minutes
+
+    @field_validator("feedback_daily_limit", mode="before")
+    @classmethod
+    def _feedback_limit(cls, value: Any) -> int:
+        try:
+            n = int(str(value).strip())
+        except (TypeError, ValueError):
+            raise ValueError(f"ASSISTANT_FEEDBACK_DAILY_LIMIT={value!r} is not a whole number (e.g. 3)") from None
+        if not 1 <= n <= 100:
+            raise ValueError(f"ASSISTANT_FEEDBACK_DAILY_LIMIT={value!r} is not between 1 and 100")
+        return n
 
     @field_validator("sweep_seconds", mode="before")
     @classmethod
@@ -351,6 +364,11 @@ class Settings(BaseSettings):
     def wecom_dir(self) -> Path:
         """The WeCom channel's files (the shared access-token cache)."""
         return self.models_dir / "wecom"
+
+    @property
+    def feedback_key_path(self) -> Path:
+        """The anonymous suggestions' rate-limit key of the day (replaced daily; assistant/community)."""
+        return self.models_dir / "community_feedback.key"
 
     @property
     def console_tokens_path(self) -> Path:

@@ -7,9 +7,11 @@
 Every group message is moderated, whether or not it is addressed to the bot. A violation gets
 the moderator's replies and admin actions and never reaches the assistant. Personal data is
 redacted before anything is forwarded. Texts longer than ``MAX_MESSAGE_CHARS`` are cut first
-(head and end kept). Only messages addressed to the bot (with the @mention or
-wake word stripped) go to the answerer. Thread-safe: moderation is serialised (it is fast and
-keeps strike counts exact); answering runs concurrently.
+(head and end kept). Chat commands (``commands``: handlers such as
+``assistant.community.CommunityCommands`` for 接龙 and surveys) are consulted next, for every message,
+addressed or not ("+1" in the group); the first that takes the text answers it. Otherwise only messages
+addressed to the bot (with the @mention or wake word stripped) go to the answerer. Thread-safe:
+moderation is serialised (it is fast and keeps strike counts exact); answering runs concurrently.
 
 With an outbox (``assistant.desk.notices``: what Rasa could not push, e.g. the satisfaction question
 after an admin resolved a ticket), the notices waiting for a resident's conversation go out with
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -53,6 +55,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Answerer = Callable[[str, str], Reply]      # (text, sender) -> Reply; Assistant.ask in production
+# A chat command handler (e.g. assistant.community's sign-ups): given a moderated message and its
+# redacted text (mention stripped), the messages to send, or None when the text is not its command.
+ChatCommand = Callable[[IncomingMessage, str], "list[OutgoingMessage] | None"]
+COMMAND = "command"           # route of a message a chat command handled
 
 
 class Routines(Protocol):
@@ -70,10 +76,12 @@ _LADDER = {"warn": WARN, "mute_recommendation": MUTE, "remove_recommendation": R
 
 class Gateway:
     def __init__(self, moderator: Moderator, answerer: Answerer, wake: Wake = DEFAULT_WAKE,
-                 outbox: Outbox | None = None, routines: Routines | None = None) -> None:
+                 outbox: Outbox | None = None, routines: Routines | None = None,
+                 commands: Sequence[ChatCommand] = ()) -> None:
         self.moderator = moderator
         self.routines = routines
         self.answerer = answerer
+        self.commands = list(commands)
         self.wake = wake
         self.outbox = outbox
         self._lock = threading.Lock()
@@ -121,6 +129,8 @@ class Gateway:
             return result                      # an admin's command, answered by the routines
 
         named, question = self.wake.strip(text)
+        if self._command(msg, limit(question), result):
+            return result
         if not (msg.is_tome() or named or not msg.is_group):
             self._log(msg, result)
             return result
@@ -153,6 +163,22 @@ class Gateway:
             result.route = "command"
             self._log(msg, result)
         return consumed
+
+    def _command(self, msg: IncomingMessage, text: str, result: GatewayResult) -> bool:
+        """Chat commands come before the answerer, addressed to the bot or not (a "+1" in the group):
+        the first handler that takes the text answers it. A failing handler is logged and skipped."""
+        for handler in self.commands:
+            try:
+                out = handler(msg, text)
+            except Exception:
+                log.exception("gateway sender=%s chat command failed", msg.sender_id)
+                continue
+            if out is not None:
+                result.outgoing.extend(out)
+                result.route = COMMAND
+                self._log(msg, result)
+                return True
+        return False
 
     def _moderation_output(self, msg: IncomingMessage, d: Decision, result: GatewayResult) -> None:
         if d.action == "allow":

@@ -6,7 +6,8 @@ models/console_tokens.yml; created with one random token per roster admin, mode 
 again when it changes), ``--trusted-proxy ADDR`` (repeatable; default $ASSISTANT_CONSOLE_TRUSTED_PROXIES,
 comma-separated: reverse proxies whose X-Forwarded-For names the client). The session secret is kept in
 ``<tokens file stem>.key`` next to the tokens file (mode 0600, made on first start).
-The stores are the Desk's (``$ASSISTANT_TICKETS_URL``, the roster from $ASSISTANT_HANDOFF_ROSTER).
+The stores are the Desk's (``$ASSISTANT_TICKETS_URL``, the roster from $ASSISTANT_HANDOFF_ROSTER); the
+community pages (sign-ups, surveys, suggestions, help list) use the same database.
 """
 
 from __future__ import annotations
@@ -82,10 +83,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.console.sessions import load_secret, secret_path
     from assistant.console.tokens import TokenFile, create_tokens, readable_by_others
     from assistant.desk.sweep import Sweeper
-    from assistant.runtime.app import open_desk, schedule_runner
+    from assistant.runtime.app import open_community, open_desk, schedule_runner
 
     host, port, proxies = check_loopback(args.host), port_from(args, settings), proxies_from(args, settings)
-    with open_desk(settings) as desk:
+    with open_desk(settings) as desk, open_community(settings) as community:
         path = Path(args.tokens) if args.tokens else settings.console_tokens_path
         if path.exists():
             tokens = TokenFile(path, desk.roster)
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if readable_by_others(private):
                 print(f"warning: {private} is readable by other users; run: chmod 600 {private}", file=sys.stderr)
         schedule = group_schedule(settings)
-        app = create_app(desk, tokens, session_secret=secret, trusted_proxies=proxies, schedule=schedule)
+        app = create_app(desk, tokens, session_secret=secret, trusted_proxies=proxies, schedule=schedule,
+                         community=community)
         shown = f"[{host}]" if ":" in host else host
         print(f"admin console: http://{shown}:{port}/  (log in with your token from {path}; Ctrl-C stops)",
               flush=True)

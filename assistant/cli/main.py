@@ -14,6 +14,7 @@ from assistant.cli import (
     bench,
     calibrate,
     chat,
+    community,
     console,
     desk,
     evaluate,
@@ -36,7 +37,7 @@ log = logging.getLogger("assistant")
 
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
-            wecom, desk, schedule, console, bench, calibrate)
+            wecom, desk, schedule, console, community, bench, calibrate)
 # The commands that start (or talk to) the servers: they take the port options after their name too.
 SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate)
 RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"

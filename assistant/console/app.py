@@ -63,6 +63,9 @@ if TYPE_CHECKING:
     from assistant.schedule.store import ScheduleStore
 from assistant.vocabulary import OVERDUE_NAMES as OVERDUE_KIND_NAMES
 
+if TYPE_CHECKING:
+    from assistant.community.service import Community
+
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "console_session"
@@ -222,12 +225,14 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
                secure_cookie: bool = False, session_idle: float = SESSION_IDLE,
                session_max_age: float = SESSION_MAX_AGE, session_secret: str | bytes | None = None,
                trusted_proxies: Iterable[str] = (), throttle: Throttle | None = None,
-               schedule: ScheduleStore | None = None) -> FastAPI:
+               schedule: ScheduleStore | None = None,
+               community: Community | None = None) -> FastAPI:
     """The console for ``desk``; ``tokens`` are AdminTokens (or a mapping admin id -> token), or a
     TokenFile read again when it changes. ``session_secret`` signs the session cookies (sessions then
     survive a restart; without it a random one per app). ``trusted_proxies`` are the addresses or
     networks of reverse proxies whose X-Forwarded-For names the client (default: none, the socket peer
-    is the client). ``secure_cookie`` marks the session cookie Secure (when served behind HTTPS)."""
+    is the client). ``secure_cookie`` marks the session cookie Secure (when served behind HTTPS).
+    With ``community``, the community pages (sign-ups, surveys, suggestions, help list) are added."""
     if isinstance(tokens, TokenFile):
         token_list: Callable[[], tuple[AdminToken, ...]] = tokens.current
     else:
@@ -319,7 +324,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
                        ACTION_NAMES=ACTION_NAMES, OVERDUE_NAMES=OVERDUE_NAMES, REASON_NAMES=REASON_NAMES,
                        HANDOFF_STATE_NAMES=HANDOFF_STATE_NAMES, STATUSES=STATUSES, CATEGORIES=CATEGORIES,
                        PRIORITIES=PRIORITIES, LIMITS=LIMITS, admin_name=admin_name, tzname=str(tz),
-                       schedule_pages=schedule is not None)
+                       schedule_pages=schedule is not None,
+                       community_nav=community is not None)
 
     # --- authentication ----------------------------------------------------------------
 
@@ -607,6 +613,10 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         from assistant.console.schedule_pages import add_schedule_pages
 
         add_schedule_pages(app, schedule, page=page, redirect=redirect, current=current, acting=acting)
+    if community is not None:
+        from assistant.console.community import add_community_routes
+
+        add_community_routes(app, community, current=current, acting=acting, page=page, redirect=redirect, now=now)
     return app
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ from assistant.errors import AssistantError
 if TYPE_CHECKING:
     from assistant.channels.client import Assistant, Reply
     from assistant.channels.gateway import Answerer, Gateway
+    from assistant.community.service import Community
     from assistant.desk.desk import Desk
     from assistant.desk.handoff import HandoffStore
     from assistant.desk.notices import Outbox
@@ -146,6 +147,17 @@ def scratch_settings(settings: Settings, is_running: bool) -> Settings:
     return settings.replace(tickets_url=SecretStr(f"sqlite:///{scratch}/tickets.db"))
 
 
+# -- the community: sign-ups, surveys, feedback, the mutual-help list ---------------------------------
+
+def open_community(settings: Settings, url: str | None = None) -> Community:
+    """The community tables in the desk's database (``url`` or ``settings.desk_url``), migrated to
+    head under their own version table. Close it (or use ``with``)."""
+    from assistant.community.service import open_community as _open
+
+    return _open(url or settings.desk_url, key_file=settings.feedback_key_path,
+                 daily_limit=settings.feedback_daily_limit)
+
+
 # -- the engine (the action server) -----------------------------------------------------------------
 
 def build_engine(settings: Settings) -> Engine:
@@ -230,10 +242,11 @@ def residents_outbox(settings: Settings) -> Outbox | None:
 
 
 def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer: Answerer | None = None,
-                  persistent_strikes: bool = True, notices: bool = True) -> Gateway:
+                  persistent_strikes: bool = True, notices: bool = True, community: bool = True) -> Gateway:
     """A gateway for a real group: the estate's rules, the roster (``residents_roster``), strikes
     kept in the strike database (``strikes.database`` in the rules file) so they survive a restart,
-    and (``notices``) the residents' outbox in the desk's database (``residents_outbox``)."""
+    (``notices``) the residents' outbox in the desk's database (``residents_outbox``), and
+    (``community``) the community's chat commands (sign-ups, surveys, feedback, mutual help)."""
     from assistant.channels.gateway import Gateway
     from assistant.moderation import Moderator, load_config, store_from_config
 
@@ -241,7 +254,21 @@ def group_gateway(settings: Settings, roster: Roster | None = None, *, answerer:
     store = store_from_config(config, settings.root) if persistent_strikes else None
     outbox = residents_outbox(settings) if notices else None
     routines = group_routines(settings) if notices else None
-    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox, routines=routines)
+    commands = community_commands(settings) if community else []
+    return Gateway(Moderator(config, store, roster), answerer or not_ready, outbox=outbox, routines=routines,
+                   commands=commands)
+
+
+def community_commands(settings: Settings) -> list[Callable[..., Any]]:
+    """The community's chat commands for a gateway; none (logged) when its database is unavailable."""
+    from assistant.community.chat import CommunityCommands
+
+    try:
+        return [CommunityCommands(open_community(settings))]
+    except AssistantError as exc:
+        log.error("community commands unavailable (sign-ups, surveys): %s", type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        return []
 
 
 def not_ready(text: str, sender: str) -> Reply:
