@@ -107,6 +107,10 @@ def intent_topic(intent: str | None) -> str | None:
     return None
 
 
+def _fraud_hits(result: Result) -> list[Any]:
+    return [h for h in (*result.fused, *result.hits) if is_fraud_warning(h.entry)]
+
+
 def is_fraud_warning(entry: Entry) -> bool:
     """A knowledge entry that warns about fraud (its title or tags say so)."""
     return bool(_FRAUD.search(entry.title) or any(_FRAUD.search(t) for t in entry.tags))
@@ -162,9 +166,11 @@ class Engine:
         item = self.retriever.items.match(clean, topic)
         result = self.retriever.search(clean, topic=topic, k=3)
         top = result.top
-        # how close the best fraud warning among the top hits comes to the top hit (1: it is the top hit)
-        fraud = max((h.score / top.score for h in result.hits if is_fraud_warning(h.entry)), default=0.0) \
-            if top is not None and top.score > 0 else 0.0
+        # how close the best fraud warning among the top hits (by fused score, before reranking) comes to the
+        # best fused score (1: it is the top hit)
+        best = (result.fused or result.hits)[0] if result.hits else None
+        fraud = max((h.score / best.score for h in _fraud_hits(result)), default=0.0) \
+            if best is not None and best.score > 0 else 0.0
         opened = complaint.opening(clean)
         sig = Signals(
             nlu=nlu, retrieval=result.confidence, item=item is not None,
@@ -216,7 +222,7 @@ class Engine:
         route, cal = decision.route, self.retriever.calibration
         topic = nlu.faq_topic()
         if route == "answer" and sig.fraud > 0 and decision.reason == "fraud warning first":
-            hit = next(h for h in result.hits if is_fraud_warning(h.entry))
+            hit = max(_fraud_hits(result), key=lambda h: h.score)
             return self._entry_turn(hit.entry, hit.score)
         if decision.unsure and route in ("answer", "ticket", "handoff"):
             if result.top is not None and result.confidence >= cal.clarify_at and not sig.complaining:

@@ -91,6 +91,7 @@ class Result:
     confidence: float       # P(an entry of the knowledge base answers this at all), from fused scores
     features: list[float]
     answer_confidence: float | None = None   # P(the top hit is the right entry), after reranking
+    fused: list[Hit] = field(default_factory=list)   # the best hits by fused score, before reranking
     unknown: float = 0.0    # the share of the query's words no entry contains
 
     @property
@@ -196,13 +197,16 @@ class Retriever:
             order = np.argsort(-fused)[:k]
             hits = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
             return Result(hits, self.calibration.probability(feats), feats)
+        order = np.argsort(-fused)[:k]
+        before = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
         rows, probs = self.rerank(query, fused, topic, model, exclude)
         hits = [Hit(self.entries[i], float(fused[i]), float(dense[i]), float(lexical[i]), float(p))
                 for i, p in zip(rows[:k], probs[:k], strict=True)]
         unknown = self.stats.unknown(query.terms)
         qfeats = answer_features(probs, unknown, self.stats.unknown_bigrams(query.grams), float(fused.max()),
                                  len(query.text))
-        return Result(hits, self.calibration.probability(feats), feats, model.confidence(qfeats), unknown)
+        return Result(hits, self.calibration.probability(feats), feats, model.confidence(qfeats), fused=before,
+                      unknown=unknown)
 
     def candidates(self, query: Query, fused: np.ndarray, topic: str | None,
                    exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
