@@ -179,7 +179,9 @@ class Engine:
             question=complaint.is_question(clean) or bool(_ELLIPSIS_TAIL.search(clean)),
             describes=complaint.DESCRIPTION in opened, category=complaint.CATEGORY in opened,
             unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
-            wants_human=complaint.wants_human(clean), length=len(clean))
+            wants_human=complaint.wants_human(clean), length=len(clean),
+            answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
+            unknown=result.unknown)
         return sig, result, item
 
     def decide(self, text: str, nlu: NLU) -> Decision:

@@ -33,7 +33,8 @@ ROUTES = ("answer", "ticket", "handoff", "fallback", "chitchat")
 CHITCHAT_INTENTS = ("greet", "goodbye", "thank", "bot_challenge", "affirm", "deny")
 FEATURES = ("p_faq", "p_complain", "p_human", "p_chitchat", "p_oos", "p_inform", "top_intent",
             "retrieval", "retrieval_faq", "item", "topic_agrees", "fraud",
-            "complaining", "question", "describes", "category", "unit", "wants_human", "short")
+            "complaining", "question", "describes", "category", "unit", "wants_human", "short",
+            "answer_conf", "unknown")
 FRAUD_FIRST = 1.0              # a fraud warning that is the top hit is said at once (e5 scores bunch: 0.8 of
                                # the top fired on 17 of 660 tuning complaints and requests for a person)
 ANNOUNCED = 0.9               # Rasa's confidence in `complain` for a bare announcement to start the form
@@ -95,6 +96,8 @@ class Signals:
     unit: bool = False
     wants_human: bool = False
     length: int = 0
+    answer: float = 0.0         # the answer confidence: P(the reranked top entry is the right one)
+    unknown: float = 0.0        # the share of the message's words that no entry contains
 
     def vector(self) -> list[float]:
         n = self.nlu
@@ -108,6 +111,7 @@ class Signals:
             "complaining": float(self.complaining), "question": float(self.question),
             "describes": float(self.describes), "category": float(self.category), "unit": float(self.unit),
             "wants_human": float(self.wants_human), "short": 1.0 if self.length <= 6 else 0.0,
+            "answer_conf": self.answer, "unknown": self.unknown,
         }
         return [values[f] for f in FEATURES]
 
