@@ -54,3 +54,14 @@ class DeskPort(Protocol):
                  other_party: str | None = None, priority: str = "normal") -> tuple[TicketView, bool]: ...
 
     def hand_off(self, sender: str, reason: str, summary: str) -> tuple[HandoffView, AdminView]: ...
+
+
+class LearningPort(Protocol):
+    """What the engine tells the learning seam (``assistant.learning.observer.Observer``): every turn
+    (route, topic, entries, confidence; doubtful ones with their text, which the seam redacts) and a
+    resident's feedback on the last answer. Neither may raise."""
+
+    def observe(self, sender: str, text: str, route: str, topic: str | None, sources: Sequence[dict[str, Any]],
+                confidence: float | None, doubt: str | None) -> None: ...
+
+    def feedback(self, sender: str, entry_id: str, helpful: bool) -> None: ...
