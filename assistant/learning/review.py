@@ -88,7 +88,7 @@ class Review:
         return group_questions(self.store.questions("open", limit=limit), self.encoder)
 
     def _open(self, ids: Sequence[int]) -> list[Question]:
-        found = self.store.questions("open", ids=list(ids))
+        found = sorted(self.store.questions("open", ids=list(ids)), key=lambda q: q.id)
         if not found:
             raise LearningError("none of these questions is waiting for review")
         return found
