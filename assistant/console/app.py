@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Request
@@ -59,6 +59,9 @@ from assistant.desk.tickets.errors import (
 from assistant.desk.tickets.models import ACTIVE, CATEGORIES, LIMITS, PRIORITIES, STATUSES, TRANSITIONS, Event, Ticket
 from assistant.vocabulary import CATEGORY_NAMES, PRIORITY_NAMES, REASON_NAMES, STATUS_NAMES
 from assistant.vocabulary import OVERDUE_NAMES as OVERDUE_KIND_NAMES
+
+if TYPE_CHECKING:
+    from assistant.learning.service import Learning
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
@@ -218,7 +221,8 @@ def _validation_text(detail: str) -> str:
 def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | TokenFile, *,
                secure_cookie: bool = False, session_idle: float = SESSION_IDLE,
                session_max_age: float = SESSION_MAX_AGE, session_secret: str | bytes | None = None,
-               trusted_proxies: Iterable[str] = (), throttle: Throttle | None = None) -> FastAPI:
+               trusted_proxies: Iterable[str] = (), throttle: Throttle | None = None,
+               learning: Learning | None = None) -> FastAPI:
     """The console for ``desk``; ``tokens`` are AdminTokens (or a mapping admin id -> token), or a
     TokenFile read again when it changes. ``session_secret`` signs the session cookies (sessions then
     survive a restart; without it a random one per app). ``trusted_proxies`` are the addresses or
@@ -314,7 +318,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
     env.globals.update(STATUS_NAMES=STATUS_NAMES, PRIORITY_NAMES=PRIORITY_NAMES, CATEGORY_NAMES=CATEGORY_NAMES,
                        ACTION_NAMES=ACTION_NAMES, OVERDUE_NAMES=OVERDUE_NAMES, REASON_NAMES=REASON_NAMES,
                        HANDOFF_STATE_NAMES=HANDOFF_STATE_NAMES, STATUSES=STATUSES, CATEGORIES=CATEGORIES,
-                       PRIORITIES=PRIORITIES, LIMITS=LIMITS, admin_name=admin_name, tzname=str(tz))
+                       PRIORITIES=PRIORITIES, LIMITS=LIMITS, admin_name=admin_name, tzname=str(tz),
+                       learning_on=learning is not None)
 
     # --- authentication ----------------------------------------------------------------
 
@@ -598,6 +603,10 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         return handoff_act(request, auth, state, lambda: desk.handoffs.release(handoff_id, auth.admin),
                            "已把 {id} 交还助手")
 
+    if learning is not None:         # the knowledge base that learns (assistant/learning): review, hit test, stats
+        from assistant.console.learning_pages import add_learning_pages
+
+        add_learning_pages(app, learning, current, acting, page, redirect)
     return app
 
 

@@ -80,7 +80,7 @@ def key_figures(d: ReportData) -> list[tuple[str, str, str]]:
         return m.helpful / n if n else None
     rows = [("消息数", a.messages, b.messages, "n"), ("活跃参与人数", a.participants, b.participants, "n"),
             ("提问数", a.questions, b.questions, "n"), ("已回答", a.answered, b.answered, "n"),
-            ("回答率", a.answer_rate, b.answer_rate, "%"), ("回答有用率（👍/反馈）", hf(a), hf(b), "%"),
+            ("回答率", a.answer_rate, b.answer_rate, "%"), ("回答有用率（有用/全部反馈）", hf(a), hf(b), "%"),
             ("新工单", a.tickets_opened, b.tickets_opened, "n"),
             ("已解决工单", a.tickets_resolved, b.tickets_resolved, "n"),
             ("解决用时中位数（小时）", a.resolve_hours_median, b.resolve_hours_median, "f"),

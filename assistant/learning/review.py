@@ -46,14 +46,18 @@ def cluster(texts: Sequence[str], encoder: QueryEncoder, threshold: float = SIMI
     """Agglomerative clustering (average link, cosine) of the texts: a label per text, and the vectors."""
     if not texts:
         return [], np.zeros((0, 1), np.float32)
-    vecs = np.asarray(encoder.encode_queries(list(texts)), dtype=np.float32)
-    if len(texts) == 1:
-        return [0], vecs
+    unique = list(dict.fromkeys(texts))          # residents repeat themselves: encode each text once
+    row = {t: i for i, t in enumerate(unique)}
+    uvecs = np.asarray(encoder.encode_queries(unique), dtype=np.float32)
+    vecs = uvecs[[row[t] for t in texts]]
+    if len(unique) == 1:
+        return [0] * len(texts), vecs
     from sklearn.cluster import AgglomerativeClustering
 
     model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
                                     distance_threshold=threshold)
-    return [int(x) for x in model.fit_predict(vecs)], vecs
+    labels = model.fit_predict(uvecs)
+    return [int(labels[row[t]]) for t in texts], vecs
 
 
 def group_questions(questions: Sequence[Question], encoder: QueryEncoder, threshold: float = SIMILAR) -> list[Group]:

@@ -14,10 +14,10 @@ from assistant.desk.tickets.schema import ReminderRow, TicketRow
 from assistant.knowledge.kb import TOPICS
 from assistant.learning.metrics import Period
 from assistant.learning.store import LearningStore, TurnRow, sender_key
+from assistant.vocabulary import CATEGORIES
 
 UNANSWERED = ("小区附近有没有游泳馆", "快递柜满了怎么办", "能不能装充电桩", "物业费发票怎么开", "小区里能放风筝吗",
               "电梯广告能投诉吗", "健身器材坏了", "门禁卡丢了补办", "宽带怎么装", "车库能洗车吗")
-CATEGORIES = ("noise", "parking", "pets", "leak", "garbage", "fees", "renovation", "other")
 
 
 def seed_quarter(store: LearningStore, desk_engine: Any, period: Period, *, messages: int = 6000,

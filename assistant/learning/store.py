@@ -165,6 +165,8 @@ class LearningStore:
 
     def __init__(self, url: str | Engine) -> None:
         try:
+            if not isinstance(url, str):      # another store's engine: its URL, our own engine and transactions
+                url = url.url.render_as_string(hide_password=False)
             if isinstance(url, str):
                 u = make_url(url)
                 if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":

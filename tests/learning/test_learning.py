@@ -44,7 +44,7 @@ def engine_for(folder: Path, store: LearningStore, answer_at: float = 0.0) -> En
                   router=RouterModel.default(), learning=Observer(store))
 
 
-def ask(engine: Engine, text: str, sender: str, state: State | None = None, intent: str | None = None):  # noqa: ANN201
+def ask(engine: Engine, text: str, sender: str, state: State | None = None, intent: str | None = None):
     turn = engine.respond(text, NLU.of(intent, 0.9), state or State(), sender)
     engine.observe(text, sender, turn)
     return turn
@@ -162,3 +162,29 @@ def test_import_of_1000_rows_with_20_bad_rows(mini_kb_dir: Path, tmp_path: Path)
     again = import_sheet(out, KnowledgeFiles(mini_kb_dir))           # round trip: nothing changes
     assert again.errors == [] and len(again.written) == len(kb.entries)
     assert {p.name: p.read_text(encoding="utf-8") for p in mini_kb_dir.glob("*.yml")} == before
+
+
+def test_report_from_a_seeded_quarter_has_chinese_glyphs(tmp_path: Path) -> None:
+    from assistant.desk.tickets.store import open_engine
+    from assistant.learning.metrics import Period
+    from assistant.learning.report import build as build_report
+    from assistant.learning.report import cjk_font
+    from assistant.learning.seed import seed_quarter
+
+    url = f"sqlite:///{tmp_path}/q.db"
+    desk_engine = open_engine(url)
+    store = LearningStore(url)
+    period = Period.quarter("2026Q4")
+    seed_quarter(store, desk_engine, period, messages=1500, tickets=120)
+    seed_quarter(store, desk_engine, period.previous(), messages=1200, tickets=100, seed=8)
+    html, pdf = build_report("2026Q4", store, desk_engine, None, None, HashEmbedder(), tmp_path / "out")
+    text = html.read_text(encoding="utf-8")
+    assert "2026Q3" in text and "建议措施" in text and "1,500" in text
+    assert pdf.read_bytes().startswith(b"%PDF")
+    # the plots' font has the glyphs of the Chinese labels (no tofu boxes)
+    from matplotlib.font_manager import FontProperties, findfont
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(findfont(FontProperties(family=cjk_font())))
+    assert all(font.get_char_index(ord(c)) for c in "各主题回答率群活跃度工单类别")
+    assert b"NotoSans" in pdf.read_bytes() or b"Noto" in pdf.read_bytes()   # the CJK font is embedded
