@@ -73,3 +73,13 @@ if ! fc-list 2>/dev/null | grep -i "cjk\|wqy\|zenhei" >/dev/null; then   # no -q
     echo "[bootstrap] note: no CJK font found; install fonts-noto-cjk or fonts-wqy-zenhei for the web chat page" >&2
   fi
 fi
+
+# poppler-utils (pdftoppm): the quarterly report's PDF pages as images, to look at them (assistant/learning).
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing poppler-utils (pdftoppm) for the report's PDF previews"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  else
+    echo "[bootstrap] note: pdftoppm is missing (apt-get install poppler-utils) to preview report PDFs" >&2
+  fi
+fi
