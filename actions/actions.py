@@ -258,7 +258,9 @@ class ActionSubmitComplaint(Action):
         if quiet(tracker):
             return [SlotSet(name, None) for name in complaint.SLOTS]
         text, _, _ = latest(tracker)
-        turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+        engine = get_engine()
+        turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+        engine.observe(text, tracker.sender_id, turn)  # learning: a "complaint" the router answered or missed too
         return say(dispatcher, tracker, self.name(), turn)
 
 
