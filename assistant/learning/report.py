@@ -231,7 +231,8 @@ def render_html(d: ReportData, pngs: Sequence[bytes]) -> str:
     never = "".join(f"<li>{e(x)}</li>" for x in d.never_hit[:30]) or "<li>无</li>"
     sugg = "".join(f"<li>{e(s)}</li>" for s in suggestions(d))
     name = e(d.now.period.name)
-    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{name} 季度评估报告</title>
+    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{name} 季度评估报告</title>
 <style>body{{font-family:"Noto Sans CJK SC",sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 10px}}img{{max-width:100%}}</style></head>
 <body><h1>锦山壹号业主群 · {name} 季度评估报告</h1>
