@@ -4,16 +4,19 @@ decisions, the new-entry form), hit testing, and per-entry hits and feedback."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, DataError
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS
+from assistant.learning.hittest import parse_questions
 from assistant.learning.kbedit import EntryDraft
 from assistant.learning.service import Learning
 from assistant.learning.store import KIND_NAMES
+
+MAX_UPLOAD = 2 * 1024 * 1024      # a question sheet for hit testing
 
 
 def _ids(text: str) -> list[int]:
@@ -62,6 +65,21 @@ def add_learning_pages(app: FastAPI, learning: Learning, current: Callable[..., 
     def hittest(request: Request, q: str = "", auth: Any = Depends(current)) -> Response:
         hit = learning.hit(q) if q.strip() else None
         return page(request, "hittest.html", auth, q=q, hit=hit)
+
+    @app.post("/hittest/file")
+    async def hittest_file(request: Request, file: Annotated[UploadFile, File()],
+                          auth: Any = Depends(acting)) -> Response:
+        """A .csv/.xlsx of questions, read as the CLI's ``hittest --file`` reads it; one row per question."""
+        data = await file.read(MAX_UPLOAD + 1)
+        name = file.filename or "upload"
+        try:
+            if len(data) > MAX_UPLOAD:
+                raise DataError(f"larger than {MAX_UPLOAD // (1024 * 1024)} MiB", path=name)
+            questions = parse_questions(data, name)
+        except AssistantError as exc:
+            return page(request, "hittest.html", auth, 400, q="", hit=None, flashes=[("error", f"无法读取：{exc}")])
+        hits = [learning.hit(q) for q in questions]
+        return page(request, "hittest.html", auth, q="", hit=None, hits=hits, filename=name)
 
     @app.get("/entries")
     def entries(request: Request, auth: Any = Depends(current)) -> Response:

@@ -68,24 +68,54 @@ def hit_test(engine: Engine, text: str, parser: Parser | None = None, k: int = 5
                nlu is not None)
 
 
+MAX_QUESTIONS = 500          # per file: hit testing runs the whole engine on each
+
+
 def read_questions(path: Path) -> list[str]:
-    """Questions from a .csv (first column, or a column named question/问题) or .xlsx (same) file."""
+    """Questions from a .csv (first column, or a column named question/问题/text) or .xlsx (same) file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror}", path=str(path)) from None
+    return parse_questions(data, path.name)
+
+
+def parse_questions(data: bytes, name: str) -> list[str]:
+    """The questions of a file's bytes (``name``'s suffix says .csv/.txt or .xlsx); the CLI's ``--file``
+    and the console's upload both read through here. A bad file raises DataError naming it."""
+    suffix = Path(name).suffix.lower()
     rows: list[list[str]]
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if suffix in (".xlsx", ".xlsm"):
+        from zipfile import BadZipFile
+
         from openpyxl import load_workbook
 
-        wb = load_workbook(path, read_only=True, data_only=True)
-        rows = [[("" if c is None else str(c)) for c in r] for r in wb.active.iter_rows(values_only=True)]
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (BadZipFile, OSError, KeyError, ValueError) as exc:
+            raise DataError(f"not a readable .xlsx workbook ({type(exc).__name__})", path=name) from None
+        sheet = wb.active
+        rows = [[("" if c is None else str(c)) for c in r] for r in sheet.iter_rows(values_only=True)] if sheet else []
         wb.close()
-    elif path.suffix.lower() in (".csv", ".txt"):
-        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    elif suffix in (".csv", ".txt"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"not UTF-8 text (byte {exc.start}); save the sheet as CSV UTF-8", path=name) from None
+        try:
+            rows = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise DataError(f"not a readable CSV file: {exc}", path=name) from None
     else:
-        raise DataError("questions must be a .csv or .xlsx file", path=str(path))
+        raise DataError("questions must be a .csv or .xlsx file", path=name)
     if not rows:
         return []
     col, start = 0, 0
     head = [h.strip().lower() for h in rows[0]]
-    for name in ("question", "问题", "text"):
-        if name in head:
-            col, start = head.index(name), 1
-    return [r[col].strip() for r in rows[start:] if len(r) > col and r[col].strip()]
+    for key in ("question", "问题", "text"):
+        if key in head:
+            col, start = head.index(key), 1
+    questions = [r[col].strip() for r in rows[start:] if len(r) > col and r[col].strip()]
+    if len(questions) > MAX_QUESTIONS:
+        raise DataError(f"{len(questions)} questions; at most {MAX_QUESTIONS} per file", path=name)
+    return questions

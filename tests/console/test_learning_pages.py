@@ -61,3 +61,55 @@ def test_review_new_entry_then_hit_test_answers(tmp_path: Path, desk: Desk) -> N
     assert stats.status_code == 200 and "游泳池开放时间" in stats.text and "从未命中" in stats.text
     audit = store.audits()
     assert audit[0].actor == "admin:wang" and audit[0].action == "new_entry"
+
+
+def test_hit_test_upload_csv_and_xlsx_same_reading_as_the_cli(tmp_path: Path, desk: Desk) -> None:
+    import io
+
+    from openpyxl import Workbook
+
+    from assistant.learning.hittest import read_questions
+
+    folder = write_kb(tmp_path / "knowledge")
+    emb = HashEmbedder()
+
+    def engine() -> Engine:
+        kb = load(folder)
+        index, _ = build(kb, emb, tmp_path / "index")
+        return Engine(kb, Retriever(kb, index, emb, calibration=Calibration(answer_at=0.3, clarify_at=0.99)),
+                      router=RouterModel.default())
+
+    learning = Learning(LearningStore(f"sqlite:///{tmp_path}/learn.db"), KnowledgeFiles(folder), emb,
+                        tmp_path / "index", engine, None)
+    client = TestClient(create_app(desk, TOKENS, learning=learning))
+    csrf = login(client)
+    questions = ["车位怎么租", "有害垃圾扔哪", "今天股票涨不涨"]
+    sheet = tmp_path / "q.csv"
+    sheet.write_text("编号,问题\n" + "".join(f"{i},{q}\n" for i, q in enumerate(questions)), encoding="utf-8-sig")
+    wb = Workbook()
+    wb.active.append(["问题"])
+    for q in questions:
+        wb.active.append([q])
+    xlsx = io.BytesIO()
+    wb.save(xlsx)
+    (tmp_path / "q.xlsx").write_bytes(xlsx.getvalue())
+    assert read_questions(sheet) == read_questions(tmp_path / "q.xlsx") == questions   # the CLI's reading
+
+    expected = {q: learning.hit(q) for q in questions}
+    for name, body in (("q.csv", sheet.read_bytes()), ("q.xlsx", xlsx.getvalue())):
+        page = client.post("/hittest/file", data={"csrf": csrf}, files={"file": (name, body)})
+        assert page.status_code == 200, page.text
+        rows = page.text.split('id="hits"', 1)[1].split("</tbody>", 1)[0].split("<tr>")[2:]
+        assert len(rows) == len(questions)
+        for q, row in zip(questions, rows, strict=True):
+            hit = expected[q]
+            assert f"<td>{q}</td><td>{hit.route}</td>" in row
+            assert f'<td class="id">{hit.answered_by or "无"}</td>' in row
+        assert "parking-rent" in rows[0] and "garbage-hazardous" in rows[1]
+
+    bad = client.post("/hittest/file", data={"csrf": csrf}, files={"file": ("broken.xlsx", b"not a zip")})
+    assert bad.status_code == 400 and "broken.xlsx" in bad.text and "xlsx" in bad.text
+    gbk = client.post("/hittest/file", data={"csrf": csrf}, files={"file": ("gbk.csv", "问题\n车位".encode("gbk"))})
+    assert gbk.status_code == 400 and "UTF-8" in gbk.text
+    forged = client.post("/hittest/file", data={"csrf": "x"}, files={"file": ("q.csv", sheet.read_bytes())})
+    assert forged.status_code in (400, 403) and 'id="hits"' not in forged.text
