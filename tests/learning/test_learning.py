@@ -27,13 +27,21 @@ from assistant.learning.review import Review, group_questions
 from assistant.learning.store import LearningStore
 
 from ..conftest import HashEmbedder
+from ..pg import sqlite_or_pg
 
 ID_NUMBER = "11010519491231002X"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201 - a SQLite file or a fresh PG schema
+    yield from sqlite_or_pg(request, tmp_path, "learning_test")
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> LearningStore:
-    return LearningStore(f"sqlite:///{tmp_path}/learn.db")
+def store(db_url: str):  # noqa: ANN201
+    s = LearningStore(db_url)
+    yield s
+    s.dispose()
 
 
 def engine_for(folder: Path, store: LearningStore, answer_at: float = 0.0) -> Engine:
@@ -164,20 +172,24 @@ def test_import_of_1000_rows_with_20_bad_rows(mini_kb_dir: Path, tmp_path: Path)
     assert {p.name: p.read_text(encoding="utf-8") for p in mini_kb_dir.glob("*.yml")} == before
 
 
-def test_report_from_a_seeded_quarter_has_chinese_glyphs(tmp_path: Path) -> None:
+def test_report_from_a_seeded_quarter_has_chinese_glyphs(tmp_path: Path, db_url: str) -> None:
     from assistant.desk.tickets.store import open_engine
     from assistant.learning.metrics import Period
     from assistant.learning.report import build as build_report
     from assistant.learning.report import cjk_font
     from assistant.learning.seed import seed_quarter
 
-    url = f"sqlite:///{tmp_path}/q.db"
+    url = db_url
     desk_engine = open_engine(url)
     store = LearningStore(url)
     period = Period.quarter("2026Q4")
     seed_quarter(store, desk_engine, period, messages=1500, tickets=120)
     seed_quarter(store, desk_engine, period.previous(), messages=1200, tickets=100, seed=8)
-    html, pdf = build_report("2026Q4", store, desk_engine, None, None, HashEmbedder(), tmp_path / "out")
+    try:
+        html, pdf = build_report("2026Q4", store, desk_engine, None, None, HashEmbedder(), tmp_path / "out")
+    finally:
+        store.dispose()
+        desk_engine.dispose()
     text = html.read_text(encoding="utf-8")
     assert "2026Q3" in text and "建议措施" in text and "1,500" in text
     assert pdf.read_bytes().startswith(b"%PDF")
