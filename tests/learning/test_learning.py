@@ -121,6 +121,17 @@ def test_review_writes_back_keeping_comments_and_the_engine_reloads(mini_kb_dir:
     assert "坏条目" not in {e.title for e in load(mini_kb_dir).entries}
 
 
+def test_a_lone_question_with_no_phrasings_given_takes_the_title_as_its_second(mini_kb_dir: Path,
+                                                                             store: LearningStore) -> None:
+    engine = engine_for(mini_kb_dir, store)
+    ask(engine, "小区能放风筝吗", "wx-1", intent="out_of_scope")
+    review = Review(store, KnowledgeFiles(mini_kb_dir), HashEmbedder(), mini_kb_dir / "out_of_scope.txt")
+    [q] = store.questions("open")
+    eid = review.write_entry([q.id], EntryDraft(topic="safety", title="小区内放风筝", questions=[],
+                                                answer="请到中心广场放风筝，远离高压线。"), "wang")
+    assert load(mini_kb_dir).by_id[eid].questions == ("小区能放风筝吗", "小区内放风筝")
+
+
 def test_hit_test_is_the_engine_route_and_records_nothing(mini_kb_dir: Path, store: LearningStore) -> None:
     kb = load(mini_kb_dir)
     emb = HashEmbedder()
