@@ -156,7 +156,11 @@ def figures(d: ReportData) -> list[Any]:
              color="#38a169")
     ax1.set_title("工单类别")
     rules = list(a.moderation_by_rule)[:8]
-    ax2.barh(rules[::-1] or ["（无）"], [a.moderation_by_rule[r] for r in rules][::-1] or [0], color="#e53e3e")
+    if rules:
+        ax2.barh(rules[::-1], [a.moderation_by_rule[r] for r in rules][::-1], color="#e53e3e")
+    else:                       # an empty axis with a ±0.04 scale says nothing: say so in words
+        ax2.set_axis_off()
+        ax2.text(0.5, 0.5, "本季度没有群规处理", ha="center", va="center", fontsize=12, transform=ax2.transAxes)
     ax2.set_title("群规处理（按规则）")
     fig.tight_layout()
     figs.append(fig)
