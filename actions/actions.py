@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -20,29 +21,34 @@ MACHINE_CHANNELS = (None, "rest")
 FORM = "complaint_form"
 _engine: Engine | None = None
 _guesser: complaint.CategoryGuesser | None = None
+_reload: Callable[[], bool] | None = None      # knowledge changes picked up without a restart
 _lock = threading.Lock()
 
 
 def get_engine() -> Engine:
     """The process-wide engine, loaded on first use (settings, model, index, calibration, desk)."""
-    global _engine, _guesser
+    global _engine, _guesser, _reload
     with _lock:
         if _engine is None:
-            from assistant.runtime.app import build_engine
+            from assistant.runtime.app import build_engine, knowledge_reloader
             from assistant.settings import load_settings
 
-            _engine = build_engine(load_settings())
+            settings = load_settings()
+            _engine = build_engine(settings)
+            _reload = knowledge_reloader(settings, _engine).check
             warm = complaint.CategoryGuesser(_engine.retriever.embedder)
             warm.warm()           # encoded now (the warm-up), not while a resident waits on the form
             _guesser = warm
+        elif _reload is not None:
+            _reload()
         return _engine
 
 
 def set_engine(engine: Engine | None) -> None:
     """For tests and embedders that build their own engine."""
-    global _engine
+    global _engine, _reload
     with _lock:
-        _engine = engine
+        _engine, _reload = engine, None
 
 
 class EngineAction(Action, ABC):
@@ -68,6 +74,7 @@ class EngineAction(Action, ABC):
                                                                       tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
+        engine.observe(text, tracker.sender_id, turn)  # learning: counts, doubtful questions for review
         events = say(dispatcher, tracker, self.name(), turn, state_slots=True)
         if tracker.active_loop_name == FORM and not turn.followup:   # an interruption: the form goes on
             events.append(FollowupAction(FORM))
@@ -251,7 +258,9 @@ class ActionSubmitComplaint(Action):
         if quiet(tracker):
             return [SlotSet(name, None) for name in complaint.SLOTS]
         text, _, _ = latest(tracker)
-        turn = get_engine().submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+        engine = get_engine()
+        turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+        engine.observe(text, tracker.sender_id, turn)  # learning: a "complaint" the router answered or missed too
         return say(dispatcher, tracker, self.name(), turn)
 
 

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     notify_webhook: SecretStr | None = Field(None, validation_alias="ASSISTANT_NOTIFY_WEBHOOK")
     admin_conversation: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CONVERSATION")
     admin_channel: str | None = Field(None, validation_alias="ASSISTANT_ADMIN_CHANNEL")
+    knowledge: Path | None = Field(None, validation_alias="ASSISTANT_KNOWLEDGE_DIR")   # learning: another KB folder
     console_port: int = Field(8090, validation_alias="ASSISTANT_CONSOLE_PORT")
     console_tokens: Path | None = Field(None, validation_alias="ASSISTANT_CONSOLE_TOKENS")
     console_trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -267,7 +268,7 @@ class Settings(BaseSettings):
     # -- paths ----------------------------------------------------------------------------------
     @property
     def knowledge_dir(self) -> Path:
-        return self.root / "knowledge"
+        return self.knowledge.resolve() if self.knowledge else self.root / "knowledge"
 
     @property
     def models_dir(self) -> Path:
@@ -283,7 +284,8 @@ class Settings(BaseSettings):
 
     @property
     def index_dir(self) -> Path:
-        return self.models_dir / "index"
+        # another knowledge folder keeps its index beside it (the shared models/index stays the real KB's)
+        return self.knowledge.resolve().parent / "index" if self.knowledge else self.models_dir / "index"
 
     @property
     def rasa_model_dir(self) -> Path:
@@ -403,6 +405,8 @@ class Settings(BaseSettings):
                "ASSISTANT_WEBCHAT_PORT": str(self.webchat_port)}
         if self.tickets_url is not None:
             env["ASSISTANT_TICKETS_URL"] = self.tickets_url.get_secret_value()
+        if self.knowledge is not None:
+            env["ASSISTANT_KNOWLEDGE_DIR"] = str(self.knowledge.resolve())
         return env
 
 

@@ -73,3 +73,23 @@ if ! fc-list 2>/dev/null | grep -i "cjk\|wqy\|zenhei" >/dev/null; then   # no -q
     echo "[bootstrap] note: no CJK font found; install fonts-noto-cjk or fonts-wqy-zenhei for the web chat page" >&2
   fi
 fi
+
+# An emoji font: replies carry a few (📖 before the source); without it the console shows them as boxes.
+if ! fc-list 2>/dev/null | grep -i "emoji" >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing fonts-noto-color-emoji for the console's hit-test replies"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null
+  else
+    echo "[bootstrap] note: no emoji font (apt-get install fonts-noto-color-emoji); replies' emoji show as boxes" >&2
+  fi
+fi
+
+# poppler-utils (pdftoppm): the quarterly report's PDF pages as images, to look at them (assistant/learning).
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing poppler-utils (pdftoppm) for the report's PDF previews"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+  else
+    echo "[bootstrap] note: pdftoppm is missing (apt-get install poppler-utils) to preview report PDFs" >&2
+  fi
+fi

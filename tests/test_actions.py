@@ -296,6 +296,30 @@ def test_a_question_in_complaint_words_is_answered_not_ticketed(desk) -> None:  
     assert slot_events(events)["complaint_stop"] is None and desk.tickets.list() == []
 
 
+class Seen:
+    """A learning port (dialogue.ports.LearningPort) that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.turns: list[tuple[str, str, str | None]] = []
+
+    def observe(self, sender, text, route, topic, sources, confidence, doubt) -> None:  # noqa: ANN001
+        self.turns.append((text, route, doubt))
+
+    def feedback(self, sender, entry_id, helpful) -> None:  # noqa: ANN001
+        pass
+
+
+def test_a_complaint_worded_question_the_router_ends_is_observed_for_review(desk) -> None:  # noqa: ANN001
+    seen = Seen()
+    actions.get_engine().learning = seen
+    slots, _ = walk([], "小区游泳池几点开门？")                 # read as a complaint, not one: the form ends
+    assert slots["complaint_stop"] == "answered"
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("小区游泳池几点开门？", "complain", slots,
+                                                                 channel="rest"))
+    meta = [m["custom"] for m in messages if m.get("custom")][0]
+    assert seen.turns == [("小区游泳池几点开门？", meta["route"], seen.turns[0][2])]   # as the resident saw it
+
+
 def test_a_new_form_forgets_an_unfinished_one(desk) -> None:  # noqa: ANN001
     left = {"complaint_category": "fees", "complaint_unit": "9-909", "complaint_stop": None}
     _, events = run(actions.ValidateComplaintForm(), tracker("我要投诉", "complain", left))

@@ -135,7 +135,7 @@ class Assistant:
         if self.handoffs is not None and self.handoffs.is_paused(sender):
             log.info("sender=%s handed off: the bot stays quiet", sender)
             return Reply("handoff", [])
-        if is_blank(clean):
+        if is_blank(clean) and clean.strip() not in ("👍", "👎"):   # a thumb is feedback on the last answer
             return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
         try:
             messages = self.client.send(sender, clean)

@@ -83,6 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.console.sessions import load_secret, secret_path
     from assistant.console.tokens import TokenFile, create_tokens, readable_by_others
     from assistant.desk.sweep import Sweeper
+    from assistant.errors import AssistantError
     from assistant.runtime.app import open_community, open_desk, schedule_runner
 
     host, port, proxies = check_loopback(args.host), port_from(args, settings), proxies_from(args, settings)
@@ -100,9 +101,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for private in (path, key):
             if readable_by_others(private):
                 print(f"warning: {private} is readable by other users; run: chmod 600 {private}", file=sys.stderr)
+        learning = None
+        try:                 # review queue, hit testing, entry statistics (assistant/learning)
+            from assistant.runtime.app import learning_service
+
+            learning = learning_service(settings)
+        except AssistantError as exc:
+            print(f"warning: no knowledge review pages: {exc}", file=sys.stderr)
         schedule = group_schedule(settings)
         app = create_app(desk, tokens, session_secret=secret, trusted_proxies=proxies, schedule=schedule,
-                         community=community)
+                         community=community, learning=learning)
         shown = f"[{host}]" if ":" in host else host
         print(f"admin console: http://{shown}:{port}/  (log in with your token from {path}; Ctrl-C stops)",
               flush=True)

@@ -18,8 +18,12 @@ from assistant.cli import (
     console,
     desk,
     evaluate,
+    faq,
     handoff,
+    hittest,
     kb,
+    report,
+    review,
     schedule,
     serve,
     setup,
@@ -37,7 +41,7 @@ log = logging.getLogger("assistant")
 
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
-            wecom, desk, schedule, console, community, bench, calibrate)
+            wecom, desk, schedule, console, community, bench, calibrate, review, hittest, faq, report)
 # The commands that start (or talk to) the servers: they take the port options after their name too.
 SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate)
 RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"

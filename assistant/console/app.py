@@ -65,6 +65,7 @@ from assistant.vocabulary import OVERDUE_NAMES as OVERDUE_KIND_NAMES
 
 if TYPE_CHECKING:
     from assistant.community.service import Community
+    from assistant.learning.service import Learning
 
 log = logging.getLogger("assistant.console")
 HERE = Path(__file__).resolve().parent
@@ -226,7 +227,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
                session_max_age: float = SESSION_MAX_AGE, session_secret: str | bytes | None = None,
                trusted_proxies: Iterable[str] = (), throttle: Throttle | None = None,
                schedule: ScheduleStore | None = None,
-               community: Community | None = None) -> FastAPI:
+               community: Community | None = None,
+               learning: Learning | None = None) -> FastAPI:
     """The console for ``desk``; ``tokens`` are AdminTokens (or a mapping admin id -> token), or a
     TokenFile read again when it changes. ``session_secret`` signs the session cookies (sessions then
     survive a restart; without it a random one per app). ``trusted_proxies`` are the addresses or
@@ -325,7 +327,8 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
                        HANDOFF_STATE_NAMES=HANDOFF_STATE_NAMES, STATUSES=STATUSES, CATEGORIES=CATEGORIES,
                        PRIORITIES=PRIORITIES, LIMITS=LIMITS, admin_name=admin_name, tzname=str(tz),
                        schedule_pages=schedule is not None,
-                       community_nav=community is not None)
+                       community_nav=community is not None,
+                       learning_on=learning is not None)
 
     # --- authentication ----------------------------------------------------------------
 
@@ -617,6 +620,10 @@ def create_app(desk: Desk, tokens: Iterable[AdminToken] | Mapping[str, str] | To
         from assistant.console.community import add_community_routes
 
         add_community_routes(app, community, current=current, acting=acting, page=page, redirect=redirect, now=now)
+    if learning is not None:         # the knowledge base that learns (assistant/learning): review, hit test, stats
+        from assistant.console.learning_pages import add_learning_pages
+
+        add_learning_pages(app, learning, current, acting, page, redirect)
     return app
 
 

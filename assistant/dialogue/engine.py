@@ -23,7 +23,7 @@ from assistant.text.units import find_unit
 from assistant.vocabulary import CATEGORY_NAMES
 
 if TYPE_CHECKING:
-    from assistant.dialogue.ports import BulletinPort, DeskPort
+    from assistant.dialogue.ports import BulletinPort, DeskPort, LearningPort
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,9 @@ SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too 
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
+# learning: a resident's verdict on the last answer, the whole message ("👍", "有用", "没用！")
+_FEEDBACK = re.compile(r"^\s*(👍|👎|有用|没用|没有用|有帮助|没帮助|没有帮助)\s*[。.!！~]*\s*$")
+_HELPFUL = ("👍", "有用", "有帮助")
 
 
 def read_score(text: str) -> int | None:
@@ -126,11 +129,34 @@ class Engine:
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever, desk: DeskPort | None = None, *,
                  sensitive_categories: frozenset[str] = frozenset({"fees"}),
-                 router: RouterModel | None = None, bulletin: BulletinPort | None = None) -> None:
+                 router: RouterModel | None = None, bulletin: BulletinPort | None = None,
+                 learning: LearningPort | None = None) -> None:
         self.kb, self.retriever, self.desk = kb, retriever, desk
         self.bulletin = bulletin
         self.sensitive_categories = sensitive_categories
         self.router = router or RouterModel.load()
+        self.learning = learning
+
+    # -- learning (assistant/learning): what was asked and how it went, and feedback on answers --
+    def observe(self, text: str, sender: str, turn: Turn) -> None:
+        """Tell the learning seam about a finished turn; doubtful ones (a fallback, a clarifying
+        question, an answer offered with alternatives) are kept for the admins' review."""
+        if self.learning is None or turn.followup or (turn.replies and turn.replies[0] == replies.UNREADABLE):
+            return
+        doubt = None
+        if turn.route == "fallback":
+            doubt = "clarify" if turn.sources else "fallback"
+        elif turn.route == "answer" and len(turn.sources) > 1:
+            doubt = "low_confidence"
+        self.learning.observe(sender, text, turn.route, turn.topic, turn.sources, turn.confidence, doubt)
+
+    def _feedback(self, text: str, state: State, sender: str) -> Turn | None:
+        m = _FEEDBACK.match(text)
+        if m is None or self.learning is None or not state.last_entry:
+            return None
+        helpful = m.group(1) in _HELPFUL
+        self.learning.feedback(sender, state.last_entry, helpful)
+        return Turn("chitchat", [replies.FEEDBACK_THANKS if helpful else replies.FEEDBACK_SORRY], state=state)
 
     def handed_off(self, sender: str) -> bool:
         """Whether a human admin has this conversation: then the bot says nothing in it, whatever
@@ -191,7 +217,7 @@ class Engine:
     def respond(self, text: str, nlu: NLU, state: State, sender: str = "", *, form: bool = True) -> Turn:
         """One turn outside the complaint form: a pending choice or score, a follow-up read against
         the last answer, else the router's route. ``form=False``: the form already declined this message."""
-        picked = self._pending_choice(text, state) or self._csat(text, state)
+        picked = self._feedback(text, state, sender) or self._pending_choice(text, state) or self._csat(text, state)
         if picked:
             return self._remember(picked, state)
         clean = prepare(text)

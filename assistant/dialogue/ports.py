@@ -70,3 +70,14 @@ class BulletinPort(Protocol):
     clarifications and the activity calendar, asked before the knowledge base. None: not about them."""
 
     def lookup(self, text: str) -> BulletinHitView | None: ...
+
+
+class LearningPort(Protocol):
+    """What the engine tells the learning seam (``assistant.learning.observer.Observer``): every turn
+    (route, topic, entries, confidence; doubtful ones with their text, which the seam redacts) and a
+    resident's feedback on the last answer. Neither may raise."""
+
+    def observe(self, sender: str, text: str, route: str, topic: str | None, sources: Sequence[dict[str, Any]],
+                confidence: float | None, doubt: str | None) -> None: ...
+
+    def feedback(self, sender: str, entry_id: str, helpful: bool) -> None: ...

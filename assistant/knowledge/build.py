@@ -21,8 +21,20 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def out_of_scope_examples(root: Path) -> list[str]:
-    """Negatives for calibration: the ``out_of_scope`` examples of the Rasa NLU data."""
+NEGATIVES_FILE = "out_of_scope.txt"     # in the knowledge folder: questions admins marked out of scope
+
+
+def out_of_scope_examples(root: Path, knowledge_dir: Path | None = None) -> list[str]:
+    """Negatives for calibration: the ``out_of_scope`` examples of the Rasa NLU data, and the
+    questions the admins marked out of scope in the review queue (``knowledge/out_of_scope.txt``)."""
+    learned: list[str] = []
+    marked = (knowledge_dir or root / "knowledge") / NEGATIVES_FILE
+    if marked.is_file():
+        learned = [ln.strip() for ln in marked.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return _nlu_out_of_scope(root) + learned
+
+
+def _nlu_out_of_scope(root: Path) -> list[str]:
     path = root / "nlu_data" / "nlu.yml"
     if not path.exists():
         return []
@@ -60,7 +72,7 @@ def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: b
     index, encoded = build_index(kb, embedder, settings.index_dir, progress=progress)
     if encoded:
         log.info("index: encoded %d new or changed texts", encoded)
-    negatives = out_of_scope_examples(settings.root)
+    negatives = out_of_scope_examples(settings.root, settings.knowledge_dir)
     fp = _fingerprint([[d.entry_id, d.kind, d.text] for d in index.docs], embedder.name, negatives)
     cal_path = settings.index_dir / "calibration.json"
     stamp = settings.index_dir / "calibration.fingerprint"

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from assistant.desk.handoff import HandoffStore
     from assistant.desk.notices import Outbox
     from assistant.dialogue.engine import Engine
+    from assistant.learning.observer import Observer
+    from assistant.learning.reload import KnowledgeReloader
+    from assistant.learning.service import Learning
+    from assistant.learning.store import LearningStore
     from assistant.moderation import Roster
     from assistant.schedule.routines import GroupRoutines
     from assistant.schedule.runner import Poster
@@ -181,7 +185,54 @@ def build_engine(settings: Settings) -> Engine:
         log.error("schedule database unavailable, no answers from notices or the calendar: %s", type(exc).__name__)
         bulletin = None
     return Engine(retriever.kb, retriever, desk, sensitive_categories=settings.sensitive_categories,
-                  bulletin=bulletin)
+                  bulletin=bulletin, learning=learning_observer(settings))
+
+
+# -- learning (assistant/learning): the review queue's store, the engine's observer, live reloads -----
+
+def open_learning(settings: Settings, url: str | None = None) -> LearningStore:
+    """The learning tables, in the desk's database (``url`` default ``settings.desk_url``)."""
+    from assistant.learning.store import LearningStore
+
+    return LearningStore(url or settings.desk_url)
+
+
+def learning_observer(settings: Settings) -> Observer | None:
+    """The engine's learning port; None (logged) when its database is unavailable."""
+    from assistant.learning.observer import Observer
+
+    try:
+        return Observer(open_learning(settings))
+    except AssistantError as exc:
+        log.error("learning store unavailable, questions are not kept for review: %s", type(exc).__name__)
+        return None
+
+
+def learning_service(settings: Settings, *, hit_testing: bool = True) -> Learning:
+    """The review queue, hit testing and the knowledge files for the CLI and the console: the
+    project's embedder (loaded now) groups questions; hit testing builds its own engine on first
+    use (no desk, no learning port: nothing is recorded) with Rasa's NLU from the running server."""
+    from assistant.dialogue.engine import Engine
+    from assistant.knowledge.build import load_retriever
+    from assistant.learning.hittest import rasa_parser
+    from assistant.learning.kbedit import KnowledgeFiles
+    from assistant.learning.service import Learning
+
+    store = open_learning(settings)
+    retriever = load_retriever(settings)
+
+    def engine() -> Engine:
+        return Engine(retriever.kb, retriever, None, sensitive_categories=settings.sensitive_categories)
+
+    return Learning(store, KnowledgeFiles(settings.knowledge_dir), retriever.embedder, settings.index_dir,
+                    engine if hit_testing else None, rasa_parser(settings.rasa_url, settings.rasa_api_token()))
+
+
+def knowledge_reloader(settings: Settings, engine: Engine) -> KnowledgeReloader:
+    """Swaps the engine's knowledge and index when the knowledge files change (checked per turn)."""
+    from assistant.learning.reload import KnowledgeReloader
+
+    return KnowledgeReloader(engine, settings.knowledge_dir, settings.index_dir, every=0.2)
 
 
 # -- the assistant (ask, chat, eval) ----------------------------------------------------------------
