@@ -344,7 +344,7 @@ class Engine:
 
     def _answer_from(self, result: Result, item: Item | None, topic: str | None, state: State, text: str,
                      sender: str) -> Turn:
-        if item:
+        if item and not self._entry_beats_item(result):
             return self._item_turn(item, text)
         unknown = self._unknown_item_turn(text, topic)      # garbage table (issue 15): not a wrong item
         if unknown is not None:
@@ -374,6 +374,15 @@ class Engine:
             turn = self._clarify(result.hits, topic or top.entry.topic, state, text, sender)
         turn.answer_confidence = None if conf is None else round(conf, 4)
         return turn
+
+    def _entry_beats_item(self, result: Result) -> bool:
+        """An entry that surely answers the question and is not just a category's (旧冰箱有人上门收吗:
+        the appliance pick-up; 钥匙锁屋里了: the locksmith) answers it rather than the item's category."""
+        model, top, table = self.retriever.answer_model, result.top, self.kb.items
+        if model is None or top is None or result.answer_confidence is None or table is None:
+            return False
+        categories = {c.entry for c in table.categories.values()}
+        return result.answer_confidence >= model.answer_at and top.entry.id not in categories
 
     def _other_part(self, turn: Turn, clean: str, topic: str | None, answered: Entry) -> None:
         """A two-part question ("能按年交吗，有没有折扣") whose other part another entry answers surely:
