@@ -14,6 +14,7 @@ from assistant.cli import (
     bench,
     calibrate,
     chat,
+    cluster,
     console,
     desk,
     evaluate,
@@ -34,9 +35,9 @@ log = logging.getLogger("assistant")
 
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
-            desk, console, bench, calibrate)
+            desk, console, bench, calibrate, cluster)
 # The commands that start (or talk to) the servers: they take the port options after their name too.
-SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate)
+SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate, cluster)
 RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"
 ACTION_PORT_HELP = "action server port (default 5055 or $ASSISTANT_ACTION_PORT)"
 
