@@ -59,7 +59,7 @@ if ! command -v haproxy >/dev/null 2>&1; then
     echo "[bootstrap] installing Debian haproxy for the cluster topology"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
   else
-    echo "[bootstrap] note: haproxy is missing; "cluster up" and its test need it (apt-get install haproxy)" >&2
+    echo "[bootstrap] note: haproxy is missing; 'cluster up' and its test need it (apt-get install haproxy)" >&2
   fi
 fi
 
