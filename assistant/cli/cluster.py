@@ -37,7 +37,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cluster_cmd == "up":
         n, base = args.instances, args.base_port
         t = cluster.Topology(front=settings.rasa_port, action_front=settings.action_port,
-                             rasa_ports=[base + 1 + i for i in range(n)], action_ports=[base + 51 + i for i in range(n)],
+                             rasa_ports=[base + 1 + i for i in range(n)],
+                             action_ports=[base + 51 + i for i in range(n)],
                              db=args.db, pg_login=args.pg or cluster.DEFAULT_PG, redis=args.redis,
                              stats_port=args.stats_port)
         cluster.up(settings, t)
@@ -50,10 +51,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cluster_cmd == "kill":
         cluster.kill(settings, args.name)
         return 0
-    t = cluster.load_state(settings)
-    if t is None:
+    state = cluster.load_state(settings)
+    if state is None:
         print("no cluster is up")
         return 1
-    for name, pgid in t.pgids.items():
+    for name, pgid in state.pgids.items():
         print(f"{name:10} pgid {pgid:<8} {'running' if cluster.group_members(pgid) else 'gone'}")
     return 0

@@ -8,7 +8,7 @@ conversations move, and they go on from the tracker in PostgreSQL.
 
 The front ports are the settings' Rasa and action ports, so ``ask``, ``eval`` and ``bench`` talk to the
 cluster as to one server. ``up`` leaves the processes running (their process groups in
-``.run/cluster/state.json``); ``down`` stops them.
+``.run/cluster-PORT/state.json``); ``down`` stops them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from assistant.settings import Settings
 PROFILE = "endpoints.cluster.yml"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"   # the login database
 DEFAULT_REDIS = "127.0.0.1:6379"
+MAXCONN = 8          # requests in flight per instance; more wait in haproxy's queue
 
 
 @dataclass
@@ -61,15 +62,22 @@ class Topology:
                [f"actions{i + 1}" for i in range(len(self.action_ports))]
 
 
+def run_dir(settings: Settings) -> Path:
+    """The cluster's files (haproxy.cfg, logs, state.json); one cluster per front port."""
+    return settings.run_dir / f"cluster-{settings.rasa_port}"
+
+
 def state_path(settings: Settings) -> Path:
-    return settings.run_dir / "cluster" / "state.json"
+    return run_dir(settings) / "state.json"
 
 
 def haproxy_config(t: Topology) -> str:
     """haproxy.cfg: route by conversation; retry another instance when one is down (L7 retries)."""
     def servers(name: str, ports: list[int], extra: str = "") -> str:
-        return "".join(f"  server {name}{i + 1} 127.0.0.1:{p} check inter 1s fall 2 rise 2{extra.format(i=i + 1)}\n"
-                       for i, p in enumerate(ports))
+        # a busy instance answers its check late, a dead one refuses the connection at once: only the dead go
+        # down; at most MAXCONN requests each, the rest wait in haproxy's queue (not in a swamped Rasa)
+        return "".join(f"  server {name}{i + 1} 127.0.0.1:{p} check inter 1s fall 2 rise 1 maxconn {MAXCONN}"
+                       f"{extra.format(i=i + 1)}\n" for i, p in enumerate(ports))
 
     common = ("  hash-type consistent\n  option http-buffer-request\n"
               "  retry-on conn-failure empty-response response-timeout 502 503 504\n")
@@ -78,7 +86,7 @@ def haproxy_config(t: Topology) -> str:
     return (
         "global\n  maxconn 4096\n\n"
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n"
-        "  timeout queue 60s\n  retries 3\n  option redispatch 1\n\n"
+        "  timeout queue 60s\n  timeout check 20s\n  retries 3\n  option redispatch 1\n\n"
         f"frontend rasa\n  bind 127.0.0.1:{t.front}\n"
         "  acl rest path_beg /webhooks/\n  acl sio path_beg /socket.io\n  acl conv path_beg /conversations/\n"
         "  use_backend rasa_rest if rest\n  use_backend rasa_sio if sio\n  use_backend rasa_conv if conv\n"
@@ -138,7 +146,7 @@ def _prepare_stores(settings: Settings, t: Topology, profile: Path, env: dict[st
     code = ("import sys\nfrom rasa.core.utils import read_endpoints_from_path\n"
             "from rasa.core.tracker_store import TrackerStore\n"
             "TrackerStore.create(read_endpoints_from_path(sys.argv[1]).tracker_store)\n")
-    log = settings.run_dir / "cluster" / "tracker-store.log"
+    log = run_dir(settings) / "tracker-store.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(settings.rasa_python), "-c", code, str(profile)], cwd=settings.root,
                                 stdout=out, stderr=subprocess.STDOUT, env=_env(env))
@@ -147,10 +155,9 @@ def _prepare_stores(settings: Settings, t: Topology, profile: Path, env: dict[st
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    import os
+    from assistant.runtime.setup import rasa_env  # this environment, quiet TensorFlow, no telemetry
 
-    return os.environ | {"SQLALCHEMY_SILENCE_UBER_WARNING": "1", "RASA_TELEMETRY_ENABLED": "false",
-                         "TF_CPP_MIN_LOG_LEVEL": "3"} | extra
+    return rasa_env() | extra
 
 
 def up(settings: Settings, t: Topology, *, say: Any = print) -> Topology:
@@ -160,7 +167,7 @@ def up(settings: Settings, t: Topology, *, say: Any = print) -> Topology:
         raise ServiceError("haproxy is not installed (scripts/bootstrap.sh installs it: apt-get install haproxy)")
     if state_path(settings).exists():
         raise ServiceError(f"a cluster is already up ({state_path(settings)}); run `python -m assistant cluster down`")
-    run = settings.run_dir / "cluster"
+    run = run_dir(settings)
     run.mkdir(parents=True, exist_ok=True)
     cfg = run / "haproxy.cfg"
     cfg.write_text(haproxy_config(t), encoding="utf-8")
@@ -198,10 +205,14 @@ def up(settings: Settings, t: Topology, *, say: Any = print) -> Topology:
             url = (f"{svc.settings.rasa_url}/status?token={svc.settings.rasa_api_token()}" if kind == "rasa"
                    else f"{svc.settings.action_url}/health")
             svc._wait(kind, url)
-        front = base.with_ports(t.front, t.action_front)
-        Services(front)._warm()
-        if not Services(front).rasa_up() or not Services(front).actions_up():
-            raise ServiceError("haproxy does not answer on the front ports")
+        front = Services(base.with_ports(t.front, t.action_front))
+        deadline = time.monotonic() + 30      # haproxy marks an instance up after 2 good checks, 1 s apart
+        while not (front.rasa_up() and front.actions_up()):
+            if time.monotonic() > deadline:
+                raise ServiceError(f"haproxy does not answer on the front ports (see {run / 'haproxy.log'})")
+            time.sleep(0.5)
+        time.sleep(2.5)                       # both instances of each kind, not only the first one up
+        front._warm()
     except BaseException:
         for _, svc in started:
             svc.stop(grace=5)
