@@ -33,7 +33,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def exported_int8(exported: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("onnx") / "e5-int8"
-    onnx_export.export(E5, out, check_texts=("楼道里可以放鞋柜吗", "电动车能在楼下充电吗"))
+    onnx_export.export(E5, out, int8=True, check_texts=("楼道里可以放鞋柜吗", "电动车能在楼下充电吗"))
     return out
 
 
@@ -65,7 +65,7 @@ def test_int8_export_is_smaller_and_keeps_the_vectors(exported: Path, exported_i
     texts = ["垃圾分类的时间是几点", "车位租金每个月多少", "物业办公室在哪栋楼", "邻居家的狗总是乱叫怎么办"]
     cos = np.sum(OnnxE5(exported).encode(texts) * OnnxE5(exported_int8).encode(texts), axis=1)
     assert cos.min() >= 0.99, "texts the export did not check on keep their vectors too"
-    assert onnx_export.is_current(exported_int8, E5, "query: ") and not list(exported_int8.parent.glob(".e5-*"))
+    assert onnx_export.is_current(exported_int8, E5, "query: ", True) and not list(exported_int8.parent.glob(".e5-*"))
     from assistant.knowledge.embedding import OnnxEmbedder
 
     assert OnnxEmbedder(exported_int8, str(E5)).name.endswith("|int8"), "int8 vectors get their own index"
@@ -82,7 +82,7 @@ def test_int8_below_the_bar_keeps_the_float_model(exported: Path, tmp_path: Path
 
     monkeypatch.setattr(onnx_export, "_export_graph", float_graph)
     monkeypatch.setattr(onnx_export, "INT8_MIN_COSINE", 1.01)   # no int8 model reaches it
-    meta = onnx_export.export(E5, tmp_path / "e5-onnx")
+    meta = onnx_export.export(E5, tmp_path / "e5-onnx", int8=True)
     assert meta["weights"] == "float32" and "float model is kept" in meta["int8_rejected"]
     assert (tmp_path / "e5-onnx" / "model.onnx").stat().st_size == (exported / "model.onnx").stat().st_size
     assert sorted(p.name for p in (tmp_path / "e5-onnx").iterdir()) == ["meta.json", "model.onnx", "tokenizer.json"]

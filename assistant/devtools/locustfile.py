@@ -36,6 +36,7 @@ def _write(environment: Any, **_: Any) -> None:
 
 class Resident(FastHttpUser):
     wait_time = constant(0)      # a resident sends the next message as soon as the answer is there
+    network_timeout = 180.0      # a slow answer under load is slow, not lost (haproxy queues up to 120 s)
 
     def on_start(self) -> None:
         self.run_id = self.environment.parsed_options.run_id

@@ -86,7 +86,7 @@ def haproxy_config(t: Topology) -> str:
     return (
         "global\n  maxconn 4096\n\n"
         "defaults\n  mode http\n  timeout connect 2s\n  timeout client 120s\n  timeout server 120s\n"
-        "  timeout queue 60s\n  timeout check 20s\n  retries 3\n  option redispatch 1\n\n"
+        "  timeout queue 120s\n  timeout check 20s\n  retries 3\n  option redispatch 1\n\n"
         f"frontend rasa\n  bind 127.0.0.1:{t.front}\n"
         "  acl rest path_beg /webhooks/\n  acl sio path_beg /socket.io\n  acl conv path_beg /conversations/\n"
         "  use_backend rasa_rest if rest\n  use_backend rasa_sio if sio\n  use_backend rasa_conv if conv\n"
