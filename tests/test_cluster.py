@@ -37,6 +37,7 @@ def test_haproxy_routes_by_conversation() -> None:
     assert cfg.count("hash-type consistent") == 4 and "retry-on conn-failure empty-response" in cfg
     env = cluster.rasa_profile_env(t)
     assert env["CLUSTER_ACTION_URL"] == "http://127.0.0.1:2/webhook" and env["CLUSTER_PG_DB"] == t.db
+    assert env["CLUSTER_REDIS_PREFIX"] == "assistantcluster", "Rasa ignores a prefix that is not alphanumeric"
 
 
 @pytest.mark.services

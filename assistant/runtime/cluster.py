@@ -112,7 +112,7 @@ def rasa_profile_env(t: Topology) -> dict[str, str]:
             "CLUSTER_PG_USER": pg.username or "postgres", "CLUSTER_PG_PASSWORD": pg.password or "",
             "CLUSTER_PG_DB": t.db, "CLUSTER_PG_LOGIN_DB": pg.database or "postgres",
             "CLUSTER_REDIS_HOST": host, "CLUSTER_REDIS_PORT": port or "6379", "CLUSTER_REDIS_DB": str(t.redis_db),
-            "CLUSTER_REDIS_PREFIX": t.db}
+            "CLUSTER_REDIS_PREFIX": "".join(c for c in t.db if c.isalnum())}   # Rasa drops any other prefix
 
 
 def ensure_database(t: Topology) -> None:
