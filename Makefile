@@ -5,7 +5,7 @@ APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model and not fuzz"
 
-.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-report bench-cv bench-wecom validate lock clean e2e
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-report bench-cv bench-wecom bench-load bench-turn validate lock clean e2e
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -71,6 +71,17 @@ bench-cv: setup
 # kill -9 of the adapter mid-stream; prints replies per message, lost/doubled, latency (~2 min)
 bench-wecom: setup
 	@$(APP) -m tests.adapters.wecom_flood -n 500
+
+# The scaled-out topology under load (minutes): `cluster up` (2 Rasa + 2 action servers behind haproxy, PostgreSQL,
+# Redis) on the Rasa/action ports, Locust residents at 8/32/64, one Rasa and one action server killed in the last
+# step; prints throughput and p50/p95/p99 per step, lost turns, duplicated tickets; plot in .run/bench-load.png.
+bench-load: setup
+	@$(APP) -m assistant cluster up --db assistant_load
+	@$(APP) -m assistant bench load; rc=$$?; $(APP) -m assistant cluster down --drop; exit $$rc
+
+# Where a turn's time goes (client, HTTP hops, NLU, policies, action, retrieval, database), beside /model/parse.
+bench-turn: setup
+	@$(APP) -m assistant bench turn
 
 validate: setup
 	@$(APP) -m assistant validate

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     embed_model: str = Field("", validation_alias="ASSISTANT_EMBED_MODEL")  # a sentence-transformers name/folder
     query_prefix: str | None = Field(None, validation_alias="ASSISTANT_QUERY_PREFIX")      # None: by model
     passage_prefix: str | None = Field(None, validation_alias="ASSISTANT_PASSAGE_PREFIX")
+    # the e5 ONNX export (Rasa's features and retrieval): int8 weights (when they pass the check) instead of float
+    e5_int8: bool = Field(False, validation_alias="ASSISTANT_E5_INT8")
     # the desk: tickets, handoffs, sweeps
     tickets_url: SecretStr | None = Field(None, validation_alias="ASSISTANT_TICKETS_URL")
     tickets_sla: Path | None = Field(None, validation_alias="ASSISTANT_TICKETS_SLA")

