@@ -66,8 +66,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _headline(m: dict[str, Any]) -> dict[str, Any]:
+    entry = {"entry": {k: v for k, v in m["entry"].items() if k != "errors"}} if m.get("entry") else {}
     return {k: m[k] for k in ("cases", "route_accuracy", "topic_accuracy", "topic_cases", "out_of_scope_answered",
-                              "out_of_scope_cases")} | {"ece": m["calibration"]["ece"]}
+                              "out_of_scope_cases")} | {"ece": m["calibration"]["ece"]} | entry
 
 
 def _dialogue_headline(m: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +101,15 @@ def print_metrics(m: dict[str, Any]) -> None:
                   f"topic accuracy [bold]{_f(m['topic_accuracy'])}[/] (on {m['topic_cases']})  "
                   f"out-of-scope answered {_f(m['out_of_scope_answered'])} (of {m['out_of_scope_cases']})  "
                   f"latency p50 {m['latency_ms']['p50']} ms  p95 {m['latency_ms']['p95']} ms")
+    per_file: list[dict[str, Any]] = m["files"] if len(m["files"]) > 1 else [{"path": "", "single": m}]
+    for f in per_file:
+        e = (f.get("single") or {}).get("entry")
+        if e:
+            con.print(f"entries{' in ' + Path(f['path']).name if f['path'] else ''}: answerable {e['answerable']}  "
+                      f"top-1 [bold]{_f(e['top1_accuracy'])}[/]  answered {_f(e['answered'])}  wrong when answered "
+                      f"[bold]{_f(e['wrong_when_answered'])}[/] (sure {_f(e['wrong_when_sure'])})  answer confidence "
+                      f"AUC {_f(e['answer_confidence_auc'])}  unanswerable {e['unanswerable']}, answered "
+                      f"{_f(e['unanswerable_answered'])}")
     d = m["dialogue"]
     if d["dialogues"]:
         con.print(f"dialogues: {d['dialogues']}  dialogue success [bold]{_f(d['dialogue_success'])}[/]  "
