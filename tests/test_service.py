@@ -38,7 +38,8 @@ def test_ask_json_answers_with_a_cited_source(served: tuple[Settings, Services])
     proc = cli(served[0], "ask", "--json", "车位怎么租？")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id"}
+    assert set(out) == {"route", "intent", "confidence", "topic", "replies", "sources", "ticket_id", "answer_confidence"}
+    assert out["answer_confidence"] is None or 0 <= out["answer_confidence"] <= 1
     assert out["route"] == "answer" and out["topic"] == "parking" and out["intent"] == "faq_parking"
     assert 0 < out["confidence"] <= 1 and out["ticket_id"] is None
     src = out["sources"][0]

