@@ -107,6 +107,14 @@ def test_the_old_misfires_and_shanghai_rules(matcher: ItemMatcher, text: str, ca
     assert found.items[0].name != not_item
 
 
+@pytest.mark.parametrize(("text", "name"), [("沙发太旧了怎么扔", "沙发"), ("花瓶碎了算什么垃圾", "花瓶"),
+                                          ("衣柜太重了咋扔", "衣柜")])
+def test_an_adverb_or_adjective_after_an_item_is_not_part_of_its_name(matcher: ItemMatcher, text: str,
+                                                                       name: str) -> None:
+    found = matcher.lookup(text)
+    assert [it.name for it in found.items] == [name] and found.unknown == []
+
+
 @pytest.mark.parametrize("text", ["猫砂铲是什么垃圾", "灯管包装怎么扔", "牛奶吸管扔哪个桶", "咖啡机滤网是什么垃圾"])
 def test_a_compound_the_table_lacks_is_unknown_not_its_component(matcher: ItemMatcher, text: str) -> None:
     found = matcher.lookup(text)

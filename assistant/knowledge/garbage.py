@@ -42,6 +42,8 @@ def _words(text: str) -> list[str]:
 # Words that may stand right before an item without making a compound (旧电池, 这个电池, 家里的…)
 # and right after it (电池这种, 骨头之类); everything else that jieba calls a noun glues.
 _NOUNISH = ("n", "vn", "eng", "q", "ng", "nz", "nr", "ns", "nt", "nrt", "nrfg", "an", "j", "l", "i", "x")
+# parts of speech that never continue a name: adverbs, adjectives, particles, pronouns
+_NOT_GLUE = frozenset(("d", "a", "ad", "c", "p", "u", "uj", "ul", "uz", "uv", "ud", "y", "r", "e", "o"))
 _FREE_BEFORE = frozenset(_words(
     "废 旧 坏 破 烂 空 脏 小 新 干净 用过 过期 剩 剩下 吃剩 家里 家 我家 楼下 小区 东西 垃圾 还有 另外 以及 "
     "然后 请问 问下 问 那 那么 这 这些 那些 这种 那种 这个 那个 一些 些 种 个 只 节 块 张 根 袋 包 瓶 盒 堆 件 "
@@ -215,7 +217,9 @@ class ItemMatcher:
         out = Lookup()
         if not self._names:
             return out
-        toks = self._seg.tagged(text.lower())
+        # a word that jieba tags as a noun but starts with an adverb (沙发|太旧, 衣柜|太重) continues no name
+        toks = [(w, "d") if len(w) > 1 and f in _NOUNISH and self._seg.tagged(w[0])[0][1] == "d" else (w, f)
+                for w, f in self._seg.tagged(text.lower())]
         words = [w for w, _ in toks]
         i = 0
         while i < len(toks):
@@ -275,7 +279,7 @@ def _glued(toks: list[tuple[str, str]], j: int, *, before: bool) -> bool:
     if before and flag == "q":        # 一个/个 电池: a measure word before the item counts it
         return False
     if not before and len(word) == 1 and "\u4e00" <= word <= "\u9fff":
-        return word not in _FREE_NEXT_CHAR
+        return word not in _FREE_NEXT_CHAR and flag not in _NOT_GLUE    # 床垫|太大, 碗|碎了
     if not before and flag in ("v", "vd", "vi") and len(word) > 1:
         return word not in _FREE_VERBS and not GARBAGE_CUE.search(word)
     return flag in _NOUNISH and bool(re.search(r"[\u4e00-\u9fffA-Za-z]", word))
