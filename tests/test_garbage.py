@@ -211,3 +211,4 @@ def test_the_checker_names_file_line_and_field(tmp_path: Path) -> None:
     # the mini knowledge base's garbage entries say 绿色桶, a bin this table does not have
     assert "garbage.yml:3 [answer] entry 'garbage-kitchen' names '绿色桶'" in text
     assert len(err.value.problems) == 7, text
+

@@ -63,3 +63,32 @@ def test_index_is_incremental_on_the_real_kb(settings, tmp_path) -> None:  # noq
                     encoding="utf-8")
     _, encoded = build(load(kb_dir), emb, tmp_path / "index")
     assert encoded == 1
+
+
+@pytest.fixture(scope="module")
+def engine(settings):  # noqa: ANN001, ANN201
+    from assistant.dialogue.engine import Engine
+    from assistant.dialogue.router import RouterModel
+
+    retriever = load_retriever(settings)
+    return Engine(retriever.kb, retriever, router=RouterModel.load())
+
+
+def test_an_entry_that_surely_answers_beats_the_item_table(engine) -> None:  # noqa: ANN001
+    from assistant.dialogue.engine import State
+    from assistant.dialogue.router import NLU
+
+    # a key named in a lock-out question is no disposal question: the locksmith entry answers
+    turn = engine.respond("倒垃圾时防盗门自己关上了，钥匙还在里面，哪里能叫开锁师傅", NLU.of("faq_garbage"), State())
+    assert turn.route == "answer" and turn.sources[0]["id"] == "merchants-locksmith"
+
+
+def test_items_side_by_side_of_one_category_are_answered_as_items(engine) -> None:  # noqa: ANN001
+    from assistant.dialogue.engine import State
+    from assistant.dialogue.router import NLU
+
+    turn = engine.respond("易拉罐饮料瓶扔哪个桶", NLU.of("faq_garbage"), State())
+    assert [s["id"] for s in turn.sources] == ["garbage-items#易拉罐", "garbage-items#塑料瓶"]
+    # mixed categories stay one thing the table lacks (it may be a compound)
+    mixed = engine.respond("苹果贴纸扔哪个桶", NLU.of("faq_garbage"), State())
+    assert "速查表里没有「苹果贴纸」" in mixed.replies[0]

@@ -156,6 +156,8 @@ class Lookup:
 class ItemFinder(Protocol):
     def lookup(self, text: str) -> Lookup: ...
 
+    def parts(self, name: str) -> list[Item]: ...
+
     def find(self, text: str) -> Item | None: ...
 
     def match(self, text: str, topic: str | None) -> Item | None: ...
@@ -246,6 +248,20 @@ class ItemMatcher:
             if m and not _NOT_SUBJECT.search(m.group("subject")):
                 out.unknown.append(m.group("subject"))
         return out
+
+    def parts(self, name: str) -> list[Item]:
+        """The items that make up NAME word by word (塑料瓶玻璃瓶 -> 塑料瓶, 玻璃瓶; 苹果贴纸 -> 苹果, 贴纸), or
+        [] when some word is no item. ``lookup`` keeps such a run one unknown thing: it may be a compound."""
+        self._prepare()
+        words, found, i = [w for w, _ in self._seg.tagged(name.lower())], [], 0
+        while i < len(words):
+            n = next((n for n in range(min(self._longest, len(words) - i), 0, -1)
+                      if tuple(words[i:i + n]) in self._names), 0)
+            if not n:
+                return []
+            found.append(self._names[tuple(words[i:i + n])])
+            i += n
+        return found
 
     def find(self, text: str) -> Item | None:
         items = self.lookup(text).items
