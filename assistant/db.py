@@ -8,6 +8,7 @@ folder, version table and advisory lock key; ``migrate`` runs them, ``run_env`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,26 @@ def migrate(engine: Engine, script_location: str | Path, lock_id: int) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
+
+
+def open_engine(url: str, script_location: str | Path, lock_id: int, *,
+                unavailable: Callable[[str], Exception] = DatabaseUnavailable, busy_timeout: float = 30.0,
+                synchronous: str = "FULL") -> Engine:
+    """``make_engine(url)`` migrated to head; ``unavailable(message)`` is raised (the engine disposed) for a
+    bad URL or a database that cannot be opened."""
+    try:
+        engine = make_engine(url, busy_timeout=busy_timeout, synchronous=synchronous)
+    except DatabaseUnavailable as exc:
+        raise unavailable(str(exc)) from None
+    try:
+        migrate(engine, script_location, lock_id)
+    except OperationalError as exc:
+        engine.dispose()
+        raise unavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def run_env(metadata: MetaData | list[MetaData], version_table: str, runner: str) -> None:

@@ -27,21 +27,10 @@ def migrate(engine: Engine) -> None:
 
 def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     """An engine on ``url`` with the community tables migrated to head."""
-    try:
-        # WAL with synchronous=NORMAL: never corrupt, and a commit does not wait for the disk (a power
-        # cut may lose the last answers); the ticket store keeps FULL on its own connections.
-        engine = db.make_engine(url, busy_timeout=busy_timeout, synchronous="NORMAL")
-    except db.DatabaseUnavailable as exc:
-        raise CommunityUnavailable(str(exc)) from None
-    try:
-        migrate(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise CommunityUnavailable(f"cannot open {db.safe_url(url)}: {db.error_line(exc)}") from None
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    # WAL with synchronous=NORMAL: never corrupt, and a commit does not wait for the disk (a power
+    # cut may lose the last answers); the ticket store keeps FULL on its own connections.
+    return db.open_engine(url, MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=CommunityUnavailable,
+                          busy_timeout=busy_timeout, synchronous="NORMAL")
 
 
 MAX_ID = 2**31 - 1       # ids are 32-bit integers in both databases

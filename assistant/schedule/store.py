@@ -87,15 +87,8 @@ def migrate(engine: Engine) -> None:
 
 def open_schedule(url: str, *, clock: Callable[[], datetime] = _now) -> ScheduleStore:
     """The store on the database at ``url`` (created and migrated as needed)."""
-    from assistant.desk.tickets.store import make_engine
-
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise ScheduleUnavailable(f"cannot open {db.safe_url(url)}: {db.error_line(exc)}") from None
-    return ScheduleStore(engine, clock=clock)
+    return ScheduleStore(db.open_engine(url, MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=ScheduleUnavailable),
+                         clock=clock)
 
 
 def _post(r: PostRow) -> Post:

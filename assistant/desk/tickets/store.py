@@ -116,14 +116,6 @@ def default_url(root: Path | None = None) -> str:
     return f"sqlite:///{Path(root).resolve() / 'models' / 'tickets.db'}"
 
 
-def make_engine(url: str, *, busy_timeout: float = 30.0, synchronous: str = "FULL") -> Engine:
-    """The shared engine (``assistant.db.make_engine``); an unusable URL raises StoreUnavailable."""
-    try:
-        return db.make_engine(url, busy_timeout=busy_timeout, synchronous=synchronous)
-    except db.DatabaseUnavailable as exc:
-        raise StoreUnavailable(str(exc)) from None
-
-
 def migrate(engine: Engine) -> None:
     """Upgrade the desk's tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
     db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
@@ -137,17 +129,8 @@ def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
 
 def open_engine(url: str | None = None, *, busy_timeout: float = 30.0) -> Engine:
     """An engine on the database at ``url`` (default: default_url()), migrated to head."""
-    url = url or default_url()
-    engine = make_engine(url, busy_timeout=busy_timeout)
-    try:
-        migrate(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise StoreUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    return db.open_engine(url or default_url(), MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=StoreUnavailable,
+                          busy_timeout=busy_timeout)
 
 
 def _reporter(reporter: Reporter | str) -> tuple[str, str]:
