@@ -21,7 +21,8 @@ from assistant.moderation import Moderator, id_check_char, load_config
 from assistant.desk.notices import SQLOutbox, keep, open_outbox
 from assistant.desk.push import CSAT, ResidentUnreachable
 from assistant.desk.tickets import ValidationError
-from assistant.desk.tickets.store import MIGRATIONS, make_engine, open_store
+from assistant.db import make_engine
+from assistant.desk.tickets.store import MIGRATIONS, open_store
 
 from .pg import SHANGHAI, FakeClock, sqlite_or_pg
 from .tickets.conftest import test_sla

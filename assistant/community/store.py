@@ -4,7 +4,6 @@ synchronous=NORMAL, with ``BEGIN IMMEDIATE`` for writes, or PostgreSQL) and the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from assistant import db
 from assistant.community.errors import CommunityUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -21,46 +21,16 @@ _PG_MIGRATE_LOCK = 0x636F6D6D    # advisory lock key held while migrating ("comm
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the community tables to head in one transaction; concurrent openers wait their turn."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    for attempt in range(5):
-        try:
-            with engine.execution_options(ticket_write=True).begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2 * 2 ** attempt)
+    """Upgrade the community tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 def open_engine(url: str, *, busy_timeout: float = 30.0) -> Engine:
     """An engine on ``url`` with the community tables migrated to head."""
-    from assistant.desk.tickets.errors import StoreUnavailable
-    from assistant.desk.tickets.store import error_line, make_engine, safe_url
-
-    try:
-        # WAL with synchronous=NORMAL: never corrupt, and a commit does not wait for the disk (a power
-        # cut may lose the last answers); the ticket store keeps FULL on its own connections.
-        engine = make_engine(url, busy_timeout=busy_timeout, synchronous="NORMAL")
-    except StoreUnavailable as exc:
-        raise CommunityUnavailable(str(exc)) from None
-    try:
-        migrate(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise CommunityUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
+    # WAL with synchronous=NORMAL: never corrupt, and a commit does not wait for the disk (a power
+    # cut may lose the last answers); the ticket store keeps FULL on its own connections.
+    return db.open_engine(url, MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=CommunityUnavailable,
+                          busy_timeout=busy_timeout, synchronous="NORMAL")
 
 
 MAX_ID = 2**31 - 1       # ids are 32-bit integers in both databases

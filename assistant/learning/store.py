@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, func, insert, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from assistant import db
 from assistant.errors import AssistantError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -132,27 +132,8 @@ class Audit:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the learning tables to head, concurrent openers waiting their turn (see moderation)."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    for attempt in range(5):
-        try:
-            with engine.connect() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                elif conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                conn.commit()
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2 * 2 ** attempt)
+    """Upgrade the learning tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 def _question(r: QuestionRow) -> Question:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import DateTime, Index, Integer, String, create_engine, delete, select
 from sqlalchemy.engine import CursorResult, Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from assistant import db
 from assistant.moderation.strikes import MIGRATIONS, Strike, utc
 
 _PG_MIGRATE_LOCK = 0x73747269    # advisory lock key held while migrating ("stri")
@@ -40,30 +39,8 @@ def _naive(t: dt.datetime) -> dt.datetime:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the strike table to head in one transaction, concurrent openers waiting their turn:
-    SQLite takes the write lock up front (``engine`` as create_engine makes it, with the driver's own
-    transactions), PostgreSQL an advisory lock."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    for attempt in range(5):
-        try:
-            with engine.connect() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                elif conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                conn.commit()
-            return
-        except OperationalError as exc:
-            # several processes opening a brand-new SQLite file at once can see "database is locked"
-            if "locked" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2 * 2 ** attempt)
+    """Upgrade the strike table to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 class SqlStrikeStore:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from assistant import db
 from assistant.moderation.pii import redact_text
 from assistant.schedule.errors import NotFound, ScheduleInputError, ScheduleUnavailable
 from assistant.schedule.models import RUMOUR_TAG, TAGS, TARGETS, Event, Notice, Post, Run
@@ -80,30 +81,14 @@ def check_tags(tags: Sequence[str]) -> tuple[str, ...]:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the schedule's tables to head in one transaction, concurrent openers waiting their turn."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.execution_options(ticket_write=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    """Upgrade the schedule's tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 def open_schedule(url: str, *, clock: Callable[[], datetime] = _now) -> ScheduleStore:
     """The store on the database at ``url`` (created and migrated as needed)."""
-    from assistant.desk.tickets.store import error_line, make_engine, safe_url
-
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-    except OperationalError as exc:
-        engine.dispose()
-        raise ScheduleUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
-    return ScheduleStore(engine, clock=clock)
+    return ScheduleStore(db.open_engine(url, MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=ScheduleUnavailable),
+                         clock=clock)
 
 
 def _post(r: PostRow) -> Post:
@@ -154,9 +139,7 @@ class ScheduleStore:
             with Session(self._write_engine if write else self.engine, expire_on_commit=False) as s, s.begin():
                 yield s
         except OperationalError as exc:
-            from assistant.desk.tickets.store import error_line
-
-            raise ScheduleUnavailable(f"schedule database error: {error_line(exc)}") from None
+            raise ScheduleUnavailable(f"schedule database error: {db.error_line(exc)}") from None
 
     # -- posts -----------------------------------------------------------------------------------
     def add_post(self, name: str, rule: Rule, template: str = "text", text: str = "", *, target: str = "group",

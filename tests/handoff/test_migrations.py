@@ -17,11 +17,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, insert, text, update
 
+from assistant.db import make_engine
 from assistant.desk.handoff.queue import Base as HandoffBase
 from assistant.desk.handoff.queue import open_handoffs
 from assistant.desk.tickets import Reporter
 from assistant.desk.tickets.schema import Base as TicketBase
-from assistant.desk.tickets.store import MIGRATIONS, make_engine, migrate, open_store
+from assistant.desk.tickets.store import MIGRATIONS, migrate, open_store
 
 from ..legacy_schema import HANDOFF_METADATA, HANDOFFS, make_old_handoffs, table_ddl
 from ..pg import MONDAY_10, FakeClock

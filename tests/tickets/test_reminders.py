@@ -9,8 +9,9 @@ import pytest
 from alembic import command
 from alembic.config import Config
 
+from assistant.db import make_engine
 from assistant.desk.tickets import SYSTEM, ValidationError
-from assistant.desk.tickets.store import MIGRATIONS, SQLTicketStore, make_engine, open_store
+from assistant.desk.tickets.store import MIGRATIONS, SQLTicketStore, open_store
 
 from .conftest import FakeClock, test_sla
 

@@ -12,14 +12,14 @@ the desk's database by default (SQLite or PostgreSQL). No message text is stored
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import DateTime, String, create_engine, delete, event, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import DateTime, String, delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from assistant import db
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "wecom_alembic_version"
@@ -52,51 +52,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def make_engine(url: str) -> Engine:
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite":
-        return create_engine(u, pool_pre_ping=True)
-    if u.database and u.database != ":memory:":
-        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout = 30000")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.close()
-
-    return engine
-
-
 def migrate(engine: Engine) -> None:
-    """Upgrade the WeCom tables to head, concurrent openers waiting their turn."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    for attempt in range(5):
-        try:
-            with engine.connect() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                conn.commit()
-            return
-        except OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2 * 2 ** attempt)
+    """Upgrade the WeCom tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 class WeComStore:
     """Cursors and message ids in any SQLAlchemy database; migrated to head on opening."""
 
     def __init__(self, url: str | Engine) -> None:
-        self.engine = make_engine(url) if isinstance(url, str) else url
+        self.engine = db.make_engine(url) if isinstance(url, str) else url
+        self._write = self.engine.execution_options(ticket_write=True)    # SQLite: BEGIN IMMEDIATE
         migrate(self.engine)
 
     def dispose(self) -> None:
@@ -114,7 +80,7 @@ class WeComStore:
             return list(s.scalars(select(CursorRow.open_kfid)))
 
     def set_cursor(self, open_kfid: str, cursor: str) -> None:
-        with Session(self.engine) as s, s.begin():
+        with Session(self._write) as s, s.begin():
             row = s.get(CursorRow, open_kfid)
             if row is None:
                 s.add(CursorRow(open_kfid=open_kfid, cursor=cursor, updated_at=_now()))
@@ -127,7 +93,7 @@ class WeComStore:
         """``new`` (now ``claimed`` by the caller), or the state a previous handling left:
         ``claimed`` (it stopped before the reply was confirmed) or ``done``."""
         try:
-            with Session(self.engine) as s, s.begin():
+            with Session(self._write) as s, s.begin():
                 s.add(MessageRow(msgid=msgid, kind=kind, state=CLAIMED, at=_now()))
             return NEW
         except IntegrityError:
@@ -138,14 +104,14 @@ class WeComStore:
     def seen(self, key: str, kind: str = "callback") -> bool:
         """True when ``key`` was seen before; otherwise it is remembered (as done) now."""
         try:
-            with Session(self.engine) as s, s.begin():
+            with Session(self._write) as s, s.begin():
                 s.add(MessageRow(msgid=key, kind=kind, state=DONE, at=_now()))
             return False
         except IntegrityError:
             return True
 
     def done(self, msgid: str) -> None:
-        with Session(self.engine) as s, s.begin():
+        with Session(self._write) as s, s.begin():
             s.execute(update(MessageRow).where(MessageRow.msgid == msgid).values(state=DONE))
 
     def state(self, msgid: str) -> str | None:
@@ -154,6 +120,6 @@ class WeComStore:
 
     def prune(self, older_than: dt.timedelta = dt.timedelta(days=7)) -> int:
         """Forget ids older than ``older_than`` (WeCom keeps messages for sync 3 days)."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._write) as s, s.begin():
             res = s.execute(delete(MessageRow).where(MessageRow.at < _now() - older_than))
             return int(getattr(res, "rowcount", 0) or 0)

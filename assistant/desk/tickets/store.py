@@ -1,7 +1,8 @@
 """The ticket store: a small Protocol and its SQLAlchemy implementation (SQLite or PostgreSQL).
 
-SQLite runs in WAL mode with foreign keys on, a busy timeout and ``synchronous=FULL``; writes take
-the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing.
+SQLite (``assistant.db``'s engine) runs in WAL mode with foreign keys on, a busy timeout and
+``synchronous=FULL``; writes take the write lock up front (``BEGIN IMMEDIATE``) so concurrent
+writers queue instead of failing.
 PostgreSQL takes row locks for status changes and an advisory lock for de-duplication.
 Opening a store runs the desk's packaged Alembic migrations (``assistant/desk/migrations``: tickets,
 reminders, notices, handoffs) up to head, under a lock.
@@ -11,21 +12,20 @@ from __future__ import annotations
 
 import builtins
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import StaticPool
 
+from assistant import db
+from assistant.db import error_line, safe_url
 from assistant.desk.tickets.errors import (
     InvalidTransition,
     StoreUnavailable,
@@ -116,62 +116,9 @@ def default_url(root: Path | None = None) -> str:
     return f"sqlite:///{Path(root).resolve() / 'models' / 'tickets.db'}"
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<invalid URL>"
-
-
-def make_engine(url: str, *, busy_timeout: float = 30.0, synchronous: str = "FULL") -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys, the busy timeout and explicit BEGINs."""
-    try:
-        u = make_url(url)
-    except ArgumentError:
-        raise StoreUnavailable(f"not a database URL: {url!r}") from None
-    if u.get_backend_name() == "sqlite":
-        memory = u.database in (None, "", ":memory:")
-        if u.database and not memory:
-            Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": busy_timeout, "check_same_thread": False},
-                               **({"poolclass": StaticPool} if memory else {}))
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None          # SQLAlchemy's BEGIN below, not the driver's
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.execute(f"PRAGMA synchronous = {synchronous}")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            write = conn.get_execution_options().get("ticket_write")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        return engine
-    try:
-        return create_engine(u, pool_pre_ping=True)
-    except (NoSuchModuleError, ImportError) as exc:
-        raise StoreUnavailable(f"no driver for {safe_url(url)}: {exc}") from None
-
-
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to head, in one transaction, with concurrent openers waiting their turn."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.execution_options(ticket_write=True).begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    """Upgrade the desk's tables to head (``assistant.db.migrate``: one transaction, under a lock, retried)."""
+    db.migrate(engine, MIGRATIONS, _PG_MIGRATE_LOCK)
 
 
 def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
@@ -182,31 +129,8 @@ def open_store(url: str | None = None, *, sla: SLAPolicy | None = None,
 
 def open_engine(url: str | None = None, *, busy_timeout: float = 30.0) -> Engine:
     """An engine on the database at ``url`` (default: default_url()), migrated to head."""
-    url = url or default_url()
-    engine = make_engine(url, busy_timeout=busy_timeout)
-    try:
-        for attempt in range(5):
-            try:
-                migrate(engine)
-                break
-            except OperationalError as exc:
-                # Several processes opening a brand-new SQLite file at once can see "database is
-                # locked" before the busy timeout applies (e.g. while one switches it to WAL).
-                if "locked" not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.2 * 2 ** attempt)
-    except OperationalError as exc:
-        engine.dispose()
-        raise StoreUnavailable(f"cannot open {safe_url(url)}: {error_line(exc)}") from None
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
-
-
-def error_line(exc: OperationalError) -> str:
-    """The first line of the database driver's message (no SQL, no parameters): for errors that name the URL."""
-    return (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0]
+    return db.open_engine(url or default_url(), MIGRATIONS, _PG_MIGRATE_LOCK, unavailable=StoreUnavailable,
+                          busy_timeout=busy_timeout)
 
 
 def _reporter(reporter: Reporter | str) -> tuple[str, str]:
