@@ -5,7 +5,7 @@ APP := .venv/app/bin/python
 RASA := .venv/rasa/bin/python
 UNIT := -m "not services and not model and not fuzz"
 
-.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-report bench-cv bench-wecom bench-load bench-turn validate lock clean e2e
+.PHONY: bootstrap setup chat test unit lint fuzz serve eval bench bench-report bench-cv bench-wecom bench-load bench-turn bench-memory validate lock clean e2e
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -82,6 +82,10 @@ bench-load: setup
 # Where a turn's time goes (client, HTTP hops, NLU, policies, action, retrieval, database), beside /model/parse.
 bench-turn: setup
 	@$(APP) -m assistant bench turn
+
+# Both servers' resident memory once warm and after 1,000 turns (bar: 1,200 MiB together).
+bench-memory: setup
+	@$(APP) -m assistant bench memory
 
 validate: setup
 	@$(APP) -m assistant validate

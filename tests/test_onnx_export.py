@@ -57,11 +57,37 @@ def test_export_matches_sentence_transformers_and_is_idempotent(exported: Path) 
 
 
 @pytest.mark.model
+def test_default_export_has_an_exact_int8_table_and_sentencepiece_ids(exported: Path) -> None:
+    """The word-embedding table is int8 and exact (e5's weights are 4-bit blocks), the model under 200 MB;
+    sentencepiece gives the JSON tokenizer's ids on the project's texts (eval cases, NLU, knowledge)."""
+    from assistant.devtools.embed_check import yaml_texts
+    from assistant.knowledge.onnx_encoder import JsonTokens, SpmTokens, load_tokens
+
+    meta = read_meta(exported)
+    assert meta["embeddings"] == "int8-exact" and meta["embeddings_min_cosine"] == 1.0
+    assert meta["tokenizer"] == "sentencepiece" and meta["weights"] == "float32"
+    assert (exported / "model.onnx").stat().st_size < 200e6
+    assert isinstance(load_tokens(exported), SpmTokens)
+    spm, ref = SpmTokens(exported / "sentencepiece.model"), JsonTokens(exported / "tokenizer.json")
+    texts = yaml_texts([ROOT / "tests" / "data" / "eval_cases.yml", ROOT / "tests" / "data" / "form_dialogues.yml"])
+    texts += [ln.strip()[2:] for ln in (ROOT / "nlu_data" / "nlu.yml").read_text(encoding="utf-8").splitlines()
+              if ln.strip().startswith("- ")][:2000]
+    texts += ["  两个空格  ", "尾部换行\n", "tingche 怎么收费？", "全角ＡＢＣ１２３", "", " "]
+    assert len(texts) > 1000
+    for batch in (texts[i:i + 64] for i in range(0, len(texts), 64)):
+        for prefix in ("query: ", "passage: "):
+            got, want = spm.batch([prefix + t for t in batch]), ref.batch([prefix + t for t in batch])
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), batch
+    long = spm.batch(["很长" * 600])[0]
+    assert long.shape == (1, 512) and long[0, 0] == 0 and long[0, -1] == 2, "cut to 512 tokens, <s> … </s>"
+
+
+@pytest.mark.model
 def test_int8_export_is_smaller_and_keeps_the_vectors(exported: Path, exported_int8: Path) -> None:
     meta = read_meta(exported_int8)
     assert meta["weights"] == "int8" and meta["int8_min_cosine"] >= onnx_export.INT8_MIN_COSINE
     assert meta["int8_check_texts"] == len(onnx_export.CHECK_SENTENCES) + 2
-    assert (exported_int8 / "model.onnx").stat().st_size < (exported / "model.onnx").stat().st_size / 3
+    assert (exported_int8 / "model.onnx").stat().st_size < (exported / "model.onnx").stat().st_size
     texts = ["垃圾分类的时间是几点", "车位租金每个月多少", "物业办公室在哪栋楼", "邻居家的狗总是乱叫怎么办"]
     cos = np.sum(OnnxE5(exported).encode(texts) * OnnxE5(exported_int8).encode(texts), axis=1)
     assert cos.min() >= 0.99, "texts the export did not check on keep their vectors too"
@@ -85,7 +111,8 @@ def test_int8_below_the_bar_keeps_the_float_model(exported: Path, tmp_path: Path
     meta = onnx_export.export(E5, tmp_path / "e5-onnx", int8=True)
     assert meta["weights"] == "float32" and "float model is kept" in meta["int8_rejected"]
     assert (tmp_path / "e5-onnx" / "model.onnx").stat().st_size == (exported / "model.onnx").stat().st_size
-    assert sorted(p.name for p in (tmp_path / "e5-onnx").iterdir()) == ["meta.json", "model.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in (tmp_path / "e5-onnx").iterdir()) == ["meta.json", "model.onnx",
+                                                                        "sentencepiece.model", "tokenizer.json"]
 
 
 @pytest.mark.model
@@ -96,6 +123,56 @@ def test_a_failed_check_names_the_file_and_leaves_no_model(exported: Path, tmp_p
     with pytest.raises(ModelError, match=r"model\.onnx does not match .*cosine"):
         onnx_export.export(E5, out, int8=False)
     assert not out.exists() and not list(tmp_path.glob(".e5-onnx-*")), "a failed export leaves nothing behind"
+
+
+def _gather_graph(tmp_path: Path, table: np.ndarray) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["w", "input_ids"], ["emb"], name="word_embeddings/Gather")], "g",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["b", "s", table.shape[1]])],
+        [numpy_helper.from_array(table, "w")])
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    return path
+
+
+def _lookup(path: Path, ids: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(["emb"], {"input_ids": ids})[0])
+
+
+def test_embedding_table_int8_is_exact_on_4bit_blocks_and_close_otherwise(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ids = np.array([[0, 5, 9, 3], [7, 7, 1, 2]], dtype=np.int64)
+    k = rng.integers(-7, 8, size=(10, 2, onnx_export.QK)).astype(np.float32)
+    k[:, :, 0] = -8                                   # Q4_0: the largest weight of a block is -8 steps
+    grid = (k * rng.uniform(0.001, 0.05, size=(10, 2, 1)).astype(np.float32)).reshape(10, 64)
+    path = _gather_graph(tmp_path, grid)
+    assert onnx_export.quantize_embeddings(path) is True
+    assert np.array_equal(_lookup(path, ids), grid[ids]), "4-bit block weights come back bit for bit"
+    other = rng.normal(size=(10, 64)).astype(np.float32)
+    path = _gather_graph(tmp_path, other)
+    assert onnx_export.quantize_embeddings(path) is False
+    step = np.abs(other.reshape(10, 2, -1)).max(axis=-1) / 127
+    err = np.abs(_lookup(path, ids) - other[ids]).reshape(2, 4, 2, -1).max(axis=-1)
+    assert np.all(err <= step[ids] / 2 + 1e-7) and err.max() > 0
+
+
+def test_embedding_quantiser_names_a_graph_without_the_table(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["input_ids"], ["emb"])], "g",
+                              [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b"])],
+                              [helper.make_tensor_value_info("emb", TensorProto.INT64, ["b"])])
+    onnx.save(helper.make_model(graph), str(tmp_path / "g.onnx"))
+    with pytest.raises(ModelError, match=r"g\.onnx: no Gather of input_ids"):
+        onnx_export.quantize_embeddings(tmp_path / "g.onnx")
 
 
 def test_missing_source_names_the_file(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``python -m assistant bench latency|retrieval|baselines|moderation|garbage``: benchmarks that print figures."""
+"""``python -m assistant bench latency|turn|memory|retrieval|baselines|moderation|garbage|load``: benchmarks
+that print figures."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     bt.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
     bt.add_argument("-n", type=int, default=200, help="number of messages")
     bt.add_argument("--json", action="store_true")
+    bmem = bsub.add_parser("memory", help="both servers' resident memory once warm and after N turns (cases and "
+                                          "dialogues of eval files)")
+    bmem.add_argument("files", type=Path, nargs="*", metavar="EVAL",
+                      help="eval files (default: tests/data/eval_cases.yml tests/data/form_dialogues.yml)")
+    bmem.add_argument("-n", type=int, default=1000, help="number of turns (default 1000)")
+    bmem.add_argument("--json", action="store_true")
     br = bsub.add_parser("retrieval", help="topic accuracy of hybrid vs dense-only vs BM25-only")
     br.add_argument("cases", type=Path)
     br.add_argument("--json", action="store_true")
@@ -86,6 +93,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if result["lost_turns"] == 0 and result["residents_with_duplicates"] == 0 else 1
     from assistant.devtools import bench
 
+    if args.bench_cmd == "memory":
+        from assistant.runtime.app import scratch_settings
+        from assistant.runtime.services import Services
+
+        settings = scratch_settings(settings, Services(settings).rasa_up())
+        files = args.files or [settings.root / "tests" / "data" / f for f in ("eval_cases.yml", "form_dialogues.yml")]
+        result = bench.memory(settings, files, args.n)
+        print(dump(result) if args.json else bench.format_memory(result))
+        return 0
     if args.bench_cmd in ("latency", "turn"):
         from assistant.runtime.app import scratch_settings
         from assistant.runtime.services import Services

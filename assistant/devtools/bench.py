@@ -305,3 +305,63 @@ def format_turn(r: dict[str, Any]) -> str:
     lines.append(f"full turn / parse: p50 {r['ratio_p50']}x (bar 3x), p95 {r['ratio_p95']}x (bar 4x); memory "
                  + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith("_rss_mb")))
     return "\n".join(lines)
+
+
+def memory(settings: Settings, paths: list[Path], n: int = 1000) -> dict[str, Any]:
+    """Both servers' resident memory (each process with its children) once warm and after ``n`` turns
+    through the REST channel: the eval files' cases as residents' first messages and their dialogues
+    turn by turn (forms, follow-ups), in turn until ``n``; the e5 runtime named from its meta.json."""
+    import json
+    import uuid
+
+    from assistant.channels.client import Assistant, RasaClient
+    from assistant.moderation import Moderator
+    from assistant.runtime.services import Services
+
+    convs: list[list[str]] = []
+    for path in paths:
+        loaded = load_eval_file(path)
+        convs += [[c.text] for c in loaded.cases] + [[t.text for t in d.turns] for d in loaded.dialogues]
+    if not convs:
+        raise DataError("no cases or dialogues to send", path=str(paths[0]), line=1)
+    meta_path = settings.models_dir / "e5-onnx" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    e5 = {k: meta.get(k) for k in ("weights", "embeddings", "tokenizer")}
+    with Services(settings) as svc:
+        pids = {name: p.pid for name, p in svc.started}
+        pids.setdefault("rasa", _listener_pid(settings.rasa_port) or 0)
+        pids.setdefault("actions", _listener_pid(settings.action_port) or 0)
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
+        for text in convs[0][:3]:
+            bot.ask(text)
+        warm = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
+        turns, routes, times = 0, dict[str, int](), list[float]()
+        start = time.perf_counter()
+        while turns < n:
+            for conv in convs:
+                sender = f"mem-{uuid.uuid4().hex[:8]}"
+                for text in conv:
+                    reply = bot.ask(text, sender=sender)
+                    routes[reply.route] = routes.get(reply.route, 0) + 1
+                    times.append(reply.latency_ms)
+                    turns += 1
+                    if turns >= n:
+                        break
+                if turns >= n:
+                    break
+        wall = time.perf_counter() - start
+        after = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
+        bot.close()
+    return {"turns": turns, "e5": e5, "warm": warm, "after": after,
+            "total_after_mb": round(sum(after.values()), 1), "routes": routes, **_pct(times),
+            "seconds": round(wall, 1)}
+
+
+def format_memory(r: dict[str, Any]) -> str:
+    def row(m: dict[str, float]) -> str:
+        return ", ".join(f"{k.removesuffix('_rss_mb')} {v} MiB" for k, v in m.items())
+
+    return "\n".join([f"e5 runtime: {r['e5']}",
+                      f"warm:                 {row(r['warm'])}",
+                      f"after {r['turns']} turns:     {row(r['after'])}; both {r['total_after_mb']} MiB (bar 1,200)",
+                      f"turns p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; routes {r['routes']}"])

@@ -82,6 +82,8 @@ class OnnxEmbedder:
         self.name = f"{Path(source).name or source}|{query_prefix}|{passage_prefix}"
         if self.e5.meta.get("weights") == "int8":   # other vectors: the index is re-encoded once
             self.name += "|int8"
+        elif self.e5.meta.get("embeddings") == "int8":   # an inexact int8 table: its own index too
+            self.name += "|emb8"
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.e5.encode(texts, self.query_prefix)

