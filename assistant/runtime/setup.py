@@ -239,7 +239,7 @@ def train(settings: Settings, *, force: bool = False) -> bool:
     model.parent.mkdir(parents=True, exist_ok=True)
     log = settings.run_dir / "train.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    say(f"training the Rasa model (several minutes on 2 cores; log: {log.relative_to(settings.root)}) …")
+    say(f"training the Rasa model (~3 min of CPU; log: {log.relative_to(settings.root)}) …")
     start = time.perf_counter()
     kb_nlu = write_kb_nlu(settings)
     proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml",
