@@ -6,10 +6,14 @@ Each step checks a fingerprint first, so a second run with nothing changed takes
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import re
 import subprocess
 import time
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -95,6 +99,27 @@ def _onnx_fingerprint(out: Path) -> str:
 
 
 ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
+FAQ_EXAMPLES_PER_ENTRY = 6   # the title and the 5 phrasings least like it and each other (DIET time: linear in examples)
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    chars = [c for c in text if c.isalnum()]
+    return frozenset(a + b for a, b in itertools.pairwise(chars)) or frozenset(chars)
+
+
+def spread(texts: Sequence[str], n: int) -> list[str]:
+    """At most ``n`` of ``texts``, the first always, then greedily the one least like any kept so far
+    (character-bigram Jaccard), so near-repeats ("车位怎么租" / "怎么租小区的车位") go before other wordings
+    (colloquial, dialect, a long story). Kept in their original order."""
+    grams = [_bigrams(t) for t in texts]
+    kept = [0] if texts else []
+    closest = [0.0] * len(texts)   # each text's highest similarity to a kept one
+    while len(kept) < min(n, len(texts)):
+        last = grams[kept[-1]]
+        for i, g in enumerate(grams):
+            closest[i] = max(closest[i], len(g & last) / max(1, len(g | last)))
+        kept.append(min((i for i in range(len(texts)) if i not in kept), key=lambda i: closest[i]))
+    return [texts[i] for i in sorted(kept)]
 
 
 def kb_nlu_path(settings: Settings) -> Path:
@@ -104,10 +129,11 @@ def kb_nlu_path(settings: Settings) -> Path:
 def write_kb_nlu(settings: Settings) -> Path:
     """Turn the knowledge base's phrasings into faq_<topic> NLU examples (written at train time).
 
-    Each entry gives its title and its questions but the last (held out, as the retrieval calibration
-    holds it out) to its topic; every third garbage item (about 120 of a larger table) is asked in one of a
-    few phrasings, so the FAQ intents do not drown the hand-written ones. Examples already in nlu_data/ are
-    skipped, so no example has two intents.
+    Each entry gives its title and a spread of its questions but the last (held out, as the retrieval
+    calibration holds it out) to its topic, FAQ_EXAMPLES_PER_ENTRY at most (retrieval still indexes them all:
+    more near-repeats cost DIET time, not accuracy); every third garbage item (about 120 of a larger table)
+    is asked in one of a few phrasings, so the FAQ intents do not drown the hand-written ones. Examples
+    already in nlu_data/ are skipped, so no example has two intents.
     """
     kb = load(settings.knowledge_dir)
     seen: set[str] = set()
@@ -120,7 +146,8 @@ def write_kb_nlu(settings: Settings) -> Path:
     for e in kb.entries:
         # a phrasing that states a grievance ("楼上装修太吵了，每天七点就开始…") would teach the FAQ intent
         # complaints: those stay in retrieval, not in the intent's examples
-        per_topic.setdefault(e.topic, []).extend(q for q in (e.title, *e.questions[:-1]) if not is_complaint(q))
+        phrasings = [q for q in (e.title, *e.questions[:-1]) if not is_complaint(q)]
+        per_topic.setdefault(e.topic, []).extend(spread(phrasings, FAQ_EXAMPLES_PER_ENTRY))
     if kb.items:
         stride = max(3, len(kb.items.items) // 120)      # ~120 items whatever the table's size (764 now)
         for i, item in enumerate(kb.items.items[::stride]):
@@ -177,6 +204,29 @@ def _rasa(settings: Settings, args: list[str], log: Path | None = None) -> subpr
             out.close()
 
 
+_HOOK = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) INFO +rasa\.engine\.training\.hooks +- "
+                   r"(Starting to train|Finished training) component '([^']+)'", re.M)
+
+
+def train_breakdown(log: str, total: float) -> list[tuple[str, float]]:
+    """Seconds per step of a `rasa train` log (its 1 s timestamps): the start (imports, data checks, graph),
+    each trained component, the gaps between them (featurisers that are not trained, e.g. E5Featurizer's
+    encoding before DIET) and the end (packing the model), given the total wall time."""
+    marks = [(datetime.strptime(t, "%Y-%m-%d %H:%M:%S"), kind, name) for t, kind, name in _HOOK.findall(log)]
+    if not marks:
+        return [("rasa train", total)]
+    steps: list[tuple[str, float]] = []
+    for (t0, kind0, name0), (t1, _, name1) in itertools.pairwise(marks):
+        label = name0 if kind0.startswith("Starting") else f"before {name1}"
+        steps.append((label, (t1 - t0).total_seconds()))
+    inside = (marks[-1][0] - marks[0][0]).total_seconds()
+    head_tail = max(0.0, total - inside)
+    log_start = re.search(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ", log, re.M)
+    head = (marks[0][0] - datetime.strptime(log_start.group(1), "%Y-%m-%d %H:%M:%S")).total_seconds() \
+        if log_start else 0.0
+    return [("start", head), *steps, ("start-up and end", max(0.0, head_tail - head))]
+
+
 def train(settings: Settings, *, force: bool = False) -> bool:
     """Train when the model is missing or its inputs changed. Returns True if it trained."""
     ensure_onnx(settings)
@@ -189,7 +239,7 @@ def train(settings: Settings, *, force: bool = False) -> bool:
     model.parent.mkdir(parents=True, exist_ok=True)
     log = settings.run_dir / "train.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    say(f"training the Rasa model (several minutes on 2 cores; log: {log.relative_to(settings.root)}) …")
+    say(f"training the Rasa model (~3 min of CPU; log: {log.relative_to(settings.root)}) …")
     start = time.perf_counter()
     kb_nlu = write_kb_nlu(settings)
     proc = _rasa(settings, ["train", "--data", "nlu_data", str(kb_nlu), "--domain", "domain.yml",
@@ -200,7 +250,10 @@ def train(settings: Settings, *, force: bool = False) -> bool:
         tail = log.read_text(errors="replace")[-3000:]
         raise ServiceError(f"rasa train failed (exit {proc.returncode}); end of {log}:\n{tail}")
     stamp.write_text(fp)
-    say(f"Rasa model trained in {time.perf_counter() - start:.0f} s")
+    total = time.perf_counter() - start
+    say(f"Rasa model trained in {total:.0f} s")
+    steps = [f"{name} {sec:.0f} s" for name, sec in train_breakdown(log.read_text(errors="replace"), total) if sec >= 1]
+    say("where the time went: " + ", ".join(steps))
     return True
 
 
