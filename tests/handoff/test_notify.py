@@ -137,11 +137,10 @@ def test_webhook_retries_connection_errors(caplog: pytest.LogCaptureFixture) -> 
 
 def test_webhook_background(hook_factory: Any) -> None:
     hook = hook_factory(failures=1)
-    n = WebhookNotifier(hook.url, base_delay=0.2, background=True)
-    start = time.monotonic()
+    n = WebhookNotifier(hook.url, base_delay=2.0, background=True)
     n.notify(handoff_event("handoff.taken", a_handoff(), ADMIN))
-    assert time.monotonic() - start < 0.15                               # the conversation does not wait
-    n.flush(5)
+    assert len(hook.requests) < 2        # the conversation does not wait for the retry (2 s after the failure)
+    n.flush(10)
     assert len(hook.requests) == 2 and hook.requests[-1]["body"]["event"] == "handoff.taken"
 
 
