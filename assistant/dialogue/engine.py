@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
@@ -207,7 +208,7 @@ class Engine:
             unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
             wants_human=complaint.wants_human(clean), length=len(clean),
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
-            unknown=result.unknown)
+            unknown=result.unknown, announces=complaint.announces(clean))
         return sig, result, item
 
     def decide(self, text: str, nlu: NLU) -> Decision:
@@ -458,7 +459,7 @@ class Engine:
                               else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
         step = complaint.step(text, slots, asked)
-        if asked is None and complaint.UNIT not in step.updates and self.desk is not None and sender:
+        if asked is None and self.desk is not None and sender:
             try:
                 earlier = self.desk.tickets.list(reporter_id=sender, limit=5)
             except AssistantError as exc:
@@ -466,9 +467,21 @@ class Engine:
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 earlier = []
             unit = next((t.unit for t in earlier if t.unit), None)
-            if unit:
+            if unit and complaint.UNIT not in step.updates:
                 step.updates[complaint.UNIT] = unit
+            if earlier and self._continues(text, step.updates, earlier[0]):
+                step.updates |= complaint.appended_to(earlier[0])
         return step
+
+    def _continues(self, text: str, updates: dict[str, Any], ticket: Any) -> bool:
+        """A message that goes on about the resident's ticket still open from a moment ago ("今晚又开始了",
+        "补充一下…"): told something, says it again, names no other category."""
+        assert self.desk is not None
+        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        recent = ticket.status in ("open", "assigned", "in_progress", "waiting_resident") and \
+            created >= datetime.now(UTC) - self.desk.dedup_window
+        return (recent and complaint.DESCRIPTION in updates and complaint.STOP not in updates
+                and updates.get(complaint.CATEGORY) in (None, ticket.category) and complaint.goes_on(prepare(text)))
 
     def complaint_question(self, slot: str, slots: dict[str, Any]) -> Turn:
         return Turn("ticket", [complaint.question(slot, slots)])
@@ -489,6 +502,10 @@ class Engine:
             else:
                 turn = self.complain(text) or self.fallback(text, State(), sender)
                 turn.slots = reset
+            return turn
+        if stop == "handoff" and not slots.get(complaint.DESCRIPTION):    # nothing told: a person, no empty ticket
+            turn = self.handoff(text, State(), sender)
+            turn.slots = reset
             return turn
         fields = complaint.ticket_fields(slots)
         if self.desk is None or not sender:
