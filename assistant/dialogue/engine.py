@@ -299,8 +299,11 @@ class Engine:
         title = last.title if last else named
         # the subject within the last topic; failing that, the subject with the last entry's title
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
+        # the title would pull any out-of-scope question to the entry; but a question too short to name a subject
+        # ("大概多少钱", "怎么付费") reads as out of scope for having none: it may try the title (never blindly, below)
+        bare = len(subject) <= SAME_SUBJECT_CHARS and sig.question
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title \
-                and nlu.top != "out_of_scope":      # the title would pull any out-of-scope question to the entry
+                and (nlu.top != "out_of_scope" or bare):
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
         if ctx.top is None or ctx.confidence < cal.clarify_at:
             # nothing better within the last topic: a short question about the same subject
