@@ -40,6 +40,7 @@ _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or
 _ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
 _ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
+BARE_UNKNOWN = 0.1                               # share of words no entry has: above it a message names its own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
@@ -299,9 +300,11 @@ class Engine:
         title = last.title if last else named
         # the subject within the last topic; failing that, the subject with the last entry's title
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
-        # the title would pull any out-of-scope question to the entry; but a question too short to name a subject
-        # ("大概多少钱", "怎么付费") reads as out of scope for having none: it may try the title (never blindly, below)
-        bare = len(subject) <= SAME_SUBJECT_CHARS and sig.question
+        # the title would pull any out-of-scope question to the entry; but a short question whose every word the
+        # knowledge base knows ("大概多少钱", "怎么付费", not "股票会涨吗") names no subject, so Rasa reads it as out of
+        # scope: it may try the title (never the last entry blindly, below)
+        bare = (len(subject) <= SAME_SUBJECT_CHARS and sig.question and self.retriever.answer_model is not None
+                and sig.unknown < BARE_UNKNOWN)          # the unknown share is measured with the answer model only
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title \
                 and (nlu.top != "out_of_scope" or bare):
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
