@@ -234,6 +234,21 @@ def test_a_repeat_complaint_is_appended_not_duplicated(desk) -> None:  # noqa: A
     assert [e.action for e in desk.tickets.events(desk.tickets.list()[0].id)].count("appended") == 1
 
 
+def test_the_same_matter_told_again_goes_to_the_open_ticket_without_questions(desk) -> None:  # noqa: ANN001
+    first, _ = walk(["不清楚", "一般", "是"], "楼上太吵了，我住5栋101")
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", first))
+    again, said = walk([], "刚才说的那家又开始了")        # no category named, words that go on: nothing asked
+    assert again.get("requested_slot") is None and not said
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("刚才说的那家又开始了", "complain", again))
+    assert len(desk.tickets.list()) == 1 and desk.tickets.list()[0].id in messages[0]["text"]
+
+
+def test_asking_for_a_person_before_telling_anything_opens_no_ticket(desk) -> None:  # noqa: ANN001
+    slots, _ = walk(["不弄了 你找个真人跟我说"], "我想投诉")
+    messages, _ = run(actions.ActionSubmitComplaint(), tracker("不弄了 你找个真人跟我说", "request_human", slots))
+    assert desk.tickets.list() == [] and "管理员" in messages[0]["text"]
+
+
 def test_fee_disputes_also_go_to_a_human(desk) -> None:  # noqa: ANN001
     slots, _ = walk(["5-101", "一般", "是"], "这个月物业费多收了两百，不合理")
     messages, _ = run(actions.ActionSubmitComplaint(), tracker("是", "affirm", slots, channel="rest"))

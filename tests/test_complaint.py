@@ -345,7 +345,10 @@ def test_an_answer_to_another_question_is_kept_and_the_question_stays(text: str,
                                                                      expected: dict) -> None:
     step = c.step(text, {}, asked)
     assert {k: v for k, v in step.updates.items() if k in expected} == expected
-    assert step.updates.get(asked) is None and not step.updates.get(c.RETRIES)    # asked again, not a miss
+    assert step.updates.get(asked) is None and step.updates.get(c.RETRIES) == 1    # asked again, once
+    again = c.step(text, {c.RETRIES: 1}, asked)           # never a third time: the default, said so
+    assert {k: v for k, v in again.updates.items() if k in expected} == expected
+    assert again.updates[asked] == c.DEFAULTS[asked] and "先按" in again.said[-1]
 
 
 def test_nothing_is_taken_out_of_order_that_is_already_known_or_a_question() -> None:
@@ -359,3 +362,61 @@ def test_the_other_party_without_a_unit_is_unknown_but_a_name_is_not_recorded() 
     for text in ("老王", "张某", "李四"):
         step = c.step(text, DESCRIBED, c.OTHER_PARTY)
         assert step.updates.get(c.OTHER_PARTY) is None and "隐私" in step.said[0], text
+
+
+# -- issue 10: a form that listens (made-up answers, not the held-out texts) --------------------------------
+@pytest.mark.parametrize(("text", "expected"), [
+    ("嗯 确认", True), ("确认无误", True), ("对的，没错", True), ("嗯哪", True), ("Yes", True), ("不对", False),
+    ("对了 还有个事", None)])
+def test_a_confirmation_may_be_several_yes_words(text: str, expected: bool | None) -> None:
+    assert c.parse_yes_no(text) is expected
+
+
+@pytest.mark.parametrize(("text", "unit", "expected"), [
+    ("2003", "8-1903", "8-2003"), ("楼下1803", "8-1903", "8-1803"), ("好像是704那户", "3-2-604", "3-2-704"),
+    ("704", None, "704")])
+def test_a_room_alone_for_the_other_party_is_in_the_residents_building(text: str, unit: str | None,
+                                                                      expected: str) -> None:
+    assert c.step(text, {c.UNIT: unit, c.CATEGORY: "noise"}, c.OTHER_PARTY).updates[c.OTHER_PARTY] == expected
+
+
+def test_a_neighbours_room_told_while_the_description_is_asked_is_the_other_party() -> None:
+    step = c.step("隔壁1202", {c.UNIT: "8-1201", c.CATEGORY: "noise"}, c.DESCRIPTION)
+    assert step.updates[c.OTHER_PARTY] == "8-1202" and step.updates.get(c.DESCRIPTION) is None
+
+
+def test_a_word_that_is_no_category_is_other_until_the_description_tells() -> None:
+    step = c.step("门口那块", {}, c.CATEGORY)
+    assert step.updates[c.CATEGORY] == "other" and "先按" in step.said[0]
+    later = c.step("电梯门关不上好几天了没人修", {c.CATEGORY: "other"}, c.DESCRIPTION)
+    assert later.updates[c.CATEGORY] == "service"
+    assert c.step("啊这", {}, c.CATEGORY).updates[c.CATEGORY] is None       # nothing said: asked again
+
+
+def test_a_sentence_for_the_category_is_read_by_its_words_and_kept_as_the_description() -> None:
+    step = c.step("楼上卫生间的水一直渗到我家", {}, c.CATEGORY)
+    assert step.updates[c.CATEGORY] == "neighbour" and step.updates[c.DESCRIPTION].startswith("楼上卫生间")
+
+
+def test_english_answers() -> None:
+    assert c.parse_category("parking") == "parking" and c.parse_urgency("not urgent") == "low"
+    assert c.parse_urgency("urgent please") == "urgent" and c.parse_location("Bldg 7, Rm 402") == "7-402"
+
+
+def test_asking_for_a_person_wins_over_leaving() -> None:
+    assert c.step("不弄了 找个真人来", {}, c.UNIT).updates[c.STOP] == "handoff"
+
+
+def test_thanks_leave_only_a_form_where_nothing_was_told() -> None:
+    assert c.step("谢谢", {c.CATEGORY: "noise"}, c.UNIT).updates.get(c.STOP) == "cancel"
+    assert c.step("谢谢", {c.CATEGORY: "noise", c.UNIT: "3-301"}, c.DESCRIPTION).updates.get(c.STOP) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("我想提点意见", True), ("要投诉一下", True), ("反映个情况", True), ("投诉电话多少", False), ("我要投诉楼下的狗", False)])
+def test_an_announced_complaint(text: str, expected: bool) -> None:
+    assert c.announces(text) is expected
+
+
+def test_the_summary_shows_building_and_room_first() -> None:
+    assert "位置：6-1502（3单元）" in c.summary({c.UNIT: "6-3-1502"}) and c.shown_unit("B2-105车位") == "B2-105车位"

@@ -19,6 +19,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="YAML with `cases:` (single turns) and/or `dialogues:` (multi-turn)")
     e.add_argument("--json", action="store_true", help="one JSON object: the single-turn metrics at the top, "
                                                          "`dialogue` and per-file figures under `files`")
+    e.add_argument("--replies", action="store_true", help="print what the bot said on each missed dialogue turn")
     e.set_defaults(run=run)
     return e
 
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(dump(metrics))
     else:
-        print_metrics(metrics)
+        print_metrics(metrics, replies=args.replies)
     return 0
 
 
@@ -80,7 +81,7 @@ def _f(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def print_metrics(m: dict[str, Any]) -> None:
+def print_metrics(m: dict[str, Any], *, replies: bool = False) -> None:
     import sys
 
     from rich.console import Console
@@ -145,3 +146,8 @@ def print_metrics(m: dict[str, Any]) -> None:
                       "; ".join(e["failed"]),
                       f"{e['route']} {e['topic'] or ''}")
         con.print(t)
+    if replies and d["failures"]:       # the whole turn, to classify each miss
+        for e in d["failures"]:
+            con.print(f"{e['dialogue']} {Path(e['file']).name}:{e['line']} turn {e['turn']} "
+                      f"intent={e['intent']} route={e['route']} topic={e['topic']} failed: {'; '.join(e['failed'])}\n"
+                      f"  > {e['text']}\n" + "\n".join(f"  < {r}" for r in e["replies"]), markup=False)

@@ -424,7 +424,8 @@ class DialogueReport:
                                         for t in routed if t.reply is not None]),
             "failures": [{"dialogue": r.dialogue.name, "line": t.turn.line, "turn": i + 1, "text": t.turn.text,
                           "failed": t.failed, "route": t.reply.route if t.reply else None,
-                          "topic": t.reply.topic if t.reply else None, "error": r.error}
+                          "topic": t.reply.topic if t.reply else None, "intent": t.reply.intent if t.reply else None,
+                          "replies": list(t.reply.replies) if t.reply else [], "error": r.error}
                          for r in res for i, t in enumerate(r.turns) if not t.ok],
         }
 

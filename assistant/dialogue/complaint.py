@@ -39,6 +39,7 @@ SLOTS = (*ASKED, STOP, RETRIES)
 
 NONE = "无"                      # no other party / unknown
 PARTY_CATEGORIES = {"noise", "pets", "parking", "neighbour", "renovation"}
+SHORT_ANSWER = 6                 # up to this many characters an answer is a word or two, not a sentence
 MAX_RETRIES = 1                  # a question is asked at most twice; then a default is taken (DEFAULTS)
 MENU = CATEGORIES               # numbered 1-10 in the category question
 DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说明）", OTHER_PARTY: NONE,
@@ -60,6 +61,7 @@ URGENCY_LEVELS = ("low", "normal", "high", "urgent")
 _NEGATED_RUSH = re.compile(r"(?:不|没|(?<![特区分级类告识])别|无需|不用|不必|用不着)[^急，,。.!！?？]{0,3}急"
                            r"|不[着赶]急|不[赶慌]")
 _RUSH = re.compile(r"(紧急|火急|急+|着急)([!！]*)")
+_ENGLISH_URGENCY = re.compile(r"\b(not\s+(?:very\s+)?|no\s+)?(?:urgent|asap|emergency|rush|hurry)\b", re.I)
 _STRONG = re.compile(r"(?:很|非常|特别|太|超级?|十分|相当|真的?|好|万分|极其|巨)$")
 _DANGER = re.compile(r"危险|着火|起火|冒烟|漏电|触电|砸到|砸伤|受伤|救命|正在发生|煤气|燃气味|刻不容缓")
 _NOW = re.compile(r"马上|立刻|立即|越快越好|现在就|赶快|火速|等不了|一刻")
@@ -67,7 +69,9 @@ _SOON = re.compile(r"尽快|尽早|赶紧|抓紧|早点|快点|今天|今晚|明
 _SO_SO = re.compile(r"一般|普通|正常|还好|还行|无所谓|随便|都行|都可以|看着办|你们定|^否$|^不是$|^没有?$")
 _RELAXED = re.compile(r"不赶时间|慢慢来|有空|有时间|不用太快|过几天|下周|改天|不要紧|不打紧")
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")
-_NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$")
+_YES_WORD = r"(?:是的?|对的?|没错|确认|确定|无误|提交|好的?|可以|行|嗯[嗯呐哪]?|ok|yes|yep|没问题)[啊呀吧的了。.!！~]*"
+_CONFIRM = re.compile(rf"^{_YES_WORD}(?:[\s，,]*{_YES_WORD})*$", re.I)   # one yes word or several: 嗯 确认, 对的没错
+_NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$", re.I)
 _NONE = re.compile(r"没有|不知道|不清楚|不确定|无|不涉及|没对方|公共|^不$")
 _FILLER = re.compile(r"我要|我想|想要|要|投诉|反映|举报|反馈|一下|物业|你们|帮我|请|麻烦|的|了|啊|吧|呢|哦|个|"
                      r"问题|事情?|[\s，,。.!！?？~、]")
@@ -142,11 +146,15 @@ def parse_category(text: str) -> str | None:
     if m:
         n = m.group(1)
         return MENU[(int(n) if n.isdigit() else "一二三四五六七八九十".index(n) + 1) - 1]
+    for word, key in [*((k, k) for k in CATEGORIES if k != "other"), *CATEGORY_ALIASES.items()]:
+        if word.isascii() and re.search(rf"\b{word}\b", s, re.I):     # English: noise, parking, neighbor
+            return key
+    short = len(s) <= SHORT_ANSWER        # a name or alias inside a sentence may be part of another word (卫生间)
     for key, name in CATEGORY_NAMES.items():
-        if name in s:
+        if short and name in s:
             return key
     for alias, key in CATEGORY_ALIASES.items():
-        if len(alias) >= 2 and alias in s and not alias.isascii():
+        if short and len(alias) >= 2 and alias in s and not alias.isascii():
             return key
     found = infer_category(s)
     if found != "other":
@@ -235,6 +243,9 @@ def parse_urgency(text: str, *, answer: bool = True) -> str | None:
     """The urgency a message states, on URGENCY_LEVELS; None when it states none. ``answer``: the message
     answers the urgency question, so deadlines and indifference count too (in an opening complaint,
     "今天" is when it happened)."""
+    english = _ENGLISH_URGENCY.search(text)
+    if english:
+        return "low" if english.group(1) else "urgent"
     rush = _rush_level(text)
     if _DANGER.search(text) and rush != 0:
         return "urgent"
@@ -270,7 +281,7 @@ def parse_yes_no(text: str) -> bool | None:
     s = text.strip()
     if _NO.match(s):
         return False
-    if _YES.match(s):
+    if _CONFIRM.match(s):
         return True
     return None
 
@@ -327,6 +338,29 @@ def _units(text: str) -> tuple[str | None, str | None]:
     return mine, theirs
 
 
+_ANNOUNCE = re.compile(r"^(?:我|想|要|有|个|点|些|件|一下)*(?:反映|投诉|举报|提(?:个|点|些)?意见|意见要提)"
+                       r"(?:一下|下|个|点|些|件)*(?:问题|情况|事儿?|意见)?[。.!！~]*$")
+
+
+def announces(text: str) -> bool:
+    """A complaint announced before its content: 我要反映个问题, 我有意见要提, 想投诉."""
+    return bool(_ANNOUNCE.match(text.replace(" ", "")))
+
+
+_AGAIN = re.compile(r"又|再次|还在|仍然|依然|补充")
+
+
+def goes_on(text: str) -> bool:
+    """Words that tell the same matter again ("今晚又开始了", "补充一下", "还在响")."""
+    return bool(_AGAIN.search(text))
+
+
+def appended_to(ticket: Any) -> dict[str, Any]:
+    """Every field of the form from an open ticket the message adds to: nothing is asked, the ticket grows."""
+    return {CATEGORY: ticket.category, UNIT: ticket.unit or "", OTHER_PARTY: ticket.other_party_unit or NONE,
+            URGENCY: ticket.priority, CONFIRMED: True}
+
+
 def needed(slots: dict[str, Any]) -> list[str]:
     """The slots still to ask for, in order; empty when the form is done or stopped."""
     if slots.get(STOP):
@@ -347,24 +381,28 @@ def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
     clean = prepare(text)
     if asked is None:
         return Step(opening(clean))
+    if wants_human(clean):                              # "算了 直接转人工": the person, not just leaving
+        return Step({STOP: "handoff", asked: None})
     if is_cancel(clean) or (is_thanks(clean) and _nothing_said(slots) and _read(asked, clean, slots)[0] is None):
         return Step({STOP: "cancel", asked: None})      # left, or thanked for a form started by mistake
-    if wants_human(clean):
-        return Step({STOP: "handoff", asked: None})
     value, said = _read(asked, clean, slots)
     if value is None and asked == URGENCY and _YES.match(clean):      # "好"/"对" to "how urgent?": the default
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
     ahead = _out_of_order(clean, slots, asked)
-    if ahead:            # another field's answer ("2栋1103" to the category question): kept; the question stays
-        return Step(ahead, said)
-    return _again(slots, asked, said)
+    again = _again(slots | ahead, asked, said)
+    # another field's answer ("2栋1103" to the category question) is kept; the question counts as asked
+    return Step(ahead | again.updates, again.said)
 
 
 def _out_of_order(text: str, slots: dict[str, Any], asked: str) -> dict[str, Any]:
     """Fields the message answers though another was asked: a unit or place (by its shape), or, when
     nothing was described yet, a description (a grievance told in a sentence, with its category)."""
+    if asked != OTHER_PARTY and slots.get(OTHER_PARTY) is None and _THEIR_WORDS.search(text) and len(text) <= 10:
+        room = find_unit(text) or _room_of_neighbour(text, slots)
+        if room:                      # "楼上602" while the description was asked
+            return {OTHER_PARTY: room}
     if asked != UNIT and slots.get(UNIT) is None:
         unit = parse_location(text)
         if unit and ("-" in unit or find_place(text)):
@@ -372,7 +410,7 @@ def _out_of_order(text: str, slots: dict[str, Any], asked: str) -> dict[str, Any
     if asked != DESCRIPTION and slots.get(DESCRIPTION) is None and len(text) >= 8 and describes(text) \
             and not is_question(text) and not (asked == OTHER_PARTY and find_unit(text)):
         updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
-        if slots.get(CATEGORY) is None and infer_category(text) != "other":
+        if slots.get(CATEGORY) in (None, "other") and infer_category(text) != "other":
             updates[CATEGORY] = infer_category(text)
         return updates
     return {}
@@ -401,7 +439,18 @@ FIELD_NAMES = {CATEGORY: "类别", UNIT: "位置", DESCRIPTION: "经过", OTHER_
 
 
 def _nothing_said(slots: dict[str, Any]) -> bool:
-    return slots.get(DESCRIPTION) is None
+    """Nothing told yet but perhaps a category: thanks then leave a form started by mistake."""
+    return slots.get(DESCRIPTION) is None and slots.get(UNIT) is None
+
+
+def _has_content(text: str) -> bool:
+    """Two or more different Chinese characters besides filler words (漏水, not 嗯 or 啊这)."""
+    return len(set(re.findall(r"[\u4e00-\u9fff]", _FILLER.sub("", text)))) >= 2
+
+
+def _only_a_unit(text: str) -> bool:
+    """A short message that is a unit or room and little else (楼上602, 5栋101室)."""
+    return len(text) <= 10 and bool(find_unit(text) or _BARE_ROOM.match(text.strip()))
 
 
 def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: str | None) -> str | None:
@@ -423,11 +472,32 @@ def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: st
     return None                           # not question-shaped: an answer, read (or re-asked) by step()
 
 
+_BARE_ROOM = re.compile(r"^\D{0,5}?(?<![0-9-])([0-9]{3,5})(?![0-9-])\D{0,4}$")
+
+
+def _room_of_neighbour(text: str, slots: dict[str, Any]) -> str | None:
+    """A room number alone for the other party ("1002", "楼上403", "应该是1602那家"): in the resident's
+    building (5-902 -> 5-1002); as written when the building is not known."""
+    m = _BARE_ROOM.match(text.strip())
+    if m is None or re.search(r"栋|幢|座|号楼|单元", text):
+        return None
+    return with_room(slots.get(UNIT), m.group(1)) or m.group(1)
+
+
 def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False) -> tuple[Any, list[str]]:
     """The slot value (or a dict of updates) read from an answer, and anything to say. ``strict``: only
     values that cannot be a question (no place or description read from any text)."""
     if asked == CATEGORY:
-        return parse_category(text), []
+        found = parse_category(text)
+        if strict or (found is not None and len(text) <= SHORT_ANSWER):
+            return found, []
+        if len(text) >= 8 and describes(text) and not is_question(text) and not _only_a_unit(text):
+            # the grievance told at once: the description too, its category from its words
+            return {CATEGORY: found or "other", DESCRIPTION: redact_text(text)}, []
+        if found is None and _has_content(text) and not find_unit(text) and not is_question(text):
+            # a word that is no category (漏水, 设施): "other" for now; the description may tell the category
+            return "other", [f"好的，类别先按“{CATEGORY_NAMES['other']}”登记，确认时可以更正。"]
+        return found, []
     if asked == UNIT:
         unit = parse_location(text)
         if unit:
@@ -436,14 +506,15 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
             return redact_text(text), []          # a place: 东门岗亭旁边
         return None, []
     if asked == DESCRIPTION:
-        if strict or not describes(text):
+        if strict or not describes(text) or _only_a_unit(text):
             return None, []
         updates: dict[str, Any] = {DESCRIPTION: redact_text(text)}
-        if slots.get(CATEGORY) is None and infer_category(text) != "other":
+        if slots.get(CATEGORY) in (None, "other") and infer_category(text) != "other":
             updates[CATEGORY] = infer_category(text)
         return updates, []
     if asked == OTHER_PARTY:
-        unit = find_unit(text) or (parse_unit(text) if re.search(r"楼|栋|幢|座|-|#", text) else None)
+        unit = find_unit(text) or _room_of_neighbour(text, slots) or (
+            parse_unit(text) if re.search(r"楼|栋|幢|座|-|#", text) else None)
         if unit:
             return unit, []
         if _NONE.search(text):
@@ -525,13 +596,19 @@ def question(slot: str, slots: dict[str, Any]) -> str:
     raise ValueError(f"unknown complaint slot {slot!r}")
 
 
+def shown_unit(unit: str | None) -> str | None:
+    """A unit as residents write it, 楼号-房号 first: 5-1-101 -> 5-101（1单元）; anything else as it is."""
+    m = re.fullmatch(r"(\d+)-(\d+)-(\d+)", unit or "")
+    return f"{m.group(1)}-{m.group(3)}（{m.group(2)}单元）" if m else unit
+
+
 def summary(slots: dict[str, Any]) -> str:
     """Every field of the ticket, as it will be opened."""
     category = slots.get(CATEGORY) or "other"
     other = slots.get(OTHER_PARTY)
     return "\n".join([
         f"类别：{CATEGORY_NAMES.get(category, category)}",
-        f"位置：{slots.get(UNIT) or '（未说明）'}",
+        f"位置：{shown_unit(slots.get(UNIT)) or '（未说明）'}",
         f"经过：{slots.get(DESCRIPTION) or '（未说明）'}",
         f"对方：{other if other and other != NONE else ('不清楚' if category in PARTY_CATEGORIES else '不涉及')}",
         f"紧急程度：{URGENCY_NAMES.get(slots.get(URGENCY) or 'normal', '一般')}",

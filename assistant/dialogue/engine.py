@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from assistant.dialogue import complaint, replies
@@ -43,6 +44,7 @@ _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or
 _ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
 _ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
+BARE_UNKNOWN = 0.1                               # share of words no entry has: above it a message names its own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
@@ -211,7 +213,7 @@ class Engine:
             unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
             wants_human=complaint.wants_human(clean), length=len(clean),
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
-            unknown=result.unknown)
+            unknown=result.unknown, announces=complaint.announces(clean))
         return sig, result, item
 
     def decide(self, text: str, nlu: NLU) -> Decision:
@@ -302,8 +304,13 @@ class Engine:
         title = last.title if last else named
         # the subject within the last topic; failing that, the subject with the last entry's title
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
+        # the title would pull any out-of-scope question to the entry; but a short question whose every word the
+        # knowledge base knows ("大概多少钱", "怎么付费", not "股票会涨吗") names no subject, so Rasa reads it as out of
+        # scope: it may try the title (never the last entry blindly, below)
+        bare = (len(subject) <= SAME_SUBJECT_CHARS and sig.question and self.retriever.answer_model is not None
+                and sig.unknown < BARE_UNKNOWN)          # the unknown share is measured with the answer model only
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title \
-                and nlu.top != "out_of_scope":      # the title would pull any out-of-scope question to the entry
+                and (nlu.top != "out_of_scope" or bare):
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
         if ctx.top is None or ctx.confidence < cal.clarify_at:
             # nothing better within the last topic: a short question about the same subject
@@ -463,7 +470,7 @@ class Engine:
                               else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
         step = complaint.step(text, slots, asked)
-        if asked is None and complaint.UNIT not in step.updates and self.desk is not None and sender:
+        if asked is None and self.desk is not None and sender:
             try:
                 earlier = self.desk.tickets.list(reporter_id=sender, limit=5)
             except AssistantError as exc:
@@ -471,9 +478,21 @@ class Engine:
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 earlier = []
             unit = next((t.unit for t in earlier if t.unit), None)
-            if unit:
+            if unit and complaint.UNIT not in step.updates:
                 step.updates[complaint.UNIT] = unit
+            if earlier and self._continues(text, step.updates, earlier[0]):
+                step.updates |= complaint.appended_to(earlier[0])
         return step
+
+    def _continues(self, text: str, updates: dict[str, Any], ticket: Any) -> bool:
+        """A message that goes on about the resident's ticket still open from a moment ago ("今晚又开始了",
+        "补充一下…"): told something, says it again, names no other category."""
+        assert self.desk is not None
+        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        recent = ticket.status in ("open", "assigned", "in_progress", "waiting_resident") and \
+            created >= datetime.now(UTC) - self.desk.dedup_window
+        return (recent and complaint.DESCRIPTION in updates and complaint.STOP not in updates
+                and updates.get(complaint.CATEGORY) in (None, ticket.category) and complaint.goes_on(prepare(text)))
 
     def complaint_question(self, slot: str, slots: dict[str, Any]) -> Turn:
         return Turn("ticket", [complaint.question(slot, slots)])
@@ -494,6 +513,10 @@ class Engine:
             else:
                 turn = self.complain(text) or self.fallback(text, State(), sender)
                 turn.slots = reset
+            return turn
+        if stop == "handoff" and not slots.get(complaint.DESCRIPTION):    # nothing told: a person, no empty ticket
+            turn = self.handoff(text, State(), sender)
+            turn.slots = reset
             return turn
         fields = complaint.ticket_fields(slots)
         if self.desk is None or not sender:

@@ -18,7 +18,8 @@ fallback and chitchat; the route is the most probable one and its probability is
 start; hand-set defaults below when the file is absent). One product rule sits on top: a message whose
 best retrieval hits are a fraud warning gets that warning at once, never the complaint form or a
 handoff (unless the resident asks for a person in so many words). Another: a complaint announced before
-its content ("我要反映个问题": Rasa sure of `complain`, no question, nothing described) starts the form.
+its content ("我要反映个问题": Rasa sure of `complain`, or the words of an announcement alone, no question,
+nothing described) starts the form.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Signals:
     length: int = 0
     answer: float = 0.0         # the answer confidence: P(the reranked top entry is the right one)
     unknown: float = 0.0        # the share of the message's words that no entry contains
+    announces: bool = False     # a complaint announced in so many words, nothing told yet (not a model feature)
 
     def vector(self) -> list[float]:
         n = self.nlu
@@ -205,8 +207,8 @@ class RouterModel:
         the message neither asks nor tells anything the knowledge base could answer, so the form starts
         and asks for the rest (single-turn data rarely has these, so the fitted weights do not see them)."""
         top = signals.nlu.ranking[0] if signals.nlu.ranking else ("", 0.0)
-        return (top[0] == "complain" and top[1] >= ANNOUNCED and not signals.question and not signals.describes
-                and not signals.item)
+        sure = top[0] == "complain" and top[1] >= ANNOUNCED and not signals.describes
+        return (sure or signals.announces) and not signals.question and not signals.item
 
     def decide(self, signals: Signals) -> Decision:
         x = signals.vector()

@@ -37,6 +37,9 @@ _UNIT_PATTERNS = [
     re.compile(r"^(\d+)[-/](\d+)[-/](\d+)(?:室|房|号|户)?$"),
     # 5-101, 5/101, 5-101室
     re.compile(r"^(\d+)[-/](\d+)(?:室|房|号|户)?$"),
+    # in English (spaces removed): building 3 unit 2 room 1205, bldg 3 rm 1205
+    re.compile(r"^(?:building|bldg|block|tower)\.?(\d+),?unit(\d+),?(?:room|rm|apt|flat)\.?(\d+)$", re.I),
+    re.compile(r"^(?:building|bldg|block|tower)\.?(\d+),?(?:room|rm|apt|flat)\.?(\d+)$", re.I),
 ]
 # A unit inside a sentence: "我家5栋101，楼上很吵", "住五号楼一单元一零一". Rooms in Chinese numerals only
 # digit by digit after 栋/号楼/幢/单元, so "3号十一点" is not a unit.
