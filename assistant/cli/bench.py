@@ -25,6 +25,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                                       "the database; beside /model/parse, with server memory")
     bt.add_argument("--cases", type=Path, help="cases file whose texts are sent (default: tests/data/eval_cases.yml)")
     bt.add_argument("-n", type=int, default=200, help="number of messages")
+    bt.add_argument("--residents", type=int, default=8, help="conversations at once in the throughput step "
+                                                               "(0: none)")
     bt.add_argument("--json", action="store_true")
     bmem = bsub.add_parser("memory", help="both servers' resident memory once warm and after N turns (cases and "
                                           "dialogues of eval files)")
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         cases = args.cases or settings.root / "tests" / "data" / "eval_cases.yml"
         settings = scratch_settings(settings, Services(settings).rasa_up())
         if args.bench_cmd == "turn":
-            result = bench.turn(settings, cases, args.n)
+            result = bench.turn(settings, cases, args.n, args.residents)
             print(dump(result) if args.json else bench.format_turn(result))
             return 0
         result = bench.latency(settings, cases, args.n)

@@ -15,8 +15,8 @@ from assistant.errors import DataError
 from assistant.settings import Settings
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -25,10 +25,18 @@ def _tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(d))
-    total, todo = 0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         todo.extend(children.get(p, []))
+    return out
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MiB."""
+    total = 0
+    for p in _tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -36,6 +44,18 @@ def _tree_rss_mb(pid: int) -> float:
         except OSError:
             pass
     return round(total / 1024, 1)
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    ticks = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _listener_pid(port: int) -> int | None:
@@ -225,12 +245,13 @@ def format_baselines(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
+def turn(settings: Settings, cases_path: Path, n: int = 200, residents: int = 8) -> dict[str, Any]:
     """Where a resident's turn spends its time, every part timed on the same messages in the same run:
-    the full turn (``Assistant.ask``: moderation, handoff/outbox checks, Rasa, actions), the bare REST
-    call to Rasa, Rasa's NLU alone (``/model/parse``), the action call alone (the action server's
-    ``/webhook`` with the conversation's real tracker: the HTTP hop, the engine, retrieval, the database),
-    and in this process retrieval and the handoff check (the database round trip of every turn)."""
+    the full turn (``Assistant.ask``: moderation, handoff/outbox checks, Rasa, actions) with the CPU
+    time each server spent on it, the bare REST call to Rasa, Rasa's NLU alone (``/model/parse``), the
+    action call alone (the action server's ``/webhook`` with the conversation's real tracker: the HTTP
+    hop, the engine, retrieval, the database), ``residents`` conversations at once (throughput), and in
+    this process retrieval and the handoff check (the database round trip of every turn)."""
     import uuid
 
     import httpx
@@ -255,6 +276,10 @@ def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
         return out
 
     with Services(settings) as svc:
+        pids = {name: p.pid for name, p in svc.started}
+        pids.setdefault("rasa", _listener_pid(settings.rasa_port) or 0)
+        pids.setdefault("actions", _listener_pid(settings.action_port) or 0)
+        pids = {k: v for k, v in pids.items() if v}
         bot = Assistant(RasaClient(settings.rasa_url), Moderator())
         token = {"token": settings.rasa_api_token()}
         http = httpx.Client(timeout=30.0, trust_env=False)
@@ -263,8 +288,13 @@ def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
         rest = f"{settings.rasa_url}/webhooks/rest/webhook"
         for t in texts[:20]:
             bot.ask(t)
+        # the full turns alone first: the CPU both servers (and this client) spent on them, per turn
+        cpu0, client0 = {k: _tree_cpu_s(v) for k, v in pids.items()}, time.process_time()
         for t in texts:
             timed("full turn (client)", lambda t=t: bot.ask(t))
+        cpu = {f"{k}_cpu_ms": round((_tree_cpu_s(v) - cpu0[k]) * 1000 / n, 1) for k, v in pids.items()}
+        cpu["client_cpu_ms"] = round((time.process_time() - client0) * 1000 / n, 1)
+        for t in texts:
             sender = f"bench-{uuid.uuid4().hex[:8]}"
             timed("REST to Rasa", lambda t=t, s=sender: http.post(rest, json={"sender": s, "message": t}))
             timed("NLU (/model/parse)", lambda t=t: http.post(f"{settings.rasa_url}/model/parse", params=token,
@@ -273,10 +303,8 @@ def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
             body = {"next_action": "action_answer", "sender_id": sender, "tracker": tracker, "domain": domain,
                     "version": "3.6.21"}
             timed("action call (/webhook)", lambda b=body: http.post(f"{settings.action_url}/webhook", json=b))
-        pids = {name: p.pid for name, p in svc.started}
-        pids.setdefault("rasa", _listener_pid(settings.rasa_port) or 0)
-        pids.setdefault("actions", _listener_pid(settings.action_port) or 0)
-        memory = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
+        together = _residents(settings, texts, residents, pids) if residents > 0 else None
+        memory = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items()}
         http.close()
         bot.close()
     retriever = load_retriever(settings)
@@ -288,7 +316,37 @@ def turn(settings: Settings, cases_path: Path, n: int = 200) -> dict[str, Any]:
     out = {k: _pct(v) for k, v in parts.items()}
     full, parse = out["full turn (client)"], out["NLU (/model/parse)"]
     return {"requests": n, "parts": out, "ratio_p50": round(full["p50_ms"] / max(parse["p50_ms"], 0.1), 2),
-            "ratio_p95": round(full["p95_ms"] / max(parse["p95_ms"], 0.1), 2), **memory}
+            "ratio_p95": round(full["p95_ms"] / max(parse["p95_ms"], 0.1), 2), "cpu_per_turn": cpu,
+            "residents": together, "load_average": [round(x, 2) for x in os.getloadavg()], **memory}
+
+
+def _residents(settings: Settings, texts: list[str], residents: int, pids: dict[str, int]) -> dict[str, Any]:
+    """``residents`` conversations at once, each sending its next message as soon as the answer is there
+    (a new conversation every 4 messages), over ``texts``: messages per second, latency, CPU per turn."""
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.channels.client import Assistant, RasaClient
+    from assistant.moderation import Moderator
+
+    def resident(r: int) -> list[float]:
+        bot = Assistant(RasaClient(settings.rasa_url), Moderator())
+        sender, times = "", []
+        for i in range(r, len(texts), residents):
+            if not sender or i // residents % 4 == 0:
+                sender = f"bench-{r}-{uuid.uuid4().hex[:8]}"
+            times.append(bot.ask(texts[i], sender).latency_ms)
+        bot.close()
+        return times
+
+    cpu0 = {k: _tree_cpu_s(v) for k, v in pids.items()}
+    start = time.perf_counter()
+    with ThreadPoolExecutor(residents) as pool:
+        times = [t for ts in pool.map(resident, range(residents)) for t in ts]
+    wall = time.perf_counter() - start
+    cpu = {f"{k}_cpu_ms": round((_tree_cpu_s(v) - cpu0[k]) * 1000 / len(times), 1) for k, v in pids.items()}
+    return {"residents": residents, "messages": len(times), "msg_per_s": round(len(times) / wall, 1),
+            **_pct(times), "cpu_per_turn": cpu}
 
 
 def format_turn(r: dict[str, Any]) -> str:
@@ -304,6 +362,14 @@ def format_turn(r: dict[str, Any]) -> str:
                  f"{parts['full turn (client)']['p50_ms'] - parts['REST to Rasa']['p50_ms']:.1f} ms")
     lines.append(f"full turn / parse: p50 {r['ratio_p50']}x (bar 3x), p95 {r['ratio_p95']}x (bar 4x); memory "
                  + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith("_rss_mb")))
+    lines.append("CPU per full turn (ms): " + ", ".join(f"{k[:-7]} {v}" for k, v in r["cpu_per_turn"].items()))
+    together = r.get("residents")
+    if together:
+        lines.append(f"{together['residents']} residents at once: {together['msg_per_s']} msg/s (bar 25), "
+                     f"p50 {together['p50_ms']} ms, p95 {together['p95_ms']} ms (bar 500), p99 {together['p99_ms']} ms;"
+                     " CPU per turn (ms): "
+                     + ", ".join(f"{k[:-7]} {v}" for k, v in together["cpu_per_turn"].items()))
+    lines.append(f"load average {r['load_average']} (2 cores: above ~1 the wall-clock figures are contended)")
     return "\n".join(lines)
 
 

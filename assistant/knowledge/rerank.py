@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,18 +50,28 @@ class TermStats:
         all_bi = [a | bigrams(b) for a, b in zip(title_bi, body_texts, strict=True)]
         return cls(title_terms, all_terms, title_bi, all_bi, _idf(all_terms), _idf(all_bi))
 
+    @cached_property
+    def unseen(self) -> float:
+        """The idf of a term no entry has (the idf tables do not change once built: computed once, not per call)."""
+        return _unseen_idf(self.idf)
+
+    @cached_property
+    def bigram_unseen(self) -> float:
+        return _unseen_idf(self.bigram_idf)
+
     def coverage(self, terms: list[str], row: int, *, title: bool) -> float:
-        return _cover(terms, (self.title_terms if title else self.all_terms)[row], self.idf)
+        return _cover(terms, (self.title_terms if title else self.all_terms)[row], self.idf, self.unseen)
 
     def bigram_coverage(self, grams: set[str], row: int, *, title: bool) -> float:
-        return _cover(list(grams), (self.title_bigrams if title else self.all_bigrams)[row], self.bigram_idf)
+        return _cover(list(grams), (self.title_bigrams if title else self.all_bigrams)[row], self.bigram_idf,
+                      self.bigram_unseen)
 
     def unknown(self, terms: list[str]) -> float:
         """The idf-weighted share of the query's terms found in no entry at all."""
-        return _unknown(terms, self.idf)
+        return _unknown(terms, self.idf, self.unseen)
 
     def unknown_bigrams(self, grams: set[str]) -> float:
-        return _unknown(list(grams), self.bigram_idf)
+        return _unknown(list(grams), self.bigram_idf, self.bigram_unseen)
 
 
 def bigrams(text: str) -> set[str]:
@@ -81,18 +92,16 @@ def _unseen_idf(idf: dict[str, float]) -> float:
     return max(idf.values(), default=1.0) + 0.5
 
 
-def _cover(terms: list[str], have: set[str], idf: dict[str, float]) -> float:
+def _cover(terms: list[str], have: set[str], idf: dict[str, float], miss: float) -> float:
     if not terms:
         return 0.0
-    miss = _unseen_idf(idf)
     total = sum(idf.get(t, miss) for t in terms)
     return sum(idf.get(t, miss) for t in terms if t in have) / total if total else 0.0
 
 
-def _unknown(terms: list[str], idf: dict[str, float]) -> float:
+def _unknown(terms: list[str], idf: dict[str, float], miss: float) -> float:
     if not terms:
         return 0.0
-    miss = _unseen_idf(idf)
     total = sum(idf.get(t, miss) for t in terms)
     return sum(miss for t in terms if t not in idf) / total if total else 0.0
 

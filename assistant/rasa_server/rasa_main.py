@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from rasa.__main__ import main
 
-from assistant.rasa_server import webchat
+from assistant.rasa_server import speedups, webchat
 
 
 def configure(env: Mapping[str, str]) -> list[str]:
@@ -25,6 +25,7 @@ def configure(env: Mapping[str, str]) -> list[str]:
 
 if __name__ == "__main__":
     extra = configure(os.environ)
+    speedups.install()
     os.environ.pop("RASA_API_TOKEN", None)
     sys.argv = ["rasa", *sys.argv[1:], *extra]
     main()

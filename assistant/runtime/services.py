@@ -25,6 +25,9 @@ QUIET_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_DISABLE
              "TRANSFORMERS_VERBOSITY": "error", "TOKENIZERS_PARALLELISM": "false"}
 WARMUP = ("你好", "车位怎么租")
 KILL_WAIT = 10.0     # seconds to wait for a process group to vanish after SIGKILL
+# TensorFlow in Rasa (DIET, TED) on one thread each: its inputs are one message, and its spinning pool threads
+# cost CPU the other server needs (read by Rasa at start; the caller's environment wins)
+TF_THREADS = {k: os.environ.get(k, "1") for k in ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS")}
 
 
 def quiet_model_libraries() -> None:
@@ -225,7 +228,7 @@ class Services:
             raise ServiceError(f"no trained Rasa model at {model}; run `make setup` first")
         self._spawn("rasa", self._rasa_cmd(model), s.run_dir / f"rasa-{s.rasa_port}.log",
                     {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3",
-                     "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **self._rasa_env()})
+                     "SQLALCHEMY_SILENCE_UBER_WARNING": "1", **TF_THREADS, **self._rasa_env()})
 
     def _spawn(self, name: str, cmd: list[str], logfile: Path, env: dict[str, str]) -> None:
         with open(logfile, "ab") as out:
