@@ -22,6 +22,7 @@ from assistant.knowledge.rerank import ANSWER_FEATURES, FEATURES, AnswerModel, a
 from assistant.knowledge.retrieval import Retriever
 
 FOLDS = 6
+RELATED_MIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,9 @@ def fit_answer_model(kb: KnowledgeBase, index: DenseIndex, embedder: Embedder, b
     model.answer_intercept = float(lr.intercept_[0])
     conf = np.array([model.confidence(list(x)) for x in Xc])
     model.answer_at = thresholds(conf, yc, max_wrong)
-    model.related_at = min(model.answer_at, thresholds(conf, yc, 0.25))
+    # a hedged answer (the entry plus alternatives) only when it is more likely right than wrong: the
+    # confidence is a probability; below, the alternatives are offered as a question
+    model.related_at = min(model.answer_at, max(RELATED_MIN, thresholds(conf, yc, 0.25)))
     answerable = np.array([bool(c.entries) for c in cases])
     lacks_policy(model, conf, np.array(unknown), yc, answerable)
     lacked = np.array([model.lacks(c, u) for c, u in zip(conf, unknown, strict=True)])
