@@ -99,7 +99,7 @@ def _onnx_fingerprint(out: Path) -> str:
 
 
 ITEM_TEMPLATES = ("{}属于哪类垃圾", "{}应该怎么扔", "{}该扔进哪个桶", "{}算哪种垃圾", "请问{}是啥垃圾", "{}要扔到哪里")
-FAQ_EXAMPLES_PER_ENTRY = 6   # the title and the 5 phrasings least like it and each other (DIET time: linear in examples)
+FAQ_EXAMPLES_PER_ENTRY = 6   # the title + the 5 phrasings least like it and each other (DIET time: linear in examples)
 
 
 def _bigrams(text: str) -> frozenset[str]:
