@@ -73,12 +73,9 @@ def test_a_complaint_goes_through_the_form_into_a_ticket_admins_can_see(served: 
     assert show.returncode == 0, show.stderr
     text = json.dumps(json.loads(show.stdout), ensure_ascii=False)
     assert "5-101" in text and "noise" in text and "电钻" in text
-    # The same resident again: the form runs, and the ticket is appended, not duplicated.
-    ask_json(settings, sender, "楼上还是很吵，晚上十点了还在装修")
-    for answer in ("不清楚", "一般"):
-        ask_json(settings, sender, answer)
-    again = ask_json(settings, sender, "是")
-    assert again["ticket_id"] == done["ticket_id"] and "补充" in again["replies"][0]
+    # The same resident again about the same matter: appended to the open ticket at once, not duplicated.
+    again = ask_json(settings, sender, "楼上还是很吵，晚上十点了还在装修")
+    assert again["ticket_id"] == done["ticket_id"] and any("补充" in r for r in again["replies"])
 
 
 def test_a_complaint_can_be_cancelled(served: tuple[Settings, Services]) -> None:
