@@ -225,10 +225,9 @@ class ItemMatcher:
         words = [w for w, _ in toks]
         i = 0
         while i < len(toks):
-            for n in range(min(self._longest, len(toks) - i), 0, -1):
-                item = self._names.get(tuple(words[i:i + n]))
-                if item is None:
-                    continue
+            n = self._longest_at(words, i)
+            if n:
+                item = self._names[tuple(words[i:i + n])]
                 start, end = i, i + n
                 if _glued(toks, start - 1, before=True) or _glued(toks, end, before=False):
                     while start > 0 and _glued(toks, start - 1, before=True):
@@ -240,9 +239,9 @@ class ItemMatcher:
                         out.unknown.append(name)
                 elif item not in out.items:
                     out.items.append(item)
-                i = end - 1
-                break
-            i += 1
+                i = end
+            else:
+                i += 1
         if not out.items and not out.unknown:
             m = _ASKS_CATEGORY.match(text)
             if m and not _NOT_SUBJECT.search(m.group("subject")):
@@ -255,13 +254,17 @@ class ItemMatcher:
         self._prepare()
         words, found, i = [w for w, _ in self._seg.tagged(name.lower())], [], 0
         while i < len(words):
-            n = next((n for n in range(min(self._longest, len(words) - i), 0, -1)
-                      if tuple(words[i:i + n]) in self._names), 0)
+            n = self._longest_at(words, i)
             if not n:
                 return []
             found.append(self._names[tuple(words[i:i + n])])
             i += n
         return found
+
+    def _longest_at(self, words: list[str], i: int) -> int:
+        """How many words from I form the longest item name (0: none starts there)."""
+        return next((n for n in range(min(self._longest, len(words) - i), 0, -1)
+                     if tuple(words[i:i + n]) in self._names), 0)
 
     def find(self, text: str) -> Item | None:
         items = self.lookup(text).items
