@@ -43,3 +43,34 @@ def test_the_engine_answers_without_torch(tmp_path) -> None:  # noqa: ANN001
         "'confidence': 0.9}}), State(), 'lean-1')\n"
         "assert turn.replies, turn\n")
     assert loaded == dict.fromkeys(HEAVY, False)
+
+
+def test_the_action_server_is_one_process_serving_the_actions() -> None:
+    """``python -m assistant.runtime.action_server`` serves rasa_sdk's routes with our actions from a single
+    process (rasa_sdk's own command adds a manager and a resource tracker, ~100 MiB)."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.runtime.action_server", "-p", str(port)], cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "SANIC_HOST": "127.0.0.1",
+                                 "ASSISTANT_HOME": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, names = time.monotonic() + 120, []
+        while time.monotonic() < deadline and not names:
+            try:
+                names = [a["name"] for a in httpx.get(f"http://127.0.0.1:{port}/actions", timeout=2).json()]
+            except httpx.HTTPError:
+                assert proc.poll() is None, "the action server exited"
+                time.sleep(0.3)
+        assert {"action_answer", "validate_complaint_form"} <= set(names)
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            assert f.read().split() == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
