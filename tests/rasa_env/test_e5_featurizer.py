@@ -91,3 +91,29 @@ def test_missing_model_names_the_path(tmp_path: Path) -> None:
 def test_bad_config_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="threads"):
         featurizer(tmp_path, threads=0)
+
+
+@needs_model
+def test_parse_output_carries_the_query_vector_of_the_text_retrieval_embeds(tmp_path: Path) -> None:
+    from assistant.knowledge.shared import KEY, model_id, retrieval_text, unpack
+
+    f = featurizer(tmp_path, alias="e5")
+    model = model_id(str(f.encoder.meta["fingerprint"]), f.encoder.prefix)
+    plain, emoji = Message(data={TEXT: "车位怎么租"}), Message(data={TEXT: "垃圾几点扔😀😀"})
+    f.process([plain])
+    f.process([emoji])
+    # a plain message: the DIET sentence feature itself, nothing encoded twice
+    assert KEY in plain.as_dict(only_output_properties=True)
+    got = unpack(plain.get(KEY), "车位怎么租", model, dim=384)
+    assert got is not None and np.allclose(got, sentence_vectors([plain])[0], atol=1e-4)
+    # emoji: retrieval embeds the text without them, so that text's vector is sent, not DIET's
+    target = retrieval_text("垃圾几点扔😀😀")
+    assert target == "垃圾几点扔"
+    assert unpack(emoji.get(KEY), "垃圾几点扔😀😀", model) is None
+    got = unpack(emoji.get(KEY), target, model, dim=384)
+    assert got is not None and np.allclose(got, f.encoder.encode([target])[0], atol=1e-4)
+    assert not np.allclose(got, sentence_vectors([emoji])[0], atol=1e-3)
+    # training examples carry no such field (it would only grow the model's training data)
+    data = TrainingData([Message(data={TEXT: "车位怎么租", "intent": "x"})])
+    f.process_training_data(data)
+    assert data.training_examples[0].get(KEY) is None
