@@ -11,12 +11,21 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions
 from assistant.dialogue.complaint import CategoryGuesser
-from assistant.dialogue.engine import Engine
-from assistant.dialogue.router import RouterModel
+from assistant.dialogue.engine import Engine, State
+from assistant.dialogue.router import NLU, RouterModel
 from assistant.knowledge.index import build
 from assistant.knowledge.kb import load
+from assistant.knowledge.rerank import DEFAULT_PATH, AnswerModel
 from assistant.knowledge.retrieval import Calibration, Retriever
-from assistant.knowledge.shared import KEY, SharedEmbedder, given_by_rasa, pack, retrieval_text, unpack
+from assistant.knowledge.shared import (
+    KEY,
+    SharedEmbedder,
+    given_by_rasa,
+    pack,
+    retrieval_text,
+    searched_texts,
+    unpack,
+)
 from assistant.text.normalize import prepare
 
 from .conftest import HashEmbedder
@@ -44,26 +53,31 @@ def unit(seed: int, dim: int = 512) -> np.ndarray:
 # -- the wire format ------------------------------------------------------------------------------
 
 def test_pack_round_trip_is_close_and_bound_to_text_and_model() -> None:
-    v = unit(1, 384)
-    data = pack(v, "车位怎么租", MODEL)
-    got = unpack(data, "车位怎么租", MODEL, dim=384)
-    assert got is not None and float(np.abs(got - v).max()) < 1e-5
-    assert unpack(data, "车位怎么租?", MODEL) is None          # another text
-    assert unpack(data, "车位怎么租", "other-model") is None     # another export or prefix
-    assert unpack(data, "车位怎么租", None) is None              # the action server runs another embedder
-    assert unpack(data, "车位怎么租", MODEL, dim=512) is None
-    assert unpack({**data, "v": "not base64!"}, "车位怎么租", MODEL) is None
-    assert unpack({**data, "s": "x"}, "车位怎么租", MODEL) is None
+    v, w = unit(1, 384), unit(7, 384)
+    data = pack({"车位怎么租": v, "车位": w}, MODEL)
+    got = unpack(data, ["车位怎么租", "车位"], MODEL, dim=384)
+    assert set(got) == {"车位怎么租", "车位"}
+    assert float(np.abs(got["车位怎么租"] - v).max()) < 1e-5 and float(np.abs(got["车位"] - w).max()) < 1e-5
+    assert unpack(data, ["车位怎么租?"], MODEL) == {}          # another text
+    assert unpack(data, ["车位怎么租"], "other-model") == {}     # another export or prefix
+    assert unpack(data, ["车位怎么租"], None) == {}              # the action server runs another embedder
+    assert unpack(data, ["车位怎么租"], MODEL, dim=512) == {}
+    bad = {"model": MODEL, "vectors": [{**data["vectors"][0], "v": "not base64!"}, {**data["vectors"][1], "s": "x"}]}
+    assert unpack(bad, ["车位怎么租", "车位"], MODEL) == {}
 
 
-def test_given_by_rasa_keys_the_vector_by_the_text_retrieval_embeds() -> None:
+def test_given_by_rasa_keys_the_vectors_by_the_texts_retrieval_embeds() -> None:
     text = "垃圾几点扔😀" + "啊" * 200          # emoji and longer than retrieval reads
     target = retrieval_text(text)
     assert target != text and "😀" not in target and len(target) <= 160
     v = unit(2)
-    assert set(given_by_rasa({"text": text, KEY: pack(v, target, MODEL)}, MODEL)) == {target}
-    assert given_by_rasa({"text": text, KEY: pack(v, text, MODEL)}, MODEL) == {}   # the DIET text: not what is searched
+    assert set(given_by_rasa({"text": text, KEY: pack({target: v}, MODEL)}, MODEL)) == {target}
+    assert given_by_rasa({"text": text, KEY: pack({text: v}, MODEL)}, MODEL) == {}   # the DIET text is not searched
     assert given_by_rasa({"text": text}, MODEL) == {}
+    # a two-part question's parts and a follow-up's subject are searched too
+    assert searched_texts("能按年交吗，有没有折扣") == ["能按年交吗,有没有折扣", "能按年交吗", "有没有折扣"]
+    assert searched_texts("那废灯泡呢？") == ["那废灯泡呢?", "废灯泡"]
+    assert searched_texts("车位怎么租") == ["车位怎么租"]
 
 
 def test_retrieval_text_is_what_the_retriever_embeds(mini_kb_dir: Path) -> None:
@@ -147,16 +161,16 @@ def test_the_action_searches_with_the_vector_rasa_sent(shared_engine) -> None:
     _, inner, searched = shared_engine
     text = "车位怎么租"
     sent = unit(4)           # not the inner embedder's vector: only Rasa's vector can give it
-    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack(sent, retrieval_text(text), MODEL)), {})
+    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack({retrieval_text(text): sent}, MODEL)), {})
     assert searched, "the turn searched the index"
-    assert np.allclose(searched[0], unpack(pack(sent, "t", MODEL), "t", MODEL), atol=1e-6)
+    assert np.allclose(searched[0], sent, atol=1e-5)
     assert retrieval_text(text) not in inner.encoded
 
 
 def test_a_vector_of_another_text_is_not_used(shared_engine) -> None:
     _, inner, searched = shared_engine
     text = "车位怎么租"
-    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack(unit(5), "怎么报修", MODEL)), {})
+    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack({"怎么报修": unit(5)}, MODEL)), {})
     assert np.allclose(searched[0], inner._vec(retrieval_text(text)), atol=1e-6)
     assert inner.encoded[0] == retrieval_text(text)
 
@@ -164,5 +178,24 @@ def test_a_vector_of_another_text_is_not_used(shared_engine) -> None:
 def test_a_vector_of_another_model_is_not_used(shared_engine) -> None:
     _, inner, searched = shared_engine
     text = "车位怎么租"
-    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack(unit(6), text, "int8-export")), {})
+    actions.ActionAnswer().run(CollectingDispatcher(), tracker(text, pack({text: unit(6)}, "int8-export")), {})
     assert np.allclose(searched[0], inner._vec(text), atol=1e-6)
+
+
+def test_a_two_part_question_and_a_follow_up_need_no_e5_when_rasa_sent_their_texts(shared_engine) -> None:
+    engine, inner, searched = shared_engine
+    engine.retriever.answer_model = AnswerModel.load(DEFAULT_PATH)     # the parts are searched with it only
+    assert engine.retriever.answer_model is not None
+    shared = engine.retriever.embedder
+    two = "有害垃圾扔哪,厨余垃圾几点扔"
+    with shared.given({t: inner._vec(t) for t in searched_texts(two)}, "resident-1"):
+        turn = engine.respond(two, NLU.of("faq_garbage"), State())
+        engine._other_part(turn, prepare(two), "garbage", engine.kb.by_id["garbage-kitchen"])
+    assert len(searched) >= 3 and inner.encoded == [], f"e5 ran for {inner.encoded}"
+    searched.clear()
+    follow = "那废电池呢"
+    with shared.given({t: inner._vec(t) for t in searched_texts(follow)}, "resident-1"):
+        engine.respond(follow, NLU(), State(last_topic="garbage", last_entry="garbage-hazardous"))
+    assert searched, "the follow-up searched"
+    # only a search with the last entry's title, which Rasa cannot know, may run e5 here
+    assert all(t.startswith("废电池 ") for t in inner.encoded), inner.encoded

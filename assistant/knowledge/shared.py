@@ -1,17 +1,19 @@
 """One e5 for both servers: the Rasa process sends the query vector it computed, the action server uses it.
 
-The Rasa pipeline's ``E5Featurizer`` embeds each message for DIET. It also puts the vector of the text
-retrieval will embed, ``query_text(prepare(text))``, into Rasa's parse output under ``KEY`` (the same
-vector when that text is the message itself, which it is unless the message has emoji or is longer than
-``QUERY_CHARS``); the output travels to the action server in ``tracker.latest_message``:
+The Rasa pipeline's ``E5Featurizer`` embeds each message for DIET. It also puts into Rasa's parse output,
+under ``KEY``, the vectors of the texts the engine may search for it (``searched_texts``): the message as
+retrieval reads it, ``query_text(prepare(text))`` (DIET's own vector unless the message has emoji or is
+longer than ``QUERY_CHARS``), the parts of a two-part question and a short message's follow-up subject
+(``assistant.text.queries``). The output travels to the action server in ``tracker.latest_message``:
 
-    {"e5_query": {"v": <int16 vector, base64>, "s": <its scale>, "text": <sha1 of the embedded text, 16 hex>,
-                  "model": <export fingerprint + query prefix, 12 hex>}}     # ~1.1 kB per user event
+    {"e5_query": {"model": <export fingerprint + query prefix, 12 hex>,
+                  "vectors": [{"text": <sha1 of the embedded text, 16 hex>, "v": <int16, base64>, "s": <scale>}]}}
 
-The action server (``SharedEmbedder``) takes a given vector only for exactly that text and that model,
-and runs its own e5 (loaded then, on first need) for anything else: a rewritten follow-up, a part of a
-two-part question, a new notice's passage. Passage vectors it needs at start (the complaint categories'
-words) are kept in a file written at setup (``PASSAGES_FILE`` in the index folder, ``keep``).
+~1.1 kB a vector in the user event. The action server (``SharedEmbedder``) takes a given vector only for
+exactly that text and that model, and runs its own e5 (loaded then, on first need) for anything else:
+a follow-up searched with the last entry's title, a notice's passage. Passage vectors it needs at start
+(the complaint categories' words) are kept in a file written at setup (``PASSAGES_FILE`` in the index
+folder, ``keep``).
 
 Pure numpy: imported by the Rasa process (Python 3.10) and the action server.
 """
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.text.normalize import prepare, query_text
+from assistant.text.queries import searched_besides
 
 if TYPE_CHECKING:
     from assistant.knowledge.embedding import Embedder
@@ -47,6 +50,13 @@ def retrieval_text(message_text: str) -> str:
     return query_text(prepare(message_text))
 
 
+def searched_texts(message_text: str) -> list[str]:
+    """Every text the engine may embed as a query for a message: the message as retrieval reads it, then
+    its parts and its follow-up subject (``assistant.text.queries``), as retrieval reads those."""
+    clean = prepare(message_text)
+    return list(dict.fromkeys([query_text(clean), *(query_text(t) for t in searched_besides(clean))]))
+
+
 def text_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
@@ -56,40 +66,48 @@ def model_id(fingerprint: str, query_prefix: str) -> str:
     return hashlib.sha1(f"{fingerprint}\0{query_prefix}".encode()).hexdigest()[:12]
 
 
-def pack(vec: np.ndarray, text: str, model: str) -> dict[str, Any]:
-    """The parse output's field for the vector of ``text``: int16 with one scale (768 bytes, 1,024 in
+def pack(vectors: Mapping[str, np.ndarray], model: str) -> dict[str, Any]:
+    """The parse output's field for these texts' vectors: each int16 with one scale (768 bytes, 1,024 in
     base64; measured on 938 eval texts: retrieval confidences within 6e-5 of float32's, no ranking changed,
     where float16 moved them by up to 4.5e-4 and swapped one top-3)."""
-    vec = np.asarray(vec, dtype=np.float32)
-    top = float(np.abs(vec).max()) if len(vec) else 0.0
-    scale = np.float32(top / 32767 if top > 0 else 1.0)
-    raw = np.round(vec / scale).astype("<i2").tobytes()
-    return {"v": base64.b64encode(raw).decode("ascii"), "s": float(scale), "text": text_id(text), "model": model}
+    rows = []
+    for text, vec in vectors.items():
+        vec = np.asarray(vec, dtype=np.float32)
+        top = float(np.abs(vec).max()) if len(vec) else 0.0
+        scale = np.float32(top / 32767 if top > 0 else 1.0)
+        raw = np.round(vec / scale).astype("<i2").tobytes()
+        rows.append({"text": text_id(text), "v": base64.b64encode(raw).decode("ascii"), "s": float(scale)})
+    return {"model": model, "vectors": rows}
 
 
-def unpack(data: Any, text: str, model: str | None, dim: int | None = None) -> np.ndarray | None:
-    """The vector from a parse output's field when it is of ``text`` by ``model``; None otherwise."""
-    if model is None or not isinstance(data, dict) or data.get("model") != model or data.get("text") != text_id(text):
-        return None
-    try:
-        raw = base64.b64decode(str(data.get("v", "")), validate=True)
-        vec = np.frombuffer(raw, dtype="<i2").astype(np.float32) * np.float32(data.get("s"))
-    except (ValueError, TypeError):
-        return None
-    if not len(vec) or (dim is not None and len(vec) != dim) or not np.isfinite(vec).all():
-        return None
-    return np.asarray(vec, dtype=np.float32)
+def unpack(data: Any, texts: Sequence[str], model: str | None, dim: int | None = None) -> dict[str, np.ndarray]:
+    """{text: vector} for those of ``texts`` whose vector by ``model`` the field holds."""
+    if model is None or not isinstance(data, dict) or data.get("model") != model \
+            or not isinstance(data.get("vectors"), list):
+        return {}
+    by_id = {text_id(t): t for t in texts}
+    out: dict[str, np.ndarray] = {}
+    for row in data["vectors"]:
+        text = by_id.get(str(row.get("text"))) if isinstance(row, dict) else None
+        if text is None:
+            continue
+        try:
+            raw = base64.b64decode(str(row.get("v", "")), validate=True)
+            vec = np.frombuffer(raw, dtype="<i2").astype(np.float32) * np.float32(row.get("s"))
+        except (ValueError, TypeError):
+            continue
+        if len(vec) and (dim is None or len(vec) == dim) and np.isfinite(vec).all():
+            out[text] = np.asarray(vec, dtype=np.float32)
+    return out
 
 
 def given_by_rasa(message: Mapping[str, Any] | None, model: str | None) -> dict[str, np.ndarray]:
-    """{text: vector} for the retrieval text of a tracker's ``latest_message``, when Rasa sent its vector."""
+    """{text: vector} for the texts the engine may embed for a tracker's ``latest_message``, as Rasa sent them."""
     message = message or {}
     text = message.get("text")
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str) or not text or KEY not in message:
         return {}
-    target = retrieval_text(text)
-    vec = unpack(message.get(KEY), target, model)
-    return {target: vec} if vec is not None else {}
+    return unpack(message.get(KEY), searched_texts(text), model)
 
 
 _GIVEN: contextvars.ContextVar[tuple[str, Mapping[str, np.ndarray]] | None] = \
