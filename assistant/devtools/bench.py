@@ -416,11 +416,12 @@ def memory(settings: Settings, paths: list[Path], n: int = 1000) -> dict[str, An
         actions_pid = pids.get("actions") or 0
         loaded_at: int | None = 0 if actions_pid and _tree_maps(actions_pid, "onnxruntime") else None
         turns, routes, times = 0, dict[str, int](), list[float]()
-        sender = ""
+        senders: list[str] = []
         start = time.perf_counter()
         while turns < n:
             for conv in convs:
                 sender = f"mem-{uuid.uuid4().hex[:8]}"
+                senders.append(sender)
                 for text in conv:
                     reply = bot.ask(text, sender=sender)
                     routes[reply.route] = routes.get(reply.route, 0) + 1
@@ -435,36 +436,41 @@ def memory(settings: Settings, paths: list[Path], n: int = 1000) -> dict[str, An
         wall = time.perf_counter() - start
         after = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
         bot.close()
-        events = _user_event_bytes(settings, sender)
+        events = _user_event_bytes(settings, senders[-200:])
     return {"turns": turns, "e5": e5, "warm": warm, "after": after,
             "total_after_mb": round(sum(after.values()), 1), "routes": routes, **_pct(times),
             "seconds": round(wall, 1), "actions_e5_loaded_at_turn": loaded_at, "user_event_bytes": events}
 
 
-def _user_event_bytes(settings: Settings, sender: str) -> dict[str, float]:
-    """Mean JSON size of a conversation's user events in Rasa's tracker, and of the e5 vector field in them."""
+def _user_event_bytes(settings: Settings, senders: list[str]) -> dict[str, float]:
+    """Mean JSON size of the user events in these conversations' Rasa trackers, and of the e5 vector field
+    in them (``assistant.knowledge.shared.KEY``)."""
     import json
 
     import httpx
 
     from assistant.knowledge.shared import KEY
 
-    try:
-        resp = httpx.get(f"{settings.rasa_url}/conversations/{sender}/tracker",
-                         params={"token": settings.rasa_api_token()}, timeout=30)
-        resp.raise_for_status()
-        users = [e for e in resp.json().get("events", []) if e.get("event") == "user"]
-    except (httpx.HTTPError, ValueError):
-        return {}
+    users: list[dict[str, Any]] = []
+    with httpx.Client(timeout=30) as http:
+        for sender in senders:
+            try:
+                resp = http.get(f"{settings.rasa_url}/conversations/{sender}/tracker",
+                                params={"token": settings.rasa_api_token()})
+                resp.raise_for_status()
+                users += [e for e in resp.json().get("events", []) if e.get("event") == "user"]
+            except (httpx.HTTPError, ValueError):
+                continue
     if not users:
         return {}
 
     def size(x: Any) -> int:
         return len(json.dumps(x, ensure_ascii=False).encode("utf-8"))
 
-    vec = [size({KEY: (e.get("parse_data") or {})[KEY]}) - 2 for e in users if KEY in (e.get("parse_data") or {})]
+    fields = [(e.get("parse_data") or {}).get(KEY) for e in users]
     return {"events": len(users), "mean": round(sum(size(e) for e in users) / len(users), 1),
-            "e5_field_mean": round(sum(vec) / len(vec), 1) if vec else 0.0}
+            "e5_field_mean": round(sum(size({KEY: f}) - 2 for f in fields if f) / len(users), 1),
+            "vectors_mean": round(sum(len(f.get("vectors", [])) for f in fields if f) / len(users), 2)}
 
 
 def format_memory(r: dict[str, Any]) -> str:
