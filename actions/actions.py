@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from assistant.dialogue import complaint
 from assistant.dialogue.engine import Engine, State, Turn
 from assistant.dialogue.router import NLU
+from assistant.knowledge.shared import SharedEmbedder, given_by_rasa
 
 log = logging.getLogger(__name__)
 MACHINE_CHANNELS = (None, "rest")
@@ -69,9 +71,10 @@ class EngineAction(Action, ABC):
         text, intent, _ = latest(tracker)
         state = State.from_slots(tracker.current_slot_values())
         engine = get_engine()
-        turn = None if intent == "request_human" else engine.abusive(text, tracker.sender_id)
-        turn = turn or engine.unreadable(text, state) or self.respond(engine, text, nlu(tracker), state,
-                                                                      tracker.sender_id)
+        with rasa_vectors(engine, tracker):
+            turn = None if intent == "request_human" else engine.abusive(text, tracker.sender_id)
+            turn = turn or engine.unreadable(text, state) or self.respond(engine, text, nlu(tracker), state,
+                                                                          tracker.sender_id)
         if state.csat_ticket and not turn.rated:     # the score may come a few messages later
             turn.state.csat_ticket = state.csat_ticket
         engine.observe(text, tracker.sender_id, turn)  # learning: counts, doubtful questions for review
@@ -94,6 +97,18 @@ def latest(tracker: Tracker) -> tuple[str, str, float | None]:
     message = tracker.latest_message or {}
     intent_info = message.get("intent") or {}
     return message.get("text") or "", intent_info.get("name") or "nlu_fallback", intent_info.get("confidence")
+
+
+@contextmanager
+def rasa_vectors(engine: Engine, tracker: Tracker) -> Iterator[None]:
+    """Within the block the engine takes the query vector Rasa computed for the latest message's text
+    (assistant/knowledge/shared.py) instead of running e5 itself."""
+    embedder = engine.retriever.embedder
+    if not isinstance(embedder, SharedEmbedder):
+        yield
+        return
+    with embedder.given(given_by_rasa(tracker.latest_message, embedder.model), tracker.sender_id):
+        yield
 
 
 def nlu(tracker: Tracker) -> NLU:
@@ -168,8 +183,9 @@ class ValidateComplaintForm(Action):
                 log.info("sender=%s complaint form asked=%s interrupted by %s", tracker.sender_id, asked, kind)
                 return [ActionExecutionRejected(FORM), FollowupAction(complaint.INTERRUPTIONS[kind])]
             engine = get_engine()
-            step = (complaint.guessed_category(text, asked, category_guesser(engine))
-                    or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker)))
+            with rasa_vectors(engine, tracker):
+                step = (complaint.guessed_category(text, asked, category_guesser(engine))
+                        or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker)))
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one
@@ -259,7 +275,8 @@ class ActionSubmitComplaint(Action):
             return [SlotSet(name, None) for name in complaint.SLOTS]
         text, _, _ = latest(tracker)
         engine = get_engine()
-        turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+        with rasa_vectors(engine, tracker):
+            turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
         engine.observe(text, tracker.sender_id, turn)  # learning: a "complaint" the router answered or missed too
         return say(dispatcher, tracker, self.name(), turn)
 

@@ -215,10 +215,12 @@ def test_retriever_embedder_is_the_onnx_export_with_the_same_vectors(exported: P
     (root / "models").mkdir(parents=True)
     (root / "models" / "e5-small").symlink_to(E5)
     settings = load_settings(ROOT).model_copy(update={"root": root})
-    assert isinstance(make_embedder(settings), SentenceTransformerEmbedder)     # no export yet
+    before = make_embedder(settings)
+    assert isinstance(before.inner, SentenceTransformerEmbedder)     # no export yet
+    assert before.model is None, "Rasa's vectors come from the export: not taken for another model"
     (root / "models" / "e5-onnx").symlink_to(exported)
     onnx = make_embedder(settings)
-    assert isinstance(onnx, OnnxEmbedder)
+    assert isinstance(onnx.inner, OnnxEmbedder) and onnx.model == onnx.inner.vector_id
     st = SentenceTransformerEmbedder(str(E5), query_prefix="query: ", passage_prefix="passage: ")
     assert onnx.name == st.name   # the float export: one index serves both
     texts = ["旧衣服投哪个箱子", "周末能上门修空调吗"]

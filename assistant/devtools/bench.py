@@ -58,6 +58,17 @@ def _tree_cpu_s(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_maps(pid: int, name: str) -> bool:
+    """Whether a process or a descendant has a file mapped whose path contains ``name`` (a loaded library)."""
+    for p in _tree(pid):
+        try:
+            if name in Path(f"/proc/{p}/maps").read_text():
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def _listener_pid(port: int) -> int | None:
     """The pid listening on a loopback TCP port (for servers this run did not start)."""
     hexport = f"{port:04X}"
@@ -401,16 +412,23 @@ def memory(settings: Settings, paths: list[Path], n: int = 1000) -> dict[str, An
         for text in convs[0][:3]:
             bot.ask(text)
         warm = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
+        # the action server's e5 (onnxruntime) loads only for a text Rasa did not embed (knowledge/shared.py)
+        actions_pid = pids.get("actions") or 0
+        loaded_at: int | None = 0 if actions_pid and _tree_maps(actions_pid, "onnxruntime") else None
         turns, routes, times = 0, dict[str, int](), list[float]()
+        senders: list[str] = []
         start = time.perf_counter()
         while turns < n:
             for conv in convs:
                 sender = f"mem-{uuid.uuid4().hex[:8]}"
+                senders.append(sender)
                 for text in conv:
                     reply = bot.ask(text, sender=sender)
                     routes[reply.route] = routes.get(reply.route, 0) + 1
                     times.append(reply.latency_ms)
                     turns += 1
+                    if loaded_at is None and actions_pid and _tree_maps(actions_pid, "onnxruntime"):
+                        loaded_at = turns
                     if turns >= n:
                         break
                 if turns >= n:
@@ -418,9 +436,41 @@ def memory(settings: Settings, paths: list[Path], n: int = 1000) -> dict[str, An
         wall = time.perf_counter() - start
         after = {f"{k}_rss_mb": _tree_rss_mb(v) for k, v in pids.items() if v}
         bot.close()
+        events = _user_event_bytes(settings, senders[-200:])
     return {"turns": turns, "e5": e5, "warm": warm, "after": after,
             "total_after_mb": round(sum(after.values()), 1), "routes": routes, **_pct(times),
-            "seconds": round(wall, 1)}
+            "seconds": round(wall, 1), "actions_e5_loaded_at_turn": loaded_at, "user_event_bytes": events}
+
+
+def _user_event_bytes(settings: Settings, senders: list[str]) -> dict[str, float]:
+    """Mean JSON size of the user events in these conversations' Rasa trackers, and of the e5 vector field
+    in them (``assistant.knowledge.shared.KEY``)."""
+    import json
+
+    import httpx
+
+    from assistant.knowledge.shared import KEY
+
+    users: list[dict[str, Any]] = []
+    with httpx.Client(timeout=30) as http:
+        for sender in senders:
+            try:
+                resp = http.get(f"{settings.rasa_url}/conversations/{sender}/tracker",
+                                params={"token": settings.rasa_api_token()})
+                resp.raise_for_status()
+                users += [e for e in resp.json().get("events", []) if e.get("event") == "user"]
+            except (httpx.HTTPError, ValueError):
+                continue
+    if not users:
+        return {}
+
+    def size(x: Any) -> int:
+        return len(json.dumps(x, ensure_ascii=False).encode("utf-8"))
+
+    fields = [(e.get("parse_data") or {}).get(KEY) for e in users]
+    return {"events": len(users), "mean": round(sum(size(e) for e in users) / len(users), 1),
+            "e5_field_mean": round(sum(size({KEY: f}) - 2 for f in fields if f) / len(users), 1),
+            "vectors_mean": round(sum(len(f.get("vectors", [])) for f in fields if f) / len(users), 2)}
 
 
 def format_memory(r: dict[str, Any]) -> str:
@@ -430,4 +480,7 @@ def format_memory(r: dict[str, Any]) -> str:
     return "\n".join([f"e5 runtime: {r['e5']}",
                       f"warm:                 {row(r['warm'])}",
                       f"after {r['turns']} turns:     {row(r['after'])}; both {r['total_after_mb']} MiB (bar 1,200)",
-                      f"turns p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; routes {r['routes']}"])
+                      f"turns p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms; routes {r['routes']}",
+                      "e5 in the action server: " + ("never loaded" if r["actions_e5_loaded_at_turn"] is None
+                                                     else f"loaded by turn {r['actions_e5_loaded_at_turn']}"),
+                      f"user events in Rasa's tracker (bytes, JSON): {r['user_event_bytes']}"])

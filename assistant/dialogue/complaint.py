@@ -176,14 +176,21 @@ class CategoryGuesser:
         self._words: list[tuple[str, Any]] | None = None
         self._abstain: Any = None
 
+    @staticmethod
+    def category_words() -> list[tuple[str, list[str]]]:
+        """Each category's own words (name, Chinese aliases, the Chinese words that imply it), "other" left out."""
+        return [(c.key, [c.name, *(a for a in c.aliases if not a.isascii()),
+                         *(w for w in c.keywords.split("|") if re.fullmatch(r"[\u4e00-\u9fff]+", w))])
+                for c in CATEGORY_TABLE if c.key != "other"]
+
+    @classmethod
+    def passages(cls) -> list[str]:
+        """Every text the guesser encodes as a passage (setup keeps their vectors for the action server)."""
+        return [w for _, words in cls.category_words() for w in words] + list(cls.ABSTAIN)
+
     def _table(self) -> list[tuple[str, Any]]:
         if self._words is None:
-            self._words = []
-            for c in CATEGORY_TABLE:
-                words = [c.name, *(a for a in c.aliases if not a.isascii()),
-                         *(w for w in c.keywords.split("|") if re.fullmatch(r"[\u4e00-\u9fff]+", w))]
-                if c.key != "other":
-                    self._words.append((c.key, self.embedder.encode_passages(words)))
+            self._words = [(key, self.embedder.encode_passages(words)) for key, words in self.category_words()]
             self._abstain = self.embedder.encode_passages(list(self.ABSTAIN))
         return self._words
 

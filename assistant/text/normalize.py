@@ -21,6 +21,7 @@ _EMOJI = re.compile(
 _WORDLIKE = re.compile(r"[\w\u4e00-\u9fff]")
 MAX_CHARS = 240            # what NLU and retrieval read of a message
 MAX_MESSAGE_CHARS = 2000  # the longest message any channel accepts; longer ones are cut (``limit``)
+QUERY_CHARS = 160          # what retrieval embeds of a prepared message (head and end)
 
 
 def normalize(text: str) -> str:
@@ -64,3 +65,9 @@ def scrub(value: str) -> str:
 def prepare(text: str) -> str:
     """What the engine sends to NLU and retrieval (pinyin of Chinese words written as the words)."""
     return clip(restore(normalize(text)))
+
+
+def query_text(text: str) -> str:
+    """What retrieval embeds of a (prepared) query: emoji out, at most ``QUERY_CHARS`` (head and end).
+    The Rasa process embeds ``query_text(prepare(message))`` for the action server (knowledge/shared.py)."""
+    return clip(strip_emoji(prepare(text)) or text, QUERY_CHARS)

@@ -91,3 +91,34 @@ def test_missing_model_names_the_path(tmp_path: Path) -> None:
 def test_bad_config_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="threads"):
         featurizer(tmp_path, threads=0)
+
+
+@needs_model
+def test_parse_output_carries_the_query_vectors_of_the_texts_retrieval_searches(tmp_path: Path) -> None:
+    from assistant.knowledge.shared import KEY, model_id, searched_texts, unpack
+
+    f = featurizer(tmp_path, alias="e5")
+    model = model_id(str(f.encoder.meta["fingerprint"]), f.encoder.prefix)
+    plain, emoji, two = (Message(data={TEXT: t}) for t in ("车位怎么租", "垃圾几点扔😀😀", "能按年交吗,有没有折扣"))
+    for m in (plain, emoji, two):
+        f.process([m])
+    # a plain message: the DIET sentence feature itself, nothing encoded twice
+    assert KEY in plain.as_dict(only_output_properties=True)
+    got = unpack(plain.get(KEY), ["车位怎么租"], model, dim=384)
+    assert set(got) == {"车位怎么租"} and np.allclose(got["车位怎么租"], sentence_vectors([plain])[0], atol=1e-4)
+    # emoji: retrieval embeds the text without them, so that text's vector is sent, not DIET's
+    assert searched_texts("垃圾几点扔😀😀") == ["垃圾几点扔"]
+    assert unpack(emoji.get(KEY), ["垃圾几点扔😀😀"], model) == {}
+    got = unpack(emoji.get(KEY), ["垃圾几点扔"], model, dim=384)
+    assert np.allclose(got["垃圾几点扔"], f.encoder.encode(["垃圾几点扔"])[0], atol=1e-4)
+    assert not np.allclose(got["垃圾几点扔"], sentence_vectors([emoji])[0], atol=1e-3)
+    # a two-part question: each part's vector too
+    texts = searched_texts("能按年交吗,有没有折扣")
+    got = unpack(two.get(KEY), texts, model, dim=384)
+    assert list(got) == texts == ["能按年交吗,有没有折扣", "能按年交吗", "有没有折扣"]
+    for text in texts[1:]:
+        assert np.allclose(got[text], f.encoder.encode([text])[0], atol=1e-4)
+    # training examples carry no such field
+    data = TrainingData([Message(data={TEXT: "车位怎么租", "intent": "x"})])
+    f.process_training_data(data)
+    assert data.training_examples[0].get(KEY) is None
