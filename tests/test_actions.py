@@ -517,3 +517,12 @@ def test_a_form_started_after_a_question_action_asks_with_its_metadata(desk) -> 
     messages, _ = run(actions.AskComplaintUnit(), t)
     assert not messages[0]["text"].startswith(complaint.BACK)
     assert [m["custom"]["route"] for m in messages if m.get("custom")] == ["ticket"]
+
+
+def test_a_yes_only_rasa_knows_confirms_the_ticket(desk) -> None:  # noqa: ANN001
+    """The form takes Rasa's affirm for a yes its own words do not know (the plumbing: action -> engine)."""
+    slots, said = walk(["不急", ("稳了", "affirm")], "楼上装修太吵了，我住5栋101，楼上6-302")
+    assert slots["complaint_confirmed"] is True and slots["requested_slot"] is None
+    assert sum("请确认工单信息" in s for s in said) == 1                       # shown once, not again
+    slots, said = walk(["不急", ("稳了", "inform")], "楼上装修太吵了，我住5栋101，楼上6-302", sender="resident-2")
+    assert slots.get("complaint_confirmed") is not True

@@ -420,3 +420,30 @@ def test_an_announced_complaint(text: str, expected: bool) -> None:
 
 def test_the_summary_shows_building_and_room_first() -> None:
     assert "位置：6-1502（3单元）" in c.summary({c.UNIT: "6-3-1502"}) and c.shown_unit("B2-105车位") == "B2-105车位"
+
+
+SUMMARISED = {c.CATEGORY: "noise", c.UNIT: "5-101", c.DESCRIPTION: "楼上吵", c.OTHER_PARTY: "6-302", c.URGENCY: "normal"}
+
+
+@pytest.mark.parametrize("text", ["中中中", "稳了", "莫得问题"])   # no yes words of the form's own
+def test_a_yes_the_form_does_not_know_is_taken_from_rasas_affirm(text: str) -> None:
+    assert c.step(text, SUMMARISED, c.CONFIRMED).updates[c.CONFIRMED] is None          # the words alone: unclear
+    assert c.step(text, SUMMARISED, c.CONFIRMED, intent="affirm").updates[c.CONFIRMED] is True
+    assert c.step(text, SUMMARISED, c.CONFIRMED, intent="greet").updates[c.CONFIRMED] is None
+
+
+def test_rasas_affirm_never_confirms_a_correction_or_a_long_reply() -> None:
+    fix = c.step("莫得问题 房号改成5-102", SUMMARISED, c.CONFIRMED, intent="affirm")
+    assert fix.updates[c.UNIT] == "5-102" and fix.updates[c.CONFIRMED] is None
+    long = c.step("中中中，不过我还想再问问物业到底什么时候能来处理", SUMMARISED, c.CONFIRMED, intent="affirm")
+    assert long.updates.get(c.CONFIRMED) is not True
+
+
+def test_rasas_deny_at_the_confirmation_asks_what_to_correct() -> None:
+    step = c.step("莫得", SUMMARISED, c.CONFIRMED, intent="deny")
+    assert step.updates[c.CONFIRMED] is None and "更正" in step.said[0]
+
+
+def test_rasas_affirm_to_the_urgency_question_takes_the_default() -> None:
+    slots = {k: v for k, v in SUMMARISED.items() if k != c.URGENCY}
+    assert c.step("中中中", slots, c.URGENCY, intent="affirm").updates[c.URGENCY] == "normal"

@@ -383,8 +383,20 @@ def is_thanks(text: str) -> bool:
     return bool(_THANKS.search(text)) and len(text) <= 12
 
 
-def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
-    """Read one message. ``asked`` is the slot the resident was asked for (None when the form starts)."""
+YES_NO_MAX = 12          # characters: a longer reply to the summary says more than yes or no
+
+
+def nlu_yes_no(text: str, intent: str | None) -> bool | None:
+    """A short reply that Rasa reads as yes or no (``affirm``/``deny``) where the form's own words do not
+    know it (是滴, 要得, 冇问题, 妥了); None for a longer reply or one that names a correction."""
+    if intent not in ("affirm", "deny") or len(text) > YES_NO_MAX or _FIX_WORDS.search(text):
+        return None
+    return intent == "affirm"
+
+
+def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None = None) -> Step:
+    """Read one message. ``asked`` is the slot the resident was asked for (None when the form starts);
+    ``intent``: Rasa's reading of it when sure (a yes or no the form's words do not know)."""
     clean = prepare(text)
     if asked is None:
         return Step(opening(clean))
@@ -393,7 +405,11 @@ def step(text: str, slots: dict[str, Any], asked: str | None) -> Step:
     if is_cancel(clean) or (is_thanks(clean) and _nothing_said(slots) and _read(asked, clean, slots)[0] is None):
         return Step({STOP: "cancel", asked: None})      # left, or thanked for a form started by mistake
     value, said = _read(asked, clean, slots)
-    if value is None and asked == URGENCY and _YES.match(clean):      # "好"/"对" to "how urgent?": the default
+    if value is None and asked == CONFIRMED and not said:
+        yes = nlu_yes_no(clean, intent)
+        value, said = (True, said) if yes else (None, [ASK_FIX] if yes is False else said)
+    if value is None and asked == URGENCY and (_YES.match(clean) or nlu_yes_no(clean, intent)):
+        # "好"/"对" to "how urgent?": the default
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
         return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
@@ -442,6 +458,7 @@ def _again(slots: dict[str, Any], asked: str, said: list[str]) -> Step:
     return Step({asked: value, RETRIES: 0}, [*said, f"{FIELD_NAMES[asked]}先按“{shown}”登记，确认时可以更正。"])
 
 
+ASK_FIX = "请告诉我哪里需要更正，例如“房号是5-102”“类别是噪音”“不急”；不需要了可以说“算了”。"
 FIELD_NAMES = {CATEGORY: "类别", UNIT: "位置", DESCRIPTION: "经过", OTHER_PARTY: "对方", URGENCY: "紧急程度"}
 
 
@@ -538,7 +555,7 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
         if fixes:
             return fixes | {CONFIRMED: None}, ["已更正。"]
         if answer is False and not strict:
-            return None, ["请告诉我哪里需要更正，例如“房号是5-102”“类别是噪音”“不急”；不需要了可以说“算了”。"]
+            return None, [ASK_FIX]
         return answer, []
     raise ValueError(f"unknown complaint slot {asked!r}")
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 ROUTES = ("answer", "ticket", "handoff", "fallback", "moderation", "chitchat")
 CHITCHAT = ("greet", "goodbye", "thank", "bot_challenge", "affirm", "deny")
 MAX_MISSES = 2
+SURE_INTENT = 0.5            # Rasa's confidence at which the form takes its affirm/deny for a yes or no
 # an entry that is not a garbage category's answers instead of the item table at this answer confidence
 # (chosen on tests/heldout/tune_entries.yml: the entries that should win scored 0.85-0.93, the table's right
 # answers that an entry would have taken 0.63)
@@ -468,7 +469,8 @@ class Engine:
         if asked is None and (self.decide(text, nlu).route != "ticket" if nlu is not None
                               else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
-        step = complaint.step(text, slots, asked)
+        sure = nlu.ranking[0][0] if nlu is not None and nlu.ranking and nlu.ranking[0][1] >= SURE_INTENT else None
+        step = complaint.step(text, slots, asked, intent=sure)
         if asked is None and self.desk is not None and sender:
             try:
                 earlier = self.desk.tickets.list(reporter_id=sender, limit=5)
