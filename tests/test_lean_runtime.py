@@ -74,3 +74,37 @@ def test_the_action_server_is_one_process_serving_the_actions() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.model
+def test_the_e5_runtime_is_lean_and_gives_the_full_vocabulary_ids() -> None:
+    """setup's export (models/e5-onnx): the pruned vocabulary and the 4-bit table. A fresh process that loads
+    it and encodes 200 texts and 100 queries grows by less than 200 MB (onnxruntime and sentencepiece
+    included: 280-350 MB before pruning, the 4-bit table and the heap trim; ~160 MB after), and the project's NLU examples get the source
+    tokenizer's ids renumbered through the kept-id list (a dropped piece they need, or a wrong remap, fails)."""
+    meta = json.loads((ROOT / "models" / "e5-onnx" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["embeddings"] == "int4-exact" and meta["vocab"]["rows"] < 125_000
+    probe = (
+        "import json, re, numpy\n"
+        "from pathlib import Path\n"
+        "def rss(): return int(re.search(r'VmRSS:\\s+(\\d+)', Path('/proc/self/status').read_text()).group(1)) / 1024\n"
+        "base = rss()\n"
+        "from assistant.knowledge.onnx_encoder import OnnxE5, JsonTokens, load_tokens\n"
+        "from assistant.knowledge import onnx_export\n"
+        "e5 = OnnxE5('models/e5-onnx')\n"
+        "lines = Path('nlu_data/nlu.yml').read_text(encoding='utf-8').splitlines()\n"
+        "texts = [s.strip()[2:] for s in lines if s.strip().startswith('- ') and ':' not in s.strip()[:10]]\n"
+        "e5.encode(texts[:200])\n"
+        "for _ in range(100): e5.encode(['垃圾几点扔'])\n"
+        "grown = rss() - base\n"
+        "spec = json.loads(Path('models/e5-small/tokenizer.json').read_text(encoding='utf-8'))\n"
+        "keep = onnx_export.kept_ids(spec['model']['vocab'], [t['id'] for t in spec['added_tokens']] + [3])\n"
+        "remap = onnx_export.remap_array(len(spec['model']['vocab']), keep, 3)\n"
+        "full, tok = JsonTokens(Path('models/e5-small/tokenizer.json')), load_tokens(Path('models/e5-onnx'))\n"
+        "bad = [t for t in texts if not numpy.array_equal(tok.batch([t])[0][0], remap[full.batch([t])[0][0]])]\n"
+        "print(json.dumps({'grown_mb': grown, 'texts': len(texts), 'bad': bad[:5], 'spm': type(tok).__name__}))\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["spm"] == "SpmTokens" and got["texts"] > 1000 and got["bad"] == []
+    assert got["grown_mb"] < 200, got

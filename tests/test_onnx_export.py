@@ -26,8 +26,23 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not e5_is_current(E5):
         pytest.fail(f"no converted model at {E5}: run `make setup`")
     out = tmp_path_factory.mktemp("onnx") / "e5-onnx"
-    onnx_export.export(E5, out, int8=False)
+    onnx_export.export(E5, out, int8=False, check_texts=tuple(project_texts()[::8]))
     return out
+
+
+def project_texts() -> list[str]:
+    """The texts of the held-out and test cases, the NLU examples and a few edge cases."""
+    from assistant.devtools.embed_check import yaml_texts
+
+    texts = yaml_texts([*sorted((ROOT / "tests" / "heldout").glob("*.yml")),
+                        *sorted((ROOT / "tests" / "data").glob("*.yml"))])
+    for path in sorted((ROOT / "nlu_data").rglob("*.yml")):
+        texts += [ln.strip()[2:] for ln in path.read_text(encoding="utf-8").splitlines()
+                  if ln.strip().startswith("- ") and not ln.strip().startswith(("- intent:", "- synonym:", "- regex:",
+                                                                                 "- lookup:", "- rule:", "- story:"))]
+    edge = ["  两个空格  ", "尾部换行\n", "tingche 怎么收费？", "全角ＡＢＣ１２３", "café 在哪", "Lǜsè 垃圾 🗑️👍",
+            "β-胡萝卜素 ①号楼 ℃", "", " "]
+    return list(dict.fromkeys([*texts, *edge]))
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +79,9 @@ def test_default_export_has_an_exact_int8_table_and_sentencepiece_ids(exported: 
     from assistant.knowledge.onnx_encoder import JsonTokens, SpmTokens, load_tokens
 
     meta = read_meta(exported)
-    assert meta["embeddings"] == "int8-exact" and meta["embeddings_min_cosine"] == 1.0
+    assert meta["embeddings"] == "int4-exact" and meta["embeddings_min_cosine"] == 1.0
     assert meta["tokenizer"] == "sentencepiece" and meta["weights"] == "float32"
-    assert (exported / "model.onnx").stat().st_size < 200e6
+    assert (exported / "model.onnx").stat().st_size < 125e6
     assert isinstance(load_tokens(exported), SpmTokens)
     spm, ref = SpmTokens(exported / "sentencepiece.model"), JsonTokens(exported / "tokenizer.json")
     texts = yaml_texts([ROOT / "tests" / "data" / "eval_cases.yml", ROOT / "tests" / "data" / "form_dialogues.yml"])
@@ -80,6 +95,47 @@ def test_default_export_has_an_exact_int8_table_and_sentencepiece_ids(exported: 
             assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]), batch
     long = spm.batch(["很长" * 600])[0]
     assert long.shape == (1, 512) and long[0, 0] == 0 and long[0, -1] == 2, "cut to 512 tokens, <s> … </s>"
+
+
+@pytest.mark.model
+def test_pruned_vocabulary_gives_every_project_text_its_full_ids_renumbered(exported: Path) -> None:
+    """The pruned export's tokenizers (sentencepiece and JSON) give each project text exactly the full
+    vocabulary's ids mapped through the kept-id list: no token that project text needs was dropped and the
+    renumbering matches the table (the export's own check: the same vectors as the unpruned model)."""
+    from assistant.knowledge.onnx_encoder import JsonTokens, SpmTokens
+
+    meta = read_meta(exported)
+    spec = json.loads((E5 / "tokenizer.json").read_text(encoding="utf-8"))
+    keep = onnx_export.kept_ids(spec["model"]["vocab"], [int(t["id"]) for t in spec["added_tokens"]] + [3])
+    assert meta["vocab"]["rows"] == len(keep) < 0.5 * meta["vocab"]["of"] == 0.5 * 250002
+    assert meta["vocab"]["min_cosine"] == 1.0 and meta["vocab"]["texts_changed"] == 0
+    remap = onnx_export.remap_array(250002, keep, 3)
+    full = JsonTokens(E5 / "tokenizer.json")
+    pruned = [SpmTokens(exported / "sentencepiece.model"), JsonTokens(exported / "tokenizer.json")]
+    texts = project_texts()
+    assert len(texts) > 3000
+    for text in texts:
+        want = remap[full.batch(["query: " + text])[0][0]]
+        for tok in pruned:
+            assert np.array_equal(tok.batch(["query: " + text])[0][0], want), text
+    # a script the assistant does not read keeps its characters (no <unk>), only its longer pieces go
+    text = "query: Где можно оставить велосипед?"
+    got, old = pruned[0].batch([text])[0][0], full.batch([text])[0][0]
+    assert 3 not in got and 3 not in old and len(got) > len(old)
+    vecs = OnnxE5(exported).encode(["Где можно оставить велосипед?", "车位怎么租"])
+    assert np.all(np.isfinite(vecs)) and abs(float(np.linalg.norm(vecs[0])) - 1) < 1e-5
+
+
+def test_kept_characters_cover_what_residents_type() -> None:
+    for ch in "车a Z9,.!?，。！？、（）《》【】“”…—¥￥%@#&*+=/~·āǎüǜé🙂👍🗑️❤️★→①℃ の ㄅ":
+        assert onnx_export.read_char(ch) or ch.isspace(), ch
+    for ch in "ДЖضกက가αא":
+        assert not onnx_export.read_char(ch), ch
+    vocab = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["▁车位", -5.0], ["▁Привет", -6.0],
+             ["П", -9.0], ["▁parking", -7.0], ["ting", -8.0], ["▁Lǜ", -9.0], ["<mask>", 0.0]]
+    keep = onnx_export.kept_ids(vocab, [0, 1, 2, 3, 10])
+    assert keep == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert onnx_export.remap_array(11, keep, 3).tolist() == [0, 1, 2, 3, 4, 3, 5, 6, 7, 8, 9]
 
 
 @pytest.mark.model
@@ -106,7 +162,12 @@ def test_int8_below_the_bar_keeps_the_float_model(exported: Path, tmp_path: Path
         shutil.copyfile(exported / "model.onnx", path)
         return 384
 
+    def pruned(model_dir: Path, texts: tuple[str, ...]) -> dict[str, object]:   # that graph is pruned already
+        shutil.copyfile(exported / "tokenizer.json", model_dir / "tokenizer.json")
+        return dict(read_meta(exported)["vocab"])
+
     monkeypatch.setattr(onnx_export, "_export_graph", float_graph)
+    monkeypatch.setattr(onnx_export, "check_pruning", pruned)
     monkeypatch.setattr(onnx_export, "INT8_MIN_COSINE", 1.01)   # no int8 model reaches it
     meta = onnx_export.export(E5, tmp_path / "e5-onnx", int8=True)
     assert meta["weights"] == "float32" and "float model is kept" in meta["int8_rejected"]
@@ -153,11 +214,24 @@ def test_embedding_table_int8_is_exact_on_4bit_blocks_and_close_otherwise(tmp_pa
     k[:, :, 0] = -8                                   # Q4_0: the largest weight of a block is -8 steps
     grid = (k * rng.uniform(0.001, 0.05, size=(10, 2, 1)).astype(np.float32)).reshape(10, 64)
     path = _gather_graph(tmp_path, grid)
-    assert onnx_export.quantize_embeddings(path) is True
+    assert onnx_export.quantize_embeddings(path) == "int4-exact"
     assert np.array_equal(_lookup(path, ids), grid[ids]), "4-bit block weights come back bit for bit"
+    assert path.stat().st_size < grid.size // 2 + 2000, "two weights per byte"
+    plus8 = grid.copy()
+    plus8[0, 1] = -plus8[0, 0]                        # -8 and +8 steps in one block: not in 4 bits
+    path = _gather_graph(tmp_path, plus8)
+    assert onnx_export.quantize_embeddings(path) == "int8-exact"
+    assert np.array_equal(_lookup(path, ids), plus8[ids])
+    keep = [0, 1, 2, 3, 5, 9]
+    path = _gather_graph(tmp_path, grid)
+    assert onnx_export.prune_embeddings(path, keep) == 10
+    assert onnx_export.quantize_embeddings(path) == "int4-exact"
+    remap = onnx_export.remap_array(10, keep, 3)
+    kept_ids = np.array([[0, 5, 9, 3], [1, 2, 9, 5]], dtype=np.int64)
+    assert np.array_equal(_lookup(path, remap[kept_ids]), grid[kept_ids]), "pruned rows keep their vectors"
     other = rng.normal(size=(10, 64)).astype(np.float32)
     path = _gather_graph(tmp_path, other)
-    assert onnx_export.quantize_embeddings(path) is False
+    assert onnx_export.quantize_embeddings(path) == "int8"
     step = np.abs(other.reshape(10, 2, -1)).max(axis=-1) / 127
     err = np.abs(_lookup(path, ids) - other[ids]).reshape(2, 4, 2, -1).max(axis=-1)
     assert np.all(err <= step[ids] / 2 + 1e-7) and err.max() > 0

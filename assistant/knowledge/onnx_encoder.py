@@ -10,6 +10,8 @@ without it, or a process without the package, falls back to ``tokenizers``).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
@@ -31,6 +33,25 @@ MODEL_FILE, TOKENIZER_FILE, META_FILE = "model.onnx", "tokenizer.json", "meta.js
 SPM_FILE = "sentencepiece.model"
 MAX_TOKENS = 512
 BOS, PAD, EOS = 0, 1, 2     # XLM-R's <s>, <pad>, </s>
+
+
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim`` (None elsewhere): hands the heap's free pages back to the system."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def trim_heap() -> None:
+    """Return freed heap pages to the system. Without the arena, onnxruntime's per-run buffers go back to
+    malloc, whose free pages stay resident: ~40-60 MB per process after a few hundred queries (and the model
+    file's parse on load); the call costs ~0.1 ms. Vectors are unchanged."""
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 class SpmTokens:
@@ -158,6 +179,7 @@ class OnnxE5:
                     raise ModelError(f"cannot load {self.model_dir / self.model_file}: {exc}") from exc
                 self._tokenizer = tok
                 log.debug("e5 ONNX model loaded (pid %d, %s)", os.getpid(), self.model_file)
+                trim_heap()   # the parsed model file is freed by now
         return self._session, self._tokenizer
 
     def token_states(self, texts: Sequence[str], prefix: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +189,7 @@ class OnnxE5:
         prefix = self.prefix if prefix is None else prefix
         ids, mask = tok.batch([prefix + t for t in texts])
         (states,) = session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})
+        trim_heap()
         return np.asarray(states, dtype=np.float32), mask
 
     def encode(self, texts: Sequence[str], prefix: str | None = None) -> np.ndarray:

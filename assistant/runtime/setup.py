@@ -81,8 +81,10 @@ def ensure_onnx(settings: Settings) -> Path:
     if "int8_min_cosine" in meta:
         quant = (f"; int8 vs float {meta['int8_min_cosine']} on {meta['int8_check_texts']} texts: "
                  f"{meta.get('int8_rejected') or 'int8 kept'}")
-    say(f"e5 ONNX model ({meta['weights']}) exported in {time.perf_counter() - start:.1f} s "
-        f"(cosine vs sentence-transformers {meta['min_cosine']}{quant})")
+    vocab = meta.get("vocab") or {}
+    pruned = f", {vocab['rows']:,} of {vocab['of']:,} pieces: cosine {vocab['min_cosine']} vs all" if vocab else ""
+    say(f"e5 ONNX model ({meta['weights']}, table {meta.get('embeddings', '-')}{pruned}) exported in "
+        f"{time.perf_counter() - start:.1f} s (cosine vs sentence-transformers {meta['min_cosine']}{quant})")
     return out
 
 
