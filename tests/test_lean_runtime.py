@@ -57,8 +57,7 @@ def test_the_action_server_is_one_process_serving_the_actions() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "assistant.runtime.action_server", "-p", str(port)], cwd=ROOT,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "SANIC_HOST": "127.0.0.1",
-                                 "ASSISTANT_HOME": str(ROOT)},
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ASSISTANT_HOME": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline, names = time.monotonic() + 120, []

@@ -9,7 +9,6 @@ Run it with the app environment's Python and the project folder on PYTHONPATH (`
 from __future__ import annotations
 
 import argparse
-import os
 
 from rasa_sdk import utils
 from rasa_sdk.constants import DEFAULT_SERVER_PORT
@@ -21,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m assistant.runtime.action_server",
                                      description="rasa_sdk's action server in one process")
     parser.add_argument("-p", "--port", type=int, default=DEFAULT_SERVER_PORT)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     parser.add_argument("--actions", default="actions", help="the package of actions (default: actions)")
     args = parser.parse_args(argv)
     utils.configure_colored_logging(None)   # an entry point, like rasa_sdk's own: the library adds no handlers
@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     executor = ActionExecutor()
     executor.register_package(args.actions)
     app = create_app_for_serve(executor)
-    host = os.environ.get("SANIC_HOST", "127.0.0.1")
-    app.run(host=host, port=args.port, single_process=True, access_log=False, motd=False)
+    app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
 
 if __name__ == "__main__":

@@ -185,8 +185,8 @@ class Services:
 
     # -- internals ------------------------------------------------------------------------------
     def _action_cmd(self) -> list[str]:
-        return [sys.executable, "-m", "assistant.runtime.action_server", "--actions", "actions", "-p",
-                str(self.settings.action_port)]
+        return [sys.executable, "-m", "assistant.runtime.action_server", "--actions", "actions",
+                "--host", self.settings.host, "-p", str(self.settings.action_port)]
 
     def _rasa_cmd(self, model: Path) -> list[str]:
         s = self.settings
