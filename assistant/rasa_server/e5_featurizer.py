@@ -1,8 +1,8 @@
-"""Dense e5 sentence features for DIET, in the Rasa process (Python 3.10, no torch).
+"""Dense e5 sentence features for the intent classifier, in the Rasa process (Python 3.10, no torch).
 
 Runs the ONNX export of multilingual-e5-small (``models/e5-onnx``, written by setup) with onnxruntime:
 the "query: " prefix, mean pooling and L2 norm, as the retriever embeds questions. Only sentence features:
-e5's sub-words do not line up with jieba's tokens, and DIET's sequence features must. The model loads on
+e5's sub-words do not line up with jieba's tokens, as sequence features (DIET's) must. The model loads on
 first use; a missing model is a ModelError naming the path. At inference it also puts the query vectors of
 the texts retrieval will search into the parse output, for the action server (``assistant/knowledge/shared.py``).
 

@@ -222,7 +222,7 @@ class Services:
         if name == "actions":
             # the action server loads the same settings (ports, scratch database) from its environment
             self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
-                        {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
+                        {"PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
             return
         model = rasa_model(s)
         if not model.exists():
