@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.text.segment import Segmenter
+from assistant.text.segment import Segmenter, default_segmenter
 from assistant.text.yamlfile import LINE
 
 # Shanghai's names first; the national names are aliases (厨余 = 湿, 其他 = 干).
@@ -280,8 +280,8 @@ class ItemMatcher:
 @lru_cache(maxsize=4)
 def _segmenter_with(words: tuple[str, ...]) -> Segmenter:
     """A private tokenizer (item words stay out of the retriever's BM25 one) with the estate dictionary
-    and these words; shared by the matchers of one table."""
-    seg = Segmenter()
+    and these words, started from the retriever's; shared by the matchers of one table."""
+    seg = Segmenter(like=default_segmenter())
     seg.add_words(list(words), tag="n")
     return seg
 

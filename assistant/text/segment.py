@@ -30,9 +30,12 @@ def userdict_path() -> Path:
 class Segmenter:
     """A private ``jieba.Tokenizer`` (never the global one) loaded with the estate terms."""
 
-    def __init__(self, userdict: Path | None = None) -> None:
+    def __init__(self, userdict: Path | None = None, *, like: Segmenter | None = None) -> None:
+        """``like``: start from that segmenter's dictionary (same user dictionary) instead of loading
+        jieba's again: a copy of its word table that shares the words, ~15 MiB instead of ~70."""
         self._tk = jieba.Tokenizer()
         self._userdict = userdict or userdict_path()
+        self._like = like
         self._lock = threading.Lock()
         self._ready = False
         self._pos: Any = None
@@ -42,10 +45,21 @@ class Segmenter:
             if not self._ready:
                 # jieba installs its own DEBUG handler at import; keep its chatter out of our logs.
                 logging.getLogger("jieba").setLevel(logging.WARNING)
-                self._tk.initialize()
-                if self._userdict.exists():
-                    self._tk.load_userdict(str(self._userdict))
+                if self._like is not None:
+                    base = self._like.tokenizer()
+                    self._tk.FREQ, self._tk.total = dict(base.FREQ), base.total
+                    self._tk.user_word_tag_tab = dict(base.user_word_tag_tab)
+                    self._tk.initialized = True
+                else:
+                    self._tk.initialize()
+                    if self._userdict.exists():
+                        self._tk.load_userdict(str(self._userdict))
                 self._ready = True
+
+    def tokenizer(self) -> jieba.Tokenizer:
+        """The loaded ``jieba.Tokenizer`` (for a segmenter made ``like`` this one)."""
+        self._init()
+        return self._tk
 
     def add_words(self, words: list[str], tag: str | None = None) -> None:
         self._init()
