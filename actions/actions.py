@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from assistant.dialogue import complaint
 from assistant.dialogue.engine import Engine, State, Turn
 from assistant.dialogue.router import NLU
+from assistant.knowledge.onnx_encoder import trim_heap
 from assistant.knowledge.shared import SharedEmbedder, given_by_rasa
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def get_engine() -> Engine:
             warm = complaint.CategoryGuesser(_engine.retriever.embedder)
             warm.warm()           # encoded now (the warm-up), not while a resident waits on the form
             _guesser = warm
+            trim_heap()           # the start-up's freed heap (dictionary files read, tables rebuilt) goes back
         elif _reload is not None:
             _reload()
         return _engine
