@@ -1,9 +1,10 @@
 """One e5 for both servers: the Rasa process sends the query vector it computed, the action server uses it.
 
-The Rasa pipeline's ``E5Featurizer`` embeds each message for DIET. It also puts into Rasa's parse output,
-under ``KEY``, the vectors of the texts the engine may search for it (``searched_texts``): the message as
-retrieval reads it, ``query_text(prepare(text))`` (DIET's own vector unless the message has emoji or is
-longer than ``QUERY_CHARS``), the parts of a two-part question and a short message's follow-up subject
+The Rasa pipeline's ``E5Featurizer`` embeds each message for the intent classifier. It also puts into
+Rasa's parse output, under ``KEY``, the vectors of the texts the engine may search for it
+(``searched_texts``): the message as retrieval reads it, ``query_text(prepare(text))`` (the classifier's
+own vector unless the message has emoji or is longer than ``QUERY_CHARS``), the parts of a two-part
+question and a short message's follow-up subject
 (``assistant.text.queries``). The output travels to the action server in ``tracker.latest_message``:
 
     {"e5_query": {"model": <export fingerprint + query prefix, 12 hex>,
