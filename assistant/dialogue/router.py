@@ -38,8 +38,8 @@ FEATURES = ("p_faq", "p_complain", "p_human", "p_chitchat", "p_oos", "p_inform",
             "answer_conf", "unknown")
 FRAUD_FIRST = 1.0              # a fraud warning that is the top hit is said at once (e5 scores bunch: 0.8 of
                                # the top fired on 17 of 660 tuning complaints and requests for a person)
-ANNOUNCED = 0.8               # Rasa's probability of `complain` for a bare announcement to start the form (the
-                               # linear classifier: made-up announcements 0.83-0.99; DIET's 1.0s needed 0.9)
+ANNOUNCED = 0.6               # Rasa's probability of `complain` for a bare announcement to start the form (the
+                               # linear classifier: made-up announcements 0.66-0.99; DIET's 1.0s needed 0.9)
 SHORT_REQUEST = 10             # up to this many characters, a request for a person is just that
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "resources" / "router.json"
 
