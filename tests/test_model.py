@@ -83,6 +83,15 @@ def test_an_entry_that_surely_answers_beats_the_item_table(engine) -> None:  # n
     assert turn.route == "answer" and turn.sources[0]["id"] == "merchants-locksmith"
 
 
+def test_a_confident_entry_that_never_names_the_item_does_not_beat_the_table(engine) -> None:  # noqa: ANN001
+    from assistant.dialogue.engine import State
+    from assistant.dialogue.router import NLU
+
+    # retrieval is sure of a gardening entry (a shared 旧) that never mentions batteries: the table answers
+    turn = engine.respond("旧电池扔哪", NLU.of("faq_garbage"), State())
+    assert turn.sources[0]["id"] == "garbage-items#电池"
+
+
 def test_items_side_by_side_of_one_category_are_answered_as_items(engine) -> None:  # noqa: ANN001
     from assistant.dialogue.engine import State
     from assistant.dialogue.router import NLU

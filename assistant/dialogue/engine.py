@@ -355,7 +355,7 @@ class Engine:
 
     def _answer_from(self, result: Result, item: Item | None, topic: str | None, state: State, text: str,
                      sender: str) -> Turn:
-        if item and not self._entry_beats_item(result):
+        if item and not self._entry_beats_item(result, item):
             return self._item_turn(item, text)
         unknown = self._unknown_item_turn(text, topic, result)      # garbage table (issue 15): not a wrong item
         if unknown is not None and not self._entry_beats_item(result):
@@ -386,15 +386,25 @@ class Engine:
         turn.answer_confidence = None if conf is None else round(conf, 4)
         return turn
 
-    def _entry_beats_item(self, result: Result) -> bool:
+    def _entry_beats_item(self, result: Result, item: Item | None = None) -> bool:
         """An entry that answers the question with confidence and is not just a category's (旧冰箱有人上门收吗:
         the appliance pick-up; 钥匙锁屋里了: the locksmith; 快递拆下的塑料袋和泡沫: the parcel entry) answers it
-        rather than the item's category."""
+        rather than the item's category, when it talks about the ``item`` named: shares a two-character piece
+        of its name or aliases (快递袋 entry, 塑料袋 item: 塑料; a confident entry with none, 旧电池扔哪 -> the
+        greenery entry, is not about it)."""
         top, table = result.top, self.kb.items
         if top is None or result.answer_confidence is None or table is None:
             return False
         categories = {c.entry for c in table.categories.values()}
-        return result.answer_confidence >= ENTRY_OVER_ITEM and top.entry.id not in categories
+        if result.answer_confidence < ENTRY_OVER_ITEM or top.entry.id in categories:
+            return False
+        if item is None:
+            return True
+        e = top.entry
+        said = "\n".join((e.title, *e.questions, e.answer, *e.tags)).lower()
+        pieces = {n[i:i + 2] for n in (item.name.lower(), *(a.lower() for a in item.aliases))
+                  for i in range(max(1, len(n) - 1))}
+        return any(piece in said for piece in pieces)
 
     def _other_part(self, turn: Turn, clean: str, topic: str | None, answered: Entry) -> None:
         """A two-part question ("能按年交吗，有没有折扣") whose other part another entry answers surely:
