@@ -347,3 +347,5 @@ def live_answerer(settings: Settings) -> Iterator[Answerer]:
             yield bot.ask
         finally:
             bot.close()
+            if handoffs is not None:
+                handoffs.dispose()
