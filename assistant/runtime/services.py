@@ -185,7 +185,8 @@ class Services:
 
     # -- internals ------------------------------------------------------------------------------
     def _action_cmd(self) -> list[str]:
-        return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.settings.action_port)]
+        return [sys.executable, "-m", "assistant.runtime.action_server", "--actions", "actions",
+                "--host", self.settings.host, "-p", str(self.settings.action_port)]
 
     def _rasa_cmd(self, model: Path) -> list[str]:
         s = self.settings
@@ -221,7 +222,7 @@ class Services:
         if name == "actions":
             # the action server loads the same settings (ports, scratch database) from its environment
             self._spawn("actions", self._action_cmd(), s.run_dir / f"actions-{s.action_port}.log",
-                        {"SANIC_HOST": s.host, "PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
+                        {"PYTHONPATH": str(s.root), **QUIET_ENV, **s.child_env()})
             return
         model = rasa_model(s)
         if not model.exists():
