@@ -407,7 +407,10 @@ def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None
     value, said = _read(asked, clean, slots)
     if value is None and asked == CONFIRMED and not said:
         yes = nlu_yes_no(clean, intent)
-        value, said = (True, said) if yes else (None, [ASK_FIX] if yes is False else said)
+        if yes:
+            value = True
+        elif yes is False:                              # "no" without saying what is wrong
+            said = [ASK_FIX]
     if value is None and asked == URGENCY and (_YES.match(clean) or nlu_yes_no(clean, intent)):
         # "好"/"对" to "how urgent?": the default
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
