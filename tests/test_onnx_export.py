@@ -254,6 +254,44 @@ def test_missing_source_names_the_file(tmp_path: Path) -> None:
         onnx_export.export(tmp_path / "nothing", tmp_path / "out")
 
 
+def _fake_source(folder: Path) -> Path:
+    for rel in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(rel.encode() * 10)
+    return folder
+
+
+def test_an_unchanged_source_is_current_without_reading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setup's second run: the source's sizes and times are those at export, so its 470 MB are not hashed;
+    a changed time falls back to the hash, which tells a real change from a touch."""
+    import os
+
+    src, out = _fake_source(tmp_path / "src"), tmp_path / "out"
+    out.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (out / name).write_bytes(b"x")
+    (out / "meta.json").write_text(json.dumps(onnx_export.stamp(src, "query: ")), encoding="utf-8")
+    assert onnx_export.is_current(out, src, "query: ")
+    assert not onnx_export.is_current(out, src, "passage: ") and not onnx_export.is_current(out, src, "query: ", True)
+    real = onnx_export.source_fingerprint
+
+    def no_hashing(*args: object) -> str:
+        raise AssertionError("hashed an unchanged source")
+
+    monkeypatch.setattr(onnx_export, "source_fingerprint", no_hashing)
+    assert onnx_export.is_current(out, src, "query: ")
+    monkeypatch.setattr(onnx_export, "source_fingerprint", real)
+    weights = src / "model.safetensors"
+    st = weights.stat()
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))          # touched: same bytes
+    assert onnx_export.is_current(out, src, "query: ")
+    weights.write_bytes(weights.read_bytes()[::-1])                           # same size, other bytes
+    assert not onnx_export.is_current(out, src, "query: ")
+    weights.unlink()
+    with pytest.raises(ModelError, match=r"model\.safetensors is missing"):
+        onnx_export.is_current(out, src, "query: ")
+
+
 def test_missing_export_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=str(tmp_path / "model.onnx")):
         OnnxE5(tmp_path)

@@ -62,10 +62,24 @@ CHECK_SENTENCES = ("车位怎么租？一个月多少钱", "楼上天天半夜�
 _SOURCE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json")
 
 
+def _params(prefix: str, int8: bool) -> str:
+    quant = f"|int8-{QUANT_VERSION}" if int8 else ""
+    return f"e5-onnx|{FORMAT_VERSION}|{OPSET}|{prefix}{quant}"
+
+
+def source_stat(src: Path) -> list[list[str | int]]:
+    """Each source file's name, size and modification time (ns): what an unchanged source keeps, read
+    without its bytes (the weights are 470 MB)."""
+    out: list[list[str | int]] = []
+    for rel in _SOURCE_FILES:
+        st = (src / rel).stat()
+        out.append([rel, st.st_size, st.st_mtime_ns])
+    return out
+
+
 def source_fingerprint(src: Path, prefix: str, int8: bool = False) -> str:
     """sha256 over the source model's files, the prefix, int8 or not and this exporter's version."""
-    quant = f"|int8-{QUANT_VERSION}" if int8 else ""
-    h = hashlib.sha256(f"e5-onnx|{FORMAT_VERSION}|{OPSET}|{prefix}{quant}".encode())
+    h = hashlib.sha256(_params(prefix, int8).encode())
     for rel in _SOURCE_FILES:
         path = src / rel
         if not path.is_file():
@@ -77,13 +91,28 @@ def source_fingerprint(src: Path, prefix: str, int8: bool = False) -> str:
     return h.hexdigest()
 
 
+def stamp(src: Path, prefix: str, int8: bool = False) -> dict[str, Any]:
+    """What meta.json records of the source: its fingerprint, and the parameters and file stats that
+    let ``is_current`` skip hashing an unchanged source."""
+    return {"fingerprint": source_fingerprint(src, prefix, int8), "params": _params(prefix, int8),
+            "source_stat": source_stat(src)}
+
+
 def is_current(out: Path, src: Path, prefix: str, int8: bool = False) -> bool:
+    """OUT is an export of SRC's files with these parameters: the same file sizes and times as at export,
+    or else the same sha256 (a source copied elsewhere, touched, or exported before stats were kept)."""
     try:
         meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (all((out / n).is_file() for n in (MODEL_FILE, TOKENIZER_FILE))
-            and meta.get("fingerprint") == source_fingerprint(src, prefix, int8))
+    if not all((out / n).is_file() for n in (MODEL_FILE, TOKENIZER_FILE)):
+        return False
+    try:
+        if meta.get("params") == _params(prefix, int8) and meta.get("source_stat") == source_stat(src):
+            return True
+    except OSError:
+        pass                        # a source file is missing: source_fingerprint says which
+    return bool(meta.get("fingerprint") == source_fingerprint(src, prefix, int8))
 
 
 def _pooling(src: Path) -> str:
@@ -425,7 +454,7 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
     src, out = Path(src).resolve(), Path(out).resolve()
     if not force and is_current(out, src, prefix, int8):
         return json.loads((out / META_FILE).read_text(encoding="utf-8"))
-    fingerprint = source_fingerprint(src, prefix, int8)
+    source = stamp(src, prefix, int8)
     pooling = _pooling(src)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".e5-onnx-", dir=out.parent))
@@ -433,7 +462,7 @@ def export(src: Path, out: Path, *, prefix: str = "query: ", force: bool = False
         t0 = time.perf_counter()
         dim = _export_graph(src, tmp / MODEL_FILE)
         shutil.copyfile(src / "tokenizer.json", tmp / TOKENIZER_FILE)
-        meta = {"fingerprint": fingerprint, "dim": dim, "pooling": pooling, "prefix": prefix, "normalize": True,
+        meta = {**source, "dim": dim, "pooling": pooling, "prefix": prefix, "normalize": True,
                 "opset": OPSET, "format_version": FORMAT_VERSION, "source": str(src)}
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         texts = CHECK_SENTENCES + tuple(check_texts)
