@@ -28,7 +28,7 @@ def forms(number: str) -> list[str]:
     return [number, " ".join(number[i:i + 4] for i in range(0, len(number), 4))]
 
 
-def raw_text(path: object) -> str:
+def raw_text(path: str | os.PathLike[str]) -> str:
     """A file's bytes, read by another process: closing a descriptor of an SQLite file in this process
     would drop this process's locks on it (https://www.sqlite.org/howtocorrupt.html, 2.2), and the
     next server to close the database would take itself for the last one and remove the WAL."""

