@@ -47,13 +47,14 @@ DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说
 INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   # what answers an interruption
 BACK = "我们继续登记："            # before a question asked again after an interruption
 
-_CANCEL = re.compile(r"算了|不用了|取消|不投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?"
+_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?"
                      r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见")
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
 _CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
 _ANGRY = re.compile(r"气死|忍无可忍|受够了|太过分|欺人太甚|什么破|垃圾物业|狗屁|去死|投诉到(?:12345|市长|媒体|电视台)"
-                    r"|打12345|曝光你们|[\u4e00-\u9fff][!！]{3,}")   # "!!!" after Chinese words, not after markup
+                    r"|打12345|曝光你们")
+_BANGS = re.compile(r"[\u4e00-\u9fff][!！]{3,}")   # "!!!" after Chinese words (not markup): angry when it tells something
 # Urgency on a small graded scale (URGENCY_LEVELS): the 急 family scored by its intensity (很/特别 + 急,
 # 急急急, 急！！ are stronger than 有点急), a negation before it (不/没/别/无需 … 急) turns it to "low"; danger
 # and immediacy are "urgent", deadlines "high", indifference "normal", no hurry "low".
@@ -90,13 +91,17 @@ def is_cancel(text: str) -> bool:
     return bool(_CANCEL.search(text)) and len(text) <= 20
 
 
+_IDENTITY = re.compile(r"(?:是|你)(?:不是)?(?:机器人|真人|人工|AI|ai)(?:吗|么|嘛|还是|呀|啊)|机器人还是真人|真人还是机器人")
+
+
 def wants_human(text: str) -> bool:
-    return bool(_HANDOFF.search(text))
+    """Asks for a person ("转人工", "找个真人"), not whether the bot is one ("你是机器人还是真人")."""
+    return bool(_HANDOFF.search(text)) and not _IDENTITY.search(text)
 
 
 def is_angry(text: str) -> bool:
     """Very angry (气死了, 什么破物业!!!) or abusive (the group rules' abuse patterns)."""
-    return bool(_ANGRY.search(text)) or _abusive(text)
+    return bool(_ANGRY.search(text)) or (bool(_BANGS.search(text)) and describes(text)) or _abusive(text)
 
 
 @lru_cache(maxsize=1)
@@ -305,15 +310,20 @@ def opening(text: str) -> dict[str, Any]:
         slots[UNIT] = mine
     elif find_place(clean):
         slots[UNIT] = find_place(clean)
+    theirs = theirs or _relative_room(clean, mine)
     if theirs:
         slots[OTHER_PARTY] = theirs
     if describes(clean):
         slots[DESCRIPTION] = redact_text(clean)
-    urgency = parse_urgency(clean, answer=False)
+    urgency = parse_urgency(clean, answer=False) or _opening_pace(clean)
     if urgency:
         slots[URGENCY] = urgency
     elif slots.get(CATEGORY) == "safety":
         slots[URGENCY] = "high"
+    if OTHER_PARTY not in slots and mine and URGENCY in slots and DESCRIPTION in slots:
+        # everything told at once (who they are, what happened, how urgent): the other party, when it is no
+        # unit (a car, "楼上那家"), is shown as unknown at the confirmation rather than asked
+        slots[OTHER_PARTY] = NONE
     if is_angry(clean):
         slots[STOP] = "angry"
     elif wants_human(clean):
@@ -322,7 +332,23 @@ def opening(text: str) -> dict[str, Any]:
 
 
 _UNIT_SPAN = re.compile(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
-                        r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?(?:[0-9]{2,5}\s*(?:室|号)?)?")
+                        r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
+                        r"(?:[0-9]{2,5}\s*(?:室|号)?|[零〇○一二三四五六七八九幺两]{3,4}(?![十百千万点号]))?")
+_RELATIVE = re.compile(r"(?:楼上|楼下|隔壁|对门|对面)(?:的|那家|那户)?\s*([0-9]{3,5}|[零〇○一二三四五六七八九幺两]{3,4})(?![0-9])")
+# the pace an opening states in words that cannot be when it happened (越快越好, 有空处理下就行)
+_OPENING_PACE = (("urgent", re.compile(r"越快越好|马上|立刻|立即|刻不容缓")),
+                 ("high", re.compile(r"尽快|尽早|赶紧|抓紧")),
+                 ("low", re.compile(r"不赶时间|慢慢来|有空(?:再|的时候|处理|弄|管|看)|不用太快|不要紧|不打紧")))
+
+
+def _relative_room(text: str, mine: str | None) -> str | None:
+    """The other party by a room next to the resident's ("楼上402家", "楼下1602"): in the resident's building."""
+    m = _RELATIVE.search(text)
+    return with_room(mine, m.group(1)) if m and mine else None
+
+
+def _opening_pace(text: str) -> str | None:
+    return next((level for level, words in _OPENING_PACE if words.search(text)), None)
 _THEIRS = re.compile(r"(?:楼上|楼下|隔壁|对门|对面|邻居|对方)\S{0,2}$")
 _MINE = re.compile(r"我(?:家|住|是|们家)?\S{0,2}$")
 
@@ -404,6 +430,10 @@ def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None
         return Step({STOP: "handoff", asked: None})
     if is_cancel(clean) or (is_thanks(clean) and _nothing_said(slots) and _read(asked, clean, slots)[0] is None):
         return Step({STOP: "cancel", asked: None})      # left, or thanked for a form started by mistake
+    if asked != CONFIRMED and _MIDFORM_FIX.search(clean):
+        fixes = {k: v for k, v in corrections(clean, slots).items() if slots.get(k) is not None}
+        if fixes:                                        # "不对 我是23栋1701 写错了": fixed, the question stays
+            return Step(fixes | {asked: None}, ["已更正。"])
     value, said = _read(asked, clean, slots)
     if value is None and asked == CONFIRMED and not said:
         yes = nlu_yes_no(clean, intent)
@@ -461,6 +491,7 @@ def _again(slots: dict[str, Any], asked: str, said: list[str]) -> Step:
     return Step({asked: value, RETRIES: 0}, [*said, f"{FIELD_NAMES[asked]}先按“{shown}”登记，确认时可以更正。"])
 
 
+_MIDFORM_FIX = re.compile(r"错了|不对|说错|写错|搞错|弄错|打错|改成|改为|更正")
 ASK_FIX = "请告诉我哪里需要更正，例如“房号是5-102”“类别是噪音”“不急”；不需要了可以说“算了”。"
 FIELD_NAMES = {CATEGORY: "类别", UNIT: "位置", DESCRIPTION: "经过", OTHER_PARTY: "对方", URGENCY: "紧急程度"}
 
@@ -546,6 +577,9 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
             return unit, []
         if _NONE.search(text):
             return NONE, []
+        if not strict and (_CONFIRM.match(text) or _NO.match(text)):
+            # "对"/"确认" to "which unit?": they think it is the summary; no unit to record
+            return NONE, ["对方先按“不清楚”登记，确认时可以更正。"]
         if _NAME_HINT.search(text) or len(re.sub(r"[^\u4e00-\u9fffA-Za-z]", "", text)) <= 3:
             # perhaps a name (老王, 张三): not recorded, asked again
             return (None, []) if strict else (None, ["为保护隐私，我只记录对方的楼号房号，不记录姓名。"])
@@ -556,6 +590,8 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
         answer = parse_yes_no(text)
         fixes = corrections(text, slots)
         if fixes:
+            if fixes.get(CATEGORY) in PARTY_CATEGORIES and slots.get(OTHER_PARTY) is None:
+                fixes[OTHER_PARTY] = NONE        # shown as unknown in the summary, not asked now
             return fixes | {CONFIRMED: None}, ["已更正。"]
         if answer is False and not strict:
             return None, [ASK_FIX]
@@ -568,6 +604,7 @@ _THEIR_WORDS = re.compile(r"对方|对面|邻居|隔壁|楼上|楼下|对门")
 _MY_PLACE = re.compile(r"房号|房间|门牌|单元|楼号|我家|我住|住在|位置|地点|地方|在")
 _ROOM = re.compile(r"(?:房号|房间号?|门牌号?|室)\s*(?:是|改为|改成|应该是|写)?\s*"
                    r"([0-9零〇一二三四五六七八九幺两]{2,5})(?:室|号)?")
+_THEIR_ROOM = re.compile(r"(?<![0-9不])(?:是|改为|改成|应该是|其实是)?\s*([0-9]{3,5})(?![0-9])")
 _CATEGORY_FIX = re.compile(r"类别|类型|分类|属于|算是|应该是|其实是|问题是|改成|改为")
 _FIX_WORDS = re.compile(r"房号|门牌|楼号|单元|位置|地点|对方|类别|类型|分类|紧急|改|错|应该")
 _DESCRIPTION_FIX = re.compile(r"(?:经过|描述|情况|内容|补充)\s*(?:(?:是|改为|改成)\s*[:：]?|[:：])\s*(.{4,})")
@@ -587,14 +624,19 @@ def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
             continue                      # "停车费多少钱" at the confirmation is a question, not a category
         unit = find_unit(clause) or find_place(clause)
         room = _ROOM.search(clause)
+        their_room = _THEIR_ROOM.search(clause) if _THEIR_WORDS.search(clause) and not unit else None
         if unit and _THEIR_WORDS.search(clause):
             fixes[OTHER_PARTY] = unit
+        elif their_room:                  # "对方写错了 是602不是502": a room in the resident's building
+            other = with_room(slots.get(UNIT), their_room.group(1)) or their_room.group(1)
+            if other != slots.get(OTHER_PARTY):
+                fixes[OTHER_PARTY] = other
         elif unit or room or _MY_PLACE.search(clause):
             u = unit or (with_room(slots.get(UNIT), room.group(1)) if room else None) or parse_location(
                 re.sub(r"^.*?(?:是|改为|改成|在)", "", clause))
             if u and u != slots.get(UNIT):
                 fixes[UNIT] = u
-        if (_CATEGORY_FIX.search(clause) or len(clause) <= 6) and not unit and not room:
+        if (_CATEGORY_FIX.search(clause) or len(clause) <= 6) and not unit and not room and not their_room:
             category = parse_category(re.sub(r"房号|单元|楼号", "", clause))
             if category and category != slots.get(CATEGORY) and category != "other":
                 fixes[CATEGORY] = category

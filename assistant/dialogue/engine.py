@@ -47,12 +47,18 @@ _SCORE = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二三四五])\s*(?:分|星
 _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满意", 4), ("一般", 3), ("很差", 1), ("太差", 1))
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
+_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局")   # a story of a deception or an impostor
 _ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
 FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
-BARE_UNKNOWN = 0.1                               # share of words no entry has: above it a message names its own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|怎么办|咋办|咋整|找谁|谁来|谁负责|谁管|归谁")      # 开不开门, 要不要卸载: a question
+SURE_OTHER = 0.85        # Rasa this sure that a short message is out of scope or social: not a follow-up (tuning
+                         # dialogues: follow-ups read as out_of_scope at 0.32-0.77, real ones at 0.90-1.00)
+FRAUD_STORY_CHARS = 10     # after a fraud warning a follow-up may be this much longer (the story goes on)
+BARE_UNKNOWN = 0.1        # share of words no entry has: above it an out-of-scope reading names its own subject
+OWN_SUBJECT_MARGIN = 0.05   # searched within the last topic, this much below its own best: its own subject
 # learning: a resident's verdict on the last answer, the whole message ("👍", "有用", "没用！")
 _FEEDBACK = re.compile(r"^\s*(👍|👎|有用|没用|没有用|有帮助|没帮助|没有帮助)\s*[。.!！~]*\s*$")
 _HELPFUL = ("👍", "有用", "有帮助")
@@ -188,12 +194,15 @@ class Engine:
 
     def unreadable(self, text: str, state: State) -> Turn | None:
         """Markup, code, noise or a script the assistant does not read: a short clarifying reply,
-        whatever NLU made of it; not a ticket, a handoff or a miss toward the automatic handoff."""
+        whatever NLU made of it; not a ticket or a handoff, but a miss toward the automatic handoff."""
         why = unreadable(text)
         if why is None:
             return None
         log.info("unreadable message (%s): clarifying", why)
-        return Turn("fallback", [replies.UNREADABLE], state=state)
+        # it counts toward the two misses (a real miss next hands off), but never hands off itself
+        return Turn("fallback", [replies.UNREADABLE], state=State(misses=min(state.misses + 1, MAX_MISSES - 1),
+                                                                  last_topic=state.last_topic,
+                                                                  last_entry=state.last_entry))
 
     # -- the routed turn (every non-form action) ------------------------------------------------
     def signals(self, clean: str, nlu: NLU) -> tuple[Signals, Result, Item | None]:
@@ -217,8 +226,18 @@ class Engine:
             unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
             wants_human=complaint.wants_human(clean), length=len(clean),
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
-            unknown=result.unknown, announces=complaint.announces(clean))
+            unknown=result.unknown, announces=complaint.announces(clean), victim=self._victim(clean))
         return sig, result, item
+
+    def _victim(self, clean: str) -> float:
+        """For a story of a deception: how close the best fraud warning comes to the best safety entry for it."""
+        if not _VICTIM.search(clean):
+            return 0.0
+        safety = self.retriever.search(clean, topic="safety", k=5)
+        best = (safety.fused or safety.hits)[0] if safety.hits else None
+        if best is None or best.score <= 0:
+            return 0.0
+        return max((h.score / best.score for h in _fraud_hits(safety)), default=0.0)
 
     def decide(self, text: str, nlu: NLU) -> Decision:
         """The router's decision alone (the complaint form's opening asks it)."""
@@ -259,9 +278,11 @@ class Engine:
              state: State, text: str, sender: str, form: bool) -> Turn:
         route, cal = decision.route, self.retriever.calibration
         topic = nlu.faq_topic()
-        if route == "answer" and sig.fraud > 0 and decision.reason == "fraud warning first":
-            hit = max(_fraud_hits(result), key=lambda h: h.score)
-            return self._entry_turn(hit.entry, hit.score)
+        if route == "answer" and decision.reason == "fraud warning first":
+            hits = _fraud_hits(result) or _fraud_hits(self.retriever.search(clean, topic="safety", k=5))
+            if hits:
+                hit = max(hits, key=lambda h: h.score)
+                return self._entry_turn(hit.entry, hit.score)
         if decision.unsure and route in ("answer", "ticket", "handoff"):
             if result.top is not None and result.confidence >= cal.clarify_at and not sig.complaining:
                 return self._clarify(result.hits, topic or result.top.entry.topic, state, text, sender)
@@ -280,58 +301,73 @@ class Engine:
         return self.fallback(text, state, sender)
 
     def _followup(self, clean: str, sig: Signals, result: Result, state: State, nlu: NLU) -> Turn | None:
-        """An elliptical follow-up ("那废灯泡呢", "周末也能办吗", "多少钱") read against the last answer.
-        Only short questions qualify; a message its own retrieval answers confidently on another topic
-        is a new question."""
-        if not state.last_entry or len(clean) > FOLLOWUP_CHARS or sig.wants_human or sig.complaining:
+        """An elliptical follow-up ("那废灯泡呢", "周末也能办吗", "多少钱", "几点关门") read against the last answer.
+
+        Only short questions qualify (after a fraud warning, also the story going on: "他还在门口"). It is a new
+        question instead when Rasa is sure it is out of scope or social, or when it names a subject of its own:
+        its own retrieval is sure of an entry on another topic and searching it within the last topic does not
+        come close. Otherwise the last topic's best entry for it (failing that, for it with the last entry's
+        title) answers, saying which entry was assumed."""
+        if not state.last_entry or sig.wants_human:
             return None
-        cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
-        asks = sig.question or bool(_ASKS_TAIL.search(clean))
-        if not (cue or asks) or (not cue and (nlu.top in _SOCIAL or (nlu.top == "greet" and not sig.question))):
-            return None
-        other = nlu.faq_topic()
-        if not cue and len(clean) > SAME_SUBJECT_CHARS and (nlu.top == "out_of_scope"
-                                                             or (other is not None and other != state.last_topic)):
-            return None       # a subject of its own (今天天气怎么样, 物业几点下班): not about the last answer
-        top = result.top
-        cal = self.retriever.calibration
-        if not cue and top is not None and result.confidence >= cal.answer_at and top.entry.topic != state.last_topic:
-            return None
-        subject = queries.subject(clean)
-        table = self.kb.items
-        if state.last_topic == (table.topic if table else None) and cue:
-            item = self.retriever.items.find(subject)
-            if item is not None:
-                return self._item_turn(item)
         last = self._entry_of(state.last_entry)
         named = state.last_entry.partition("#")[2]             # the last answer was a garbage item's
         title = last.title if last else named
-        # the subject within the last topic; failing that, the subject with the last entry's title
+        fraud = last is not None and is_fraud_warning(last)
+        if len(clean) > FOLLOWUP_CHARS + (FRAUD_STORY_CHARS if fraud else 0):
+            return None
+        cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
+        asks = sig.question or bool(_ASKS_TAIL.search(clean) or _A_NOT_A.search(clean))
+        top_intent, top_conf = nlu.ranking[0] if nlu.ranking else (None, 0.0)
+        story = fraud and top_intent in ("complain", "inform", "out_of_scope", "nlu_fallback")
+        if not (cue or asks or story) or (sig.complaining and not fraud):
+            return None
+        # every word known to the guide (大概多少钱, not 股票会涨吗): measured with the answer model only
+        subject = queries.subject(clean)
+        known = self.retriever.answer_model is not None and sig.unknown < BARE_UNKNOWN
+        social = top_intent in _SOCIAL or (top_intent == "greet" and not sig.question)
+        oos = top_intent == "out_of_scope" and top_conf >= SURE_OTHER and not known     # Rasa sure: out of scope
+        if not cue and top_conf >= SURE_OTHER and (social or (oos and (
+                self.retriever.answer_model is not None or len(subject) > SAME_SUBJECT_CHARS))):
+            return None       # 今天天气怎么样, 你叫什么名字: not about the last answer (大概多少钱: every word known)
+        cal, model = self.retriever.calibration, self.retriever.answer_model
         ctx = self.retriever.search(subject, topic=state.last_topic, k=3)
-        # the title would pull any out-of-scope question to the entry; but a short question whose every word the
-        # knowledge base knows ("大概多少钱", "怎么付费", not "股票会涨吗") names no subject, so Rasa reads it as out of
-        # scope: it may try the title (never the last entry blindly, below)
-        bare = (len(subject) <= SAME_SUBJECT_CHARS and sig.question and self.retriever.answer_model is not None
-                and sig.unknown < BARE_UNKNOWN)          # the unknown share is measured with the answer model only
-        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.answer_at) and title \
-                and (nlu.top != "out_of_scope" or bare):
-            ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
-        if ctx.top is None or ctx.confidence < cal.clarify_at:
-            # nothing better within the last topic: a short question about the same subject
-            # ("要收钱吗", "周末呢") is answered from the last entry, saying so
-            if (top is not None and result.confidence >= cal.answer_at) or len(subject) > SAME_SUBJECT_CHARS \
-                    or nlu.top == "out_of_scope":
-                return None           # never the last entry again blindly for what Rasa reads as out of scope
-            if last is not None:
-                return self._assumed(last)
+        top = result.top
+        sure_at = model.answer_at if model is not None else cal.answer_at
+        alone = result.answer_confidence if result.answer_confidence is not None else result.confidence
+        near = ctx.answer_confidence if ctx.answer_confidence is not None else ctx.confidence
+        named_topic = intent_topic(top_intent) if top_conf >= SURE_INTENT else None
+        if not cue and named_topic not in (None, state.last_topic) and top_conf >= SURE_OTHER \
+                and len(subject) > SAME_SUBJECT_CHARS:
+            return None       # Rasa sure of another topic, and long enough for a subject (物业服务中心几点下班)
+        if top is not None and alone >= sure_at and top.entry.topic != state.last_topic and (
+                ctx.top is None or ctx.top.entry.topic != state.last_topic or near < alone - OWN_SUBJECT_MARGIN) \
+                and (len(subject) > SAME_SUBJECT_CHARS or named_topic == top.entry.topic):
+            return None       # a subject of its own (物业费多少钱 after a parking answer; not 要收钱吗)
+        table = self.kb.items
+        if table is not None and state.last_topic == table.topic and cue:
+            item = self.retriever.items.find(subject)
+            if item is not None:
+                return self._item_turn(item)
+            asked = f"{subject}是什么垃圾"            # 那过期的感冒药呢 after an item: that thing's category
+            item = self.retriever.items.match(asked, table.topic)
+            if item is not None:
+                return self._item_turn(item, asked)
+            unknown = self._unknown_item_turn(asked, table.topic)
+            if unknown is not None:
+                return unknown
+        if ctx.top is None or ctx.top.entry.topic != state.last_topic or near < sure_at:
+            if title and not oos:       # the title would pull any out-of-scope question to the entry
+                ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
+        if ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.clarify_at:
+            if last is not None and len(subject) <= SAME_SUBJECT_CHARS and not oos:
+                return self._assumed(last)      # 要收钱吗, 周末呢: the last entry, saying so (never 股票会涨吗)
             again = self.retriever.items.find(named) if named else None
             if again is None:
                 return None
             turn = self._item_turn(again)
             turn.replies.insert(0, replies.ASSUMED.format(title=named))
             return turn
-        if not cue and ctx.confidence <= result.confidence and top is not None and top.entry.topic != state.last_topic:
-            return None
         turn = self._entry_turn(ctx.top.entry, ctx.top.score)
         if title:
             turn.replies.insert(0, replies.ASSUMED.format(title=title))

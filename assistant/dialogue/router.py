@@ -40,6 +40,7 @@ FRAUD_FIRST = 1.0              # a fraud warning that is the top hit is said at 
                                # the top fired on 17 of 660 tuning complaints and requests for a person)
 ANNOUNCED = 0.6               # Rasa's probability of `complain` for a bare announcement to start the form (the
                                # linear classifier: made-up announcements 0.66-0.99; DIET's 1.0s needed 0.9)
+VICTIM_AT = 0.9               # a deception told (Signals.victim) with a fraud warning this close: the warning first
 SHORT_REQUEST = 10             # up to this many characters, a request for a person is just that
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "resources" / "router.json"
 
@@ -101,6 +102,8 @@ class Signals:
     answer: float = 0.0         # the answer confidence: P(the reranked top entry is the right one)
     unknown: float = 0.0        # the share of the message's words that no entry contains
     announces: bool = False     # a complaint announced in so many words, nothing told yet (not a model feature)
+    victim: float = 0.0         # a story of an impostor or a deception (骗, 自称, 冒充): how close the best fraud
+                                # warning comes to the best safety entry for it (not a model feature)
 
     def vector(self) -> list[float]:
         n = self.nlu
@@ -194,9 +197,14 @@ class RouterModel:
     @staticmethod
     def fraud_first(signals: Signals, route: str) -> bool:
         """A fraud check or a victim's story (the best hits include a fraud warning, and the message
-        reads as a complaint, a request for a person or a complaint-like question): the warning, at once.
+        reads as a complaint, a request for a person or a complaint-like question; or it tells of an
+        impostor or a deception and a fraud warning is among its best safety entries): the warning, at once.
         A short request for a person ("找客服") stays a handoff."""
-        if signals.fraud < FRAUD_FIRST or signals.wants_human:
+        if signals.wants_human:
+            return False
+        if signals.victim >= VICTIM_AT:
+            return True
+        if signals.fraud < FRAUD_FIRST:
             return False
         if signals.nlu.mass("request_human") >= 0.5 and signals.length <= SHORT_REQUEST:
             return False
