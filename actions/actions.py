@@ -187,7 +187,10 @@ class ValidateComplaintForm(Action):
             engine = get_engine()
             with rasa_vectors(engine, tracker):
                 step = (complaint.guessed_category(text, asked, category_guesser(engine))
-                        or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker)))
+                        or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker),
+                                                 state=State.from_slots(tracker.current_slot_values())))
+                if asked is None:
+                    step = complaint.guessed_opening(step, text, category_guesser(engine))
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one
@@ -278,7 +281,8 @@ class ActionSubmitComplaint(Action):
         text, _, _ = latest(tracker)
         engine = get_engine()
         with rasa_vectors(engine, tracker):
-            turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker))
+            turn = engine.submit_complaint(form_slots(tracker), tracker.sender_id, text, nlu=nlu(tracker),
+                                           state=State.from_slots(tracker.current_slot_values()))
         engine.observe(text, tracker.sender_id, turn)  # learning: a "complaint" the router answered or missed too
         return say(dispatcher, tracker, self.name(), turn)
 

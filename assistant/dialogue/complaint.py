@@ -118,7 +118,7 @@ def _abusive(text: str) -> bool:
     return rule is not None and match_rule(rule, views(text), False)
 
 
-_QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|哪儿|是否|能否|"
+_QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪|到哪|哪儿|是否|能否|"
                        r"可不可以|可以.{0,8}吗|有没有|啥|什么")
 _DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
                      r"为什么又|太差|[!！]")
@@ -211,6 +211,17 @@ class CategoryGuesser:
         return key if best >= self.floor and best - second >= self.margin and best > empty else None
 
 
+def guessed_opening(step: Step, text: str, guess: Callable[[str], str | None]) -> Step:
+    """An opening that tells what happened but names no category ("楼道里有人拉飞线给电瓶车充电"): the
+    category read by meaning (``guess``), shown at the confirmation where it can be fixed."""
+    if CATEGORY in step.updates or DESCRIPTION not in step.updates or STOP in step.updates:
+        return step
+    key = guess(prepare(text))
+    if key is None:
+        return step
+    return Step(step.updates | {CATEGORY: key}, [*step.said, f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
+
+
 def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | None]) -> Step | None:
     """The category read by meaning (``guess``, e.g. a CategoryGuesser) from an answer to the category
     question that is neither a menu choice nor a known word, nor a question or a cancel; None otherwise."""
@@ -228,12 +239,15 @@ def guessed_category(text: str, asked: str | None, guess: Callable[[str], str | 
 
 
 def parse_unit(text: str) -> str | None:
-    """A unit (5-101), a building alone (五号楼 -> 5) or None."""
+    """A unit (5-101), a building alone (五号楼 -> 5), a building and a room said apart ("13栋的 房号1001"
+    -> 13-1001) or None."""
     unit = normalize_unit(re.sub(r"^(?:我住|我家|我是|住在|在)", "", text.strip())) or find_unit(text)
     if unit:
         return unit
     m = re.search(r"([0-9一二三四五六七八九十]+)\s*(?:号楼|栋|幢|座|号)", text)
-    return normalize_building(m.group(0)) if m else normalize_building(text.strip())
+    building = normalize_building(m.group(0)) if m else normalize_building(text.strip())
+    room = _ROOM.search(text[m.end():]) if m else None
+    return (with_room(building, room.group(1)) or building) if room else building
 
 
 def parse_location(text: str) -> str | None:

@@ -239,9 +239,14 @@ class Engine:
             return 0.0
         return max((h.score / best.score for h in _fraud_hits(safety)), default=0.0)
 
-    def decide(self, text: str, nlu: NLU) -> Decision:
-        """The router's decision alone (the complaint form's opening asks it)."""
-        return self.router.decide(self.signals(prepare(text), nlu)[0])
+    def decide(self, text: str, nlu: NLU, state: State | None = None) -> Decision:
+        """The router's decision alone (the complaint form's opening asks it); with the conversation's
+        ``state``, a follow-up of the last answer ("他还在门口 我开不开门" after a fraud warning) is an answer."""
+        clean = prepare(text)
+        sig, result, _ = self.signals(clean, nlu)
+        if state is not None and self._followup(clean, sig, result, state, nlu) is not None:
+            return Decision("answer", 1.0, "follow-up of the last answer")
+        return self.router.decide(sig)
 
     def respond(self, text: str, nlu: NLU, state: State, sender: str = "", *, form: bool = True) -> Turn:
         """One turn outside the complaint form: a pending choice or score, a follow-up read against
@@ -515,13 +520,13 @@ class Engine:
 
     # -- the complaint form ---------------------------------------------------------------------
     def complaint_step(self, text: str, slots: dict[str, Any], asked: str | None, sender: str = "",
-                       nlu: NLU | None = None) -> complaint.Step:
+                       nlu: NLU | None = None, state: State | None = None) -> complaint.Step:
         """Read one message of the form; at the start, a unit the resident gave on an earlier ticket
         is taken rather than asked again. At the start the router decides (given Rasa's ``nlu``)
         whether the message is a complaint at all."""
         if asked is None and unreadable(text) is not None:       # junk does not start a complaint
             return complaint.Step({complaint.STOP: "unreadable"})
-        if asked is None and (self.decide(text, nlu).route != "ticket" if nlu is not None
+        if asked is None and (self.decide(text, nlu, state).route != "ticket" if nlu is not None
                               else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
         sure = nlu.ranking[0][0] if nlu is not None and nlu.ranking and nlu.ranking[0][1] >= SURE_INTENT else None
@@ -554,7 +559,7 @@ class Engine:
         return Turn("ticket", [complaint.question(slot, slots)])
 
     def submit_complaint(self, slots: dict[str, Any], sender: str = "", text: str = "",
-                         nlu: NLU | None = None) -> Turn:
+                         nlu: NLU | None = None, state: State | None = None) -> Turn:
         """The form is over: open (or append to) the ticket, or not, and hand off where needed."""
         stop = slots.get(complaint.STOP)
         reset = {name: None for name in complaint.SLOTS}
@@ -564,7 +569,7 @@ class Engine:
             return Turn("fallback", [replies.UNREADABLE], slots=reset)
         if stop == "answered":
             if nlu is not None:       # the router's turn, with its context slots
-                turn = self.respond(text, nlu, State(), sender, form=False)
+                turn = self.respond(text, nlu, state or State(), sender, form=False)
                 turn.slots = turn.state.as_slots() | reset
             else:
                 turn = self.complain(text) or self.fallback(text, State(), sender)
