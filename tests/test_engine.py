@@ -82,10 +82,13 @@ def test_a_successful_answer_resets_the_miss_count(confident: Engine) -> None:
     assert replies.OFFER_HUMAN not in again.replies
 
 
-@pytest.mark.parametrize("text", ["", "   ", "👍👍", "？？"])
-def test_blank_messages_get_a_prompt(confident: Engine, text: str) -> None:
-    turn = confident.answer(text, "faq_parking", State())
-    assert turn.route == "chitchat" and turn.replies and turn.replies[0] in (replies.BLANK, replies.EMOJI_ONLY)
+@pytest.mark.parametrize(("text", "route", "reply"), [("", "fallback", replies.BLANK), ("   ", "fallback", replies.BLANK),
+                                                       ("？？", "fallback", replies.BLANK), ("。。。", "fallback", replies.BLANK),
+                                                       ("👍👍", "chitchat", replies.EMOJI_ONLY)])
+def test_blank_messages_get_a_prompt(confident: Engine, text: str, route: str, reply: str) -> None:
+    turn = confident.answer(text, "faq_parking", State(misses=1))
+    assert (turn.route, turn.replies) == (route, [reply])
+    assert turn.state.misses == 1                   # asked what they want: not a miss toward the handoff
 
 
 def test_complaints_and_handoff_are_acknowledged(confident: Engine) -> None:

@@ -19,7 +19,7 @@ from assistant.knowledge.garbage import Item, asks_disposal
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, KnowledgeBase
 from assistant.knowledge.retrieval import Result, Retriever
 from assistant.text import queries
-from assistant.text.normalize import is_blank, prepare
+from assistant.text.normalize import is_blank, mostly_latin, prepare, strip_emoji
 from assistant.text.readable import unreadable
 from assistant.text.units import find_unit
 from assistant.vocabulary import CATEGORY_NAMES
@@ -58,7 +58,8 @@ SURE_OTHER = 0.85        # Rasa this sure that a short message is out of scope o
                          # dialogues: follow-ups read as out_of_scope at 0.32-0.77, real ones at 0.90-1.00)
 FRAUD_STORY_CHARS = 10     # after a fraud warning a follow-up may be this much longer (the story goes on)
 BARE_UNKNOWN = 0.1        # share of words no entry has: above it an out-of-scope reading names its own subject
-OWN_SUBJECT_MARGIN = 0.05   # searched within the last topic, this much below its own best: its own subject
+OWN_SUBJECT_MARGIN = 0.05
+RELATED_AT = 0.5           # a message's own retrieval this sure, on the topic Rasa is sure of: a question of its own   # searched within the last topic, this much below its own best: its own subject
 # learning: a resident's verdict on the last answer, the whole message ("👍", "有用", "没用！")
 _FEEDBACK = re.compile(r"^\s*(👍|👎|有用|没用|没有用|有帮助|没帮助|没有帮助)\s*[。.!！~]*\s*$")
 _HELPFUL = ("👍", "有用", "有帮助")
@@ -226,7 +227,8 @@ class Engine:
             unit=bool(find_unit(clean) or complaint.UNIT in opened or complaint.OTHER_PARTY in opened),
             wants_human=complaint.wants_human(clean), length=len(clean),
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
-            unknown=result.unknown, announces=complaint.announces(clean), victim=self._victim(clean))
+            # English words are in no entry: not a sign of a subject the guide lacks (the dense vectors read them)
+            unknown=0.0 if mostly_latin(clean) else result.unknown, latin=mostly_latin(clean), announces=complaint.announces(clean), victim=self._victim(clean))
         return sig, result, item
 
     def _victim(self, clean: str) -> float:
@@ -342,9 +344,11 @@ class Engine:
         alone = result.answer_confidence if result.answer_confidence is not None else result.confidence
         near = ctx.answer_confidence if ctx.answer_confidence is not None else ctx.confidence
         named_topic = intent_topic(top_intent) if top_conf >= SURE_INTENT else None
-        if not cue and named_topic not in (None, state.last_topic) and top_conf >= SURE_OTHER \
-                and len(subject) > SAME_SUBJECT_CHARS:
-            return None       # Rasa sure of another topic, and long enough for a subject (物业服务中心几点下班)
+        if named_topic not in (None, state.last_topic) and top_conf >= SURE_OTHER and (
+                (not cue and len(subject) > SAME_SUBJECT_CHARS)
+                or (top is not None and top.entry.topic == named_topic and alone >= RELATED_AT)):
+            return None       # Rasa sure of another topic: long enough for a subject (物业服务中心几点下班), or its
+                              # own retrieval agrees (那怎么查物业费 after a fraud warning)
         if top is not None and alone >= sure_at and top.entry.topic != state.last_topic and (
                 ctx.top is None or ctx.top.entry.topic != state.last_topic or near < alone - OWN_SUBJECT_MARGIN) \
                 and (len(subject) > SAME_SUBJECT_CHARS or named_topic == top.entry.topic):
@@ -415,14 +419,15 @@ class Engine:
         else:
             sure, related = conf >= model.answer_at, conf >= model.related_at
         lacking = model is not None and conf is not None and model.lacks(conf, result.unknown)
-        in_domain = topic is not None and top.entry.topic == topic and (conf if conf is not None
-                                                                         else result.confidence) >= HEDGE_AT
+        # English is read by the dense vectors alone, so its answer confidence is low whatever it asks
+        in_domain = topic is not None and top.entry.topic == topic and (
+            (conf if conf is not None else result.confidence) >= HEDGE_AT or mostly_latin(prepare(text)))
         if sure:
             turn = self._entry_turn(top.entry, top.score)
             self._other_part(turn, prepare(text), topic, top.entry)
         elif (related and not lacking) or in_domain:
             turn = self._entry_turn(top.entry, top.score)
-            if lacking or not related:
+            if (lacking or not related) and not mostly_latin(prepare(text)):
                 turn.replies.insert(0, replies.NEAREST)
             others = result.hits[1:3]
             turn.replies.append(replies.RELATED.format(
@@ -636,8 +641,12 @@ class Engine:
         return self._miss(Turn("fallback", [replies.FALLBACK]), state, text, sender)
 
     def blank(self, text: str, state: State) -> Turn:
-        reply = replies.BLANK if not prepare(text) else replies.EMOJI_ONLY
-        return Turn("chitchat", [reply], state=state)
+        """Nothing word-like: emoji alone are a reaction (chitchat); punctuation alone ("？？？", "。。。") or
+        nothing at all asks what the resident wants (a clarifying fallback, not a miss)."""
+        clean = prepare(text)
+        if clean and strip_emoji(clean) != clean:
+            return Turn("chitchat", [replies.EMOJI_ONLY], state=state)
+        return Turn("fallback", [replies.BLANK], state=state)
 
     # -- helpers --------------------------------------------------------------------------------
     def _miss(self, turn: Turn, state: State, text: str = "", sender: str = "") -> Turn:

@@ -40,6 +40,7 @@ FRAUD_FIRST = 1.0              # a fraud warning that is the top hit is said at 
                                # the top fired on 17 of 660 tuning complaints and requests for a person)
 ANNOUNCED = 0.6               # Rasa's probability of `complain` for a bare announcement to start the form (the
                                # linear classifier: made-up announcements 0.66-0.99; DIET's 1.0s needed 0.9)
+LATIN_FAQ = 0.35              # Rasa's faq mass for an English message whose dense top entry has Rasa's topic
 VICTIM_AT = 0.9               # a deception told (Signals.victim) with a fraud warning this close: the warning first
 SHORT_REQUEST = 10             # up to this many characters, a request for a person is just that
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "resources" / "router.json"
@@ -102,6 +103,8 @@ class Signals:
     answer: float = 0.0         # the answer confidence: P(the reranked top entry is the right one)
     unknown: float = 0.0        # the share of the message's words that no entry contains
     announces: bool = False     # a complaint announced in so many words, nothing told yet (not a model feature)
+    latin: bool = False         # written mostly in Latin letters: retrieval's lexical features see nothing (not a
+                                # model feature)
     victim: float = 0.0         # a story of an impostor or a deception (骗, 自称, 冒充): how close the best fraud
                                 # warning comes to the best safety entry for it (not a model feature)
 
@@ -228,6 +231,10 @@ class RouterModel:
             return Decision("answer", max(conf, probs["answer"]), "fraud warning first", probs)
         if route != "handoff" and self.announced(signals):
             return Decision("ticket", max(conf, probs["ticket"]), "complaint announced", probs)
+        faq = signals.nlu.mass(prefix="faq_")
+        if signals.latin and route == "fallback" and signals.topic_agrees and faq >= LATIN_FAQ:
+            # English: the retriever's confidence is lexical; Rasa's topic and the dense top entry agreeing is the evidence
+            return Decision("answer", faq, "English on an estate topic", probs)
         runner = max((r for r in ROUTES if r != route), key=lambda r: probs[r])
         why = sorted(((self.coef.get(route, {}).get(f, 0.0) - self.coef.get(runner, {}).get(f, 0.0)) * v, f)
                      for f, v in zip(FEATURES, x, strict=True))

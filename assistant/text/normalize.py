@@ -71,3 +71,14 @@ def query_text(text: str) -> str:
     """What retrieval embeds of a (prepared) query: emoji out, at most ``QUERY_CHARS`` (head and end).
     The Rasa process embeds ``query_text(prepare(message))`` for the action server (knowledge/shared.py)."""
     return clip(strip_emoji(prepare(text)) or text, QUERY_CHARS)
+
+
+_LATIN = re.compile(r"[A-Za-z]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def mostly_latin(text: str, share: float = 0.7) -> bool:
+    """Written mostly in Latin letters (English, or pinyin the estate words did not restore): at least two
+    words, and ``share`` of the letters and Chinese characters are Latin."""
+    latin, han = len(_LATIN.findall(text)), len(_HAN.findall(text))
+    return len(re.findall(r"[A-Za-z]+", text)) >= 2 and latin / max(1, latin + han) >= share
