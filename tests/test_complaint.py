@@ -447,3 +447,68 @@ def test_rasas_deny_at_the_confirmation_asks_what_to_correct() -> None:
 def test_rasas_affirm_to_the_urgency_question_takes_the_default() -> None:
     slots = {k: v for k, v in SUMMARISED.items() if k != c.URGENCY}
     assert c.step("中中中", slots, c.URGENCY, intent="affirm").updates[c.URGENCY] == "normal"
+
+
+@pytest.mark.parametrize(("text", "unit", "other", "urgency"), [
+    ("晾衣服的水天天滴到我家阳台 我是八栋三零二 楼上402家 不太急", "8-302", "8-402", "low"),
+    ("我住11-502 楼下1602每晚唱歌到一点 希望尽快处理", "11-502", "11-1602", "high"),
+    ("三号楼一单元一零一 隔壁的狗天天叫 有空处理一下就行", "3-1-101", c.NONE, "low"),
+    ("6栋301 半夜有辆面包车一直按喇叭 越快越好", "6-301", c.NONE, "urgent"),
+])
+def test_everything_told_at_once_needs_only_the_confirmation(text: str, unit: str, other: str, urgency: str) -> None:
+    slots = c.opening(text)
+    assert (slots[c.UNIT], slots[c.OTHER_PARTY], slots[c.URGENCY]) == (unit, other, urgency)
+    if slots.get(c.CATEGORY):
+        assert c.needed(slots) == [c.CONFIRMED]
+
+
+def test_the_other_party_is_asked_when_the_opening_leaves_something_else_open() -> None:
+    slots = c.opening("我是5栋302的 楼上天天跳绳")          # no urgency said: the other party is still asked
+    assert c.OTHER_PARTY not in slots
+
+
+def test_a_yes_to_which_unit_is_taken_as_unknown_not_asked_again() -> None:
+    step = c.step("确认", {c.CATEGORY: "noise", c.UNIT: "5-302", c.DESCRIPTION: "楼上吵"}, c.OTHER_PARTY)
+    assert step.updates[c.OTHER_PARTY] == c.NONE and "不清楚" in step.said[0]
+
+
+def test_a_correction_while_another_question_is_asked_fixes_it_and_asks_again() -> None:
+    slots = {c.UNIT: "23-1801", c.DESCRIPTION: "楼道有人拉飞线充电", c.URGENCY: "low"}
+    step = c.step("不对 我是23栋1701 写错了", slots, c.CATEGORY)
+    assert step.updates[c.UNIT] == "23-1701" and step.updates[c.CATEGORY] is None and step.said == ["已更正。"]
+
+
+def test_corrections_at_the_confirmation_never_open_a_new_question() -> None:
+    slots = {c.CATEGORY: "sanitation", c.UNIT: "9-302", c.DESCRIPTION: "楼道有味", c.URGENCY: "low"}
+    step = c.step("其实是噪音不是卫生", slots, c.CONFIRMED)
+    assert step.updates[c.CATEGORY] == "noise" and step.updates[c.OTHER_PARTY] == c.NONE
+    assert c.needed(slots | step.updates) == [c.CONFIRMED]
+    slots = {c.CATEGORY: "renovation", c.UNIT: "17-402", c.DESCRIPTION: "电钻", c.OTHER_PARTY: "17-502",
+             c.URGENCY: "low"}
+    assert c.step("对方写错了 是602在装修不是502", slots, c.CONFIRMED).updates[c.OTHER_PARTY] == "17-602"
+
+
+def test_a_building_and_a_room_said_apart() -> None:
+    assert c.parse_location("我家是13栋的 房号1001") == "13-1001"
+
+
+@pytest.mark.parametrize(("text", "wants"), [("你是机器人还是真人啊", False), ("你是真人吗", False),
+                                             ("找个真人", True), ("转人工", True)])
+def test_asking_whether_the_bot_is_a_person_is_not_asking_for_one(text: str, wants: bool) -> None:
+    assert c.wants_human(text) is wants
+
+
+def test_bangs_alone_are_not_anger_but_a_told_grievance_with_them_is() -> None:
+    assert not c.is_angry("投诉!!!")
+    assert c.is_angry("楼上又在半夜砸东西吵得没法睡!!!")
+
+
+@pytest.mark.parametrize("text", ["不用投诉了", "不想投诉了 就问问"])
+def test_taking_back_the_complaint_cancels(text: str) -> None:
+    assert c.step(text, {c.CATEGORY: "sanitation"}, c.UNIT).updates[c.STOP] == "cancel"
+
+
+@pytest.mark.parametrize(("text", "question"), [("门禁卡坏了去哪换", True), ("报修三次了 到底有没有人管", False),
+                                                ("拖了十天了 还修不修", False)])
+def test_rhetorical_grievances_are_not_questions(text: str, question: bool) -> None:
+    assert c.is_question(text) is question

@@ -146,3 +146,54 @@ def test_a_short_question_with_a_subject_of_its_own_is_not_the_last_entry_again(
                       ("物业服务中心几点下班", NLU.of("faq_property", 0.9))):
         turn = engine.respond(text, nlu, before.state)
         assert replies.ASSUMED.format(title=engine.kb.by_id[before.state.last_entry or ""].title) not in turn.replies
+
+
+def test_a_story_of_a_deception_gets_the_fraud_warning_whatever_rasa_reads(engine: Engine) -> None:
+    """Told of an impostor (自称, 冒充, 被骗): the warning at once, even when the complaint words win in Rasa."""
+    turn = engine.respond("我被骗了 有个自称物业的人收了我两千块 我要投诉", NLU.of("complain", 1.0), State(),
+                          sender="r-2")
+    assert turn.route == "answer" and turn.sources[0]["id"] == "safety-fee-fraud" and turn.followup is None
+
+
+def test_after_a_fraud_warning_the_story_going_on_stays_with_it(engine: Engine) -> None:
+    before = engine.respond("有人冒充物业让我转账交钱", NLU.of("faq_safety"), State())
+    assert before.state.last_entry == "safety-fee-fraud"
+    for text, nlu in (("他还在门口 我开不开门", NLU.of("complain", 0.7)),
+                      ("我已经转过去了怎么办", NLU.of("out_of_scope", 0.7))):
+        turn = engine.respond(text, nlu, before.state, sender="r-3")
+        assert turn.route == "answer" and turn.topic == "safety" and turn.followup is None, text
+        assert engine.decide(text, nlu, before.state).route == "answer"      # the form's opening asks this too
+        assert engine.complaint_step(text, {}, None, nlu=nlu, state=before.state).updates["complaint_stop"] == "answered"
+
+
+def test_a_follow_up_rasa_reads_as_out_of_scope_unsure_is_still_a_follow_up(engine: Engine) -> None:
+    engine.retriever.calibration = Calibration(answer_at=0.9, clarify_at=0.8)
+    before = engine.respond("家里漏水怎么报修", NLU.of("faq_repair"), State())
+    turn = engine.respond("那维修要多少钱呢", NLU.of("out_of_scope", 0.6), before.state)
+    assert turn.route == "answer" and turn.topic == "repair"
+    sure = engine.respond("股票会涨吗", NLU.of("out_of_scope", 0.95), before.state)
+    assert sure.route == "fallback" and not any(r.startswith("（接着") for r in sure.replies)
+
+
+def test_unreadable_messages_count_toward_two_misses_without_a_handoff_of_their_own(engine: Engine) -> None:
+    first = engine.unreadable("asdfghjkl qwertyuiop zxcvbnm", State())
+    assert first is not None and first.route == "fallback" and first.state.misses == 1
+    again = engine.unreadable("asdfghjkl qwertyuiop zxcvbnm", first.state)
+    assert again is not None and again.route == "fallback" and again.state.misses == 1   # junk alone never hands off
+    missed = engine.fallback("就是那个嘛", first.state)
+    assert replies.OFFER_HUMAN in missed.replies
+
+
+def test_an_in_domain_question_below_the_hedged_tier_gets_the_nearest_entry_said_so(engine: Engine) -> None:
+    engine.retriever.calibration = Calibration(answer_at=0.999, clarify_at=0.998)   # nothing is confident
+    turn = engine.respond("卫生间天花板渗水了 这个归谁修", NLU.of("faq_repair", 0.9), State())
+    assert turn.route == "answer" and turn.topic == "repair" and turn.replies[0] == replies.NEAREST
+    assert any(r.startswith(replies.RELATED.split("\n")[0]) for r in turn.replies) and len(turn.sources) >= 2
+    other = engine.respond("卫生间天花板渗水了 这个归谁修", NLU.of("faq_parking", 0.9), State())   # Rasa's topic is not the entry's
+    assert other.route == "fallback" and replies.NEAREST not in other.replies
+
+
+def test_english_on_an_estate_topic_is_answered_not_dropped_for_unknown_words(engine: Engine) -> None:
+    turn = engine.respond("how do I report a water leak at home", NLU.of("faq_repair", 0.6), State())
+    assert turn.route == "answer" and turn.topic == "repair" and replies.NEAREST not in turn.replies
+    assert engine.signals("how do I report a water leak at home", NLU.of("faq_repair", 0.6))[0].unknown == 0.0

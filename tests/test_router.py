@@ -150,3 +150,22 @@ def test_a_complaint_announced_before_its_content_starts_the_form() -> None:
     assert model.decide(sig("complain", 0.6, retrieval=0.9, question=True, length=9)).reason != "complaint announced"
     asks = model.decide(sig("complain", 0.98, retrieval=0.9, question=True, length=9))
     assert asks.reason != "complaint announced"             # 投诉电话是多少: a question, the router decides
+
+
+def test_english_on_an_estate_topic_is_answered_when_the_dense_top_entry_agrees() -> None:
+    model = RouterModel.default()
+    nlu = NLU((("out_of_scope", 0.55), ("faq_parking", 0.45)))      # unsure, as Rasa is of English
+    assert model.decide(Signals(nlu=nlu, topic_agrees=True, question=True, length=24)).route == "fallback"
+    english = Signals(nlu=nlu, topic_agrees=True, latin=True, question=True, length=24)
+    decision = model.decide(english)
+    assert decision.route == "answer" and decision.reason == "English on an estate topic"
+    assert model.decide(Signals(nlu=nlu, topic_agrees=False, latin=True, length=24)).reason != decision.reason
+
+
+def test_a_deception_told_gets_the_fraud_warning_first_unless_a_person_is_asked_for() -> None:
+    model = RouterModel.default()
+    story = Signals(nlu=NLU.of("complain", 1.0), complaining=True, describes=True, victim=0.95, length=30)
+    assert model.decide(story).reason == "fraud warning first"
+    assert model.decide(Signals(nlu=NLU.of("complain", 1.0), complaining=True, victim=0.95,
+                                wants_human=True)).reason != "fraud warning first"
+    assert model.decide(Signals(nlu=NLU.of("complain", 1.0), complaining=True, victim=0.5)).reason != "fraud warning first"
