@@ -45,8 +45,10 @@ def test_rasa_down_gives_a_polite_reply_and_logs(caplog: pytest.LogCaptureFixtur
 
 def test_blank_input_never_reaches_rasa() -> None:
     bot = Assistant(RasaClient(f"http://127.0.0.1:{free_port()}", timeout=2))
-    assert bot.ask("   \n").replies == [replies.BLANK]
-    assert bot.ask("👍🙏").replies == [replies.EMOJI_ONLY]
+    blank, marks, emoji = bot.ask("   \n"), bot.ask("？？？"), bot.ask("👍🙏")
+    assert (blank.route, blank.replies) == ("fallback", [replies.BLANK])
+    assert (marks.route, marks.replies) == ("fallback", [replies.BLANK])      # what do they want?
+    assert (emoji.route, emoji.replies) == ("chitchat", [replies.EMOJI_ONLY])  # a reaction
 
 
 def test_rule_breaking_messages_are_moderated_before_rasa() -> None:

@@ -136,7 +136,8 @@ class Assistant:
             log.info("sender=%s handed off: the bot stays quiet", sender)
             return Reply("handoff", [])
         if is_blank(clean) and clean.strip() not in ("👍", "👎"):   # a thumb is feedback on the last answer
-            return Reply("chitchat", [replies.BLANK if not clean else replies.EMOJI_ONLY])
+            route, reply = replies.blank(clean)
+            return Reply(route, [reply])
         try:
             messages = self.client.send(sender, clean)
         except (httpx.HTTPError, ValueError) as exc:

@@ -48,7 +48,7 @@ INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   #
 BACK = "我们继续登记："            # before a question asked again after an interruption
 
 _CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?"
-                     r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见")
+                     r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见|never\s*mind|forget\s+it|\bcancel\b", re.I)
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
 _CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")

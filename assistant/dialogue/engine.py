@@ -19,7 +19,7 @@ from assistant.knowledge.garbage import Item, asks_disposal
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, KnowledgeBase
 from assistant.knowledge.retrieval import Result, Retriever
 from assistant.text import queries
-from assistant.text.normalize import is_blank, mostly_latin, prepare, strip_emoji
+from assistant.text.normalize import is_blank, mostly_latin, prepare
 from assistant.text.readable import unreadable
 from assistant.text.units import find_unit
 from assistant.vocabulary import CATEGORY_NAMES
@@ -321,7 +321,8 @@ class Engine:
         named = state.last_entry.partition("#")[2]             # the last answer was a garbage item's
         title = last.title if last else named
         fraud = last is not None and is_fraud_warning(last)
-        if len(clean) > FOLLOWUP_CHARS + (FRAUD_STORY_CHARS if fraud else 0):
+        size = 2 * len(clean.split()) if mostly_latin(clean) else len(clean)    # an English word is about two characters
+        if size > FOLLOWUP_CHARS + (FRAUD_STORY_CHARS if fraud else 0):
             return None
         cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
         asks = sig.question or bool(_ASKS_TAIL.search(clean) or _A_NOT_A.search(clean))
@@ -362,14 +363,19 @@ class Engine:
             item = self.retriever.items.match(asked, table.topic)
             if item is not None:
                 return self._item_turn(item, asked)
-            unknown = self._unknown_item_turn(asked, table.topic)
+            unknown = None if mostly_latin(subject) else self._unknown_item_turn(asked, table.topic)
             if unknown is not None:
                 return unknown
         if ctx.top is None or ctx.top.entry.topic != state.last_topic or near < sure_at:
-            if title and not oos:       # the title would pull any out-of-scope question to the entry
+            if title and not oos and not mostly_latin(subject):   # the title would pull any out-of-scope question
+                                                                  # to the entry (and English away from itself)
                 ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
-        if ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.clarify_at:
-            if last is not None and len(subject) <= SAME_SUBJECT_CHARS and not oos:
+        english = mostly_latin(subject) and ctx.top is not None and ctx.top.entry.topic == state.last_topic
+        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.clarify_at) \
+                and not english:                 # English is read by the dense vectors alone: their best in the topic
+            if len(subject) > SAME_SUBJECT_CHARS or oos:
+                return None
+            if last is not None:
                 return self._assumed(last)      # 要收钱吗, 周末呢: the last entry, saying so (never 股票会涨吗)
             again = self.retriever.items.find(named) if named else None
             if again is None:
@@ -643,10 +649,8 @@ class Engine:
     def blank(self, text: str, state: State) -> Turn:
         """Nothing word-like: emoji alone are a reaction (chitchat); punctuation alone ("？？？", "。。。") or
         nothing at all asks what the resident wants (a clarifying fallback, not a miss)."""
-        clean = prepare(text)
-        if clean and strip_emoji(clean) != clean:
-            return Turn("chitchat", [replies.EMOJI_ONLY], state=state)
-        return Turn("fallback", [replies.BLANK], state=state)
+        route, reply = replies.blank(prepare(text))
+        return Turn(route, [reply], state=state)
 
     # -- helpers --------------------------------------------------------------------------------
     def _miss(self, turn: Turn, state: State, text: str = "", sender: str = "") -> Turn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from assistant.text.normalize import strip_emoji
+
 CHITCHAT = {
     "greet": ("您好！我是锦山壹号小区助手🏡 "
               "停车、垃圾分类、报修、物业服务、社区活动、周边商家和安全防范的问题都可以问我。"),
@@ -45,3 +47,11 @@ CSAT_FAILED = "抱歉，评价没有记录成功，请稍后再试或直接联�
 HANDOFF_TIMEOUT = ("抱歉，值班管理员暂时没能接手您的转人工请求（{id}）。您的请求已登记为工单 {ticket}，"
                    "管理员会在工作时间私下联系您；在此期间我可以继续回答小区相关问题。")
 COMPLAIN_HINT = "如果您是想投诉登记，请说“我要投诉”，我来帮您登记工单。"
+
+
+def blank(clean: str) -> tuple[str, str]:
+    """The route and reply for a message with nothing word-like: emoji alone are a reaction (chitchat);
+    punctuation alone ("？？？", "。。。") or nothing asks what the resident wants (a clarifying fallback)."""
+    if clean and strip_emoji(clean) != clean:
+        return "chitchat", EMOJI_ONLY
+    return "fallback", BLANK
