@@ -136,8 +136,8 @@ class Assistant:
             log.info("sender=%s handed off: the bot stays quiet", sender)
             return Reply("handoff", [])
         if is_blank(clean) and clean.strip() not in ("👍", "👎"):   # a thumb is feedback on the last answer
-            route, reply = replies.blank(clean)
-            return Reply(route, [reply])
+            route, said = replies.blank(clean)
+            return Reply(route, [said])
         try:
             messages = self.client.send(sender, clean)
         except (httpx.HTTPError, ValueError) as exc:

@@ -54,7 +54,8 @@ _CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
 _ANGRY = re.compile(r"气死|忍无可忍|受够了|太过分|欺人太甚|什么破|垃圾物业|狗屁|去死|投诉到(?:12345|市长|媒体|电视台)"
                     r"|打12345|曝光你们")
-_BANGS = re.compile(r"[\u4e00-\u9fff][!！]{3,}")   # "!!!" after Chinese words (not markup): angry when it tells something
+# "!!!" after Chinese words (not markup): angry when the message tells something
+_BANGS = re.compile(r"[\u4e00-\u9fff][!！]{3,}")
 # Urgency on a small graded scale (URGENCY_LEVELS): the 急 family scored by its intensity (很/特别 + 急,
 # 急急急, 急！！ are stronger than 有点急), a negation before it (不/没/别/无需 … 急) turns it to "low"; danger
 # and immediacy are "urgent", deadlines "high", indifference "normal", no hurry "low".
@@ -91,7 +92,8 @@ def is_cancel(text: str) -> bool:
     return bool(_CANCEL.search(text)) and len(text) <= 20
 
 
-_IDENTITY = re.compile(r"(?:是|你)(?:不是)?(?:机器人|真人|人工|AI|ai)(?:吗|么|嘛|还是|呀|啊)|机器人还是真人|真人还是机器人")
+_IDENTITY = re.compile(r"(?:是|你)(?:不是)?(?:机器人|真人|人工|AI|ai)(?:吗|么|嘛|还是|呀|啊)"
+                       r"|机器人还是真人|真人还是机器人")
 
 
 def wants_human(text: str) -> bool:
@@ -121,7 +123,7 @@ def _abusive(text: str) -> bool:
 _QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪|到哪|哪儿|是否|能否|"
                        r"可不可以|可以.{0,8}吗|有没有|啥|什么")
 _DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
-                     r"为什么又|太差|[!！]|到底|赶紧|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底有没有人管
+                     r"为什么又|太差|[!！]|到底|赶紧|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底…
 
 
 _COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|"
@@ -348,7 +350,8 @@ def opening(text: str) -> dict[str, Any]:
 _UNIT_SPAN = re.compile(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
                         r"(?:[0-9一二三四五六七八九十]+\s*单元\s*)?"
                         r"(?:[0-9]{2,5}\s*(?:室|号)?|[零〇○一二三四五六七八九幺两]{3,4}(?![十百千万点号]))?")
-_RELATIVE = re.compile(r"(?:楼上|楼下|隔壁|对门|对面)(?:的|那家|那户)?\s*([0-9]{3,5}|[零〇○一二三四五六七八九幺两]{3,4})(?![0-9])")
+_RELATIVE = re.compile(r"(?:楼上|楼下|隔壁|对门|对面)(?:的|那家|那户)?\s*"
+                       r"([0-9]{3,5}|[零〇○一二三四五六七八九幺两]{3,4})(?![0-9])")
 # the pace an opening states in words that cannot be when it happened (越快越好, 有空处理下就行)
 _OPENING_PACE = (("urgent", re.compile(r"越快越好|马上|立刻|立即|刻不容缓")),
                  ("high", re.compile(r"尽快|尽早|赶紧|抓紧")),

@@ -47,19 +47,21 @@ _SCORE = re.compile(r"^\s*(?:打|给|评)?\s*([1-5一二三四五])\s*(?:分|星
 _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满意", 4), ("一般", 3), ("很差", 1), ("太差", 1))
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
-_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局")   # a story of a deception or an impostor
+# a story of a deception or an impostor
+_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局")
 _ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
 FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
 _ASKS_TAIL = re.compile(r"(?:不|没有?|么|嘛|吗)[?？。.!！~]*$")      # 要钱不, 能修么: a yes/no question
 _SOCIAL = ("goodbye", "thank", "bot_challenge")          # not about the last answer ("你是机器人吗")
-_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|怎么办|咋办|咋整|找谁|谁来|谁负责|谁管|归谁")      # 开不开门, 要不要卸载: a question
-SURE_OTHER = 0.85        # Rasa this sure that a short message is out of scope or social: not a follow-up (tuning
-                         # dialogues: follow-ups read as out_of_scope at 0.32-0.77, real ones at 0.90-1.00)
+# 开不开门, 要不要卸载, 找谁换: a question without a question word
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|怎么办|咋办|咋整|找谁|谁来|谁负责|谁管|归谁")
+SURE_OTHER = 0.85          # Rasa this sure that a short message is out of scope or social: not a follow-up (tuning
+                           # dialogues: follow-ups read as out_of_scope at 0.32-0.77, real ones at 0.90-1.00)
 FRAUD_STORY_CHARS = 10     # after a fraud warning a follow-up may be this much longer (the story goes on)
-BARE_UNKNOWN = 0.1        # share of words no entry has: above it an out-of-scope reading names its own subject
-OWN_SUBJECT_MARGIN = 0.05
-RELATED_AT = 0.5           # a message's own retrieval this sure, on the topic Rasa is sure of: a question of its own   # searched within the last topic, this much below its own best: its own subject
+BARE_UNKNOWN = 0.1         # share of words no entry has: above it an out-of-scope reading names its own subject
+OWN_SUBJECT_MARGIN = 0.05  # searched within the last topic, this much below its own best: its own subject
+RELATED_AT = 0.5           # a message's own retrieval this sure, on the topic Rasa is sure of: a question of its own
 # learning: a resident's verdict on the last answer, the whole message ("👍", "有用", "没用！")
 _FEEDBACK = re.compile(r"^\s*(👍|👎|有用|没用|没有用|有帮助|没帮助|没有帮助)\s*[。.!！~]*\s*$")
 _HELPFUL = ("👍", "有用", "有帮助")
@@ -218,6 +220,7 @@ class Engine:
         fraud = max((h.score / best.score for h in _fraud_hits(result)), default=0.0) \
             if best is not None and best.score > 0 else 0.0
         opened = complaint.opening(clean)
+        latin = mostly_latin(clean)
         sig = Signals(
             nlu=nlu, retrieval=result.confidence, item=item is not None,
             topic_agrees=bool(top is not None and topic == top.entry.topic), fraud=fraud,
@@ -228,7 +231,8 @@ class Engine:
             wants_human=complaint.wants_human(clean), length=len(clean),
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
             # English words are in no entry: not a sign of a subject the guide lacks (the dense vectors read them)
-            unknown=0.0 if mostly_latin(clean) else result.unknown, latin=mostly_latin(clean), announces=complaint.announces(clean), victim=self._victim(clean))
+            unknown=0.0 if latin else result.unknown, latin=latin, announces=complaint.announces(clean),
+            victim=self._victim(clean))
         return sig, result, item
 
     def _victim(self, clean: str) -> float:
@@ -321,7 +325,7 @@ class Engine:
         named = state.last_entry.partition("#")[2]             # the last answer was a garbage item's
         title = last.title if last else named
         fraud = last is not None and is_fraud_warning(last)
-        size = 2 * len(clean.split()) if mostly_latin(clean) else len(clean)    # an English word is about two characters
+        size = 2 * len(clean.split()) if mostly_latin(clean) else len(clean)    # an English word: about two characters
         if size > FOLLOWUP_CHARS + (FRAUD_STORY_CHARS if fraud else 0):
             return None
         cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
@@ -366,10 +370,10 @@ class Engine:
             unknown = None if mostly_latin(subject) else self._unknown_item_turn(asked, table.topic)
             if unknown is not None:
                 return unknown
-        if ctx.top is None or ctx.top.entry.topic != state.last_topic or near < sure_at:
-            if title and not oos and not mostly_latin(subject):   # the title would pull any out-of-scope question
-                                                                  # to the entry (and English away from itself)
-                ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
+        # the title would pull any out-of-scope question to the entry (and English away from itself)
+        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or near < sure_at) and title and not oos \
+                and not mostly_latin(subject):
+            ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
         english = mostly_latin(subject) and ctx.top is not None and ctx.top.entry.topic == state.last_topic
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.clarify_at) \
                 and not english:                 # English is read by the dense vectors alone: their best in the topic
@@ -383,7 +387,10 @@ class Engine:
             turn = self._item_turn(again)
             turn.replies.insert(0, replies.ASSUMED.format(title=named))
             return turn
-        turn = self._entry_turn(ctx.top.entry, ctx.top.score)
+        hit = ctx.top
+        if hit is None:
+            return None
+        turn = self._entry_turn(hit.entry, hit.score)
         if title:
             turn.replies.insert(0, replies.ASSUMED.format(title=title))
         return turn

@@ -233,7 +233,8 @@ class RouterModel:
             return Decision("ticket", max(conf, probs["ticket"]), "complaint announced", probs)
         faq = signals.nlu.mass(prefix="faq_")
         if signals.latin and route == "fallback" and signals.topic_agrees and faq >= LATIN_FAQ:
-            # English: the retriever's confidence is lexical; Rasa's topic and the dense top entry agreeing is the evidence
+            # English: the retriever's confidence is lexical; Rasa's topic and the dense top entry agreeing is
+            # the evidence
             return Decision("answer", faq, "English on an estate topic", probs)
         runner = max((r for r in ROUTES if r != route), key=lambda r: probs[r])
         why = sorted(((self.coef.get(route, {}).get(f, 0.0) - self.coef.get(runner, {}).get(f, 0.0)) * v, f)
