@@ -186,11 +186,12 @@ class ValidateComplaintForm(Action):
                 return [ActionExecutionRejected(FORM), FollowupAction(complaint.INTERRUPTIONS[kind])]
             engine = get_engine()
             with rasa_vectors(engine, tracker):
-                step = (complaint.guessed_category(text, asked, category_guesser(engine))
+                guess = category_guesser(engine)
+                step = (complaint.guessed_category(text, asked, guess)
                         or engine.complaint_step(text, slots, asked, tracker.sender_id, nlu=nlu(tracker),
                                                  state=State.from_slots(tracker.current_slot_values())))
                 if asked is None:
-                    step = complaint.guessed_opening(step, text, category_guesser(engine))
+                    step = complaint.guessed_opening(step, text, guess)
         for reply in step.said:
             dispatcher.utter_message(text=reply)
         if asked is None:      # a new form: nothing left over from an earlier, unfinished one

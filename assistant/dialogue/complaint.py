@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说
 INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   # what answers an interruption
 BACK = "我们继续登记："            # before a question asked again after an interruption
 
-_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不弄了|没事了|撤销|不想投诉|先不(?:用|要|弄)了?"
+_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不弄了|没事了|撤销|先不(?:用|要|弄)了?"
                      r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见|never\s*mind|forget\s+it|\bcancel\b", re.I)
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
 _CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
@@ -621,7 +621,7 @@ _THEIR_WORDS = re.compile(r"对方|对面|邻居|隔壁|楼上|楼下|对门")
 _MY_PLACE = re.compile(r"房号|房间|门牌|单元|楼号|我家|我住|住在|位置|地点|地方|在")
 _ROOM = re.compile(r"(?:房号|房间号?|门牌号?|室)\s*(?:是|改为|改成|应该是|写)?\s*"
                    r"([0-9零〇一二三四五六七八九幺两]{2,5})(?:室|号)?")
-_THEIR_ROOM = re.compile(r"(?<![0-9不])(?:是|改为|改成|应该是|其实是)?\s*([0-9]{3,5})(?![0-9])")
+_THEIR_ROOM = re.compile(r"(?<![0-9不])([0-9]{3,5})(?![0-9])")      # the first room not negated (是602不是502)
 _CATEGORY_FIX = re.compile(r"类别|类型|分类|属于|算是|应该是|其实是|问题是|改成|改为")
 _FIX_WORDS = re.compile(r"房号|门牌|楼号|单元|位置|地点|对方|类别|类型|分类|紧急|改|错|应该")
 _DESCRIPTION_FIX = re.compile(r"(?:经过|描述|情况|内容|补充)\s*(?:(?:是|改为|改成)\s*[:：]?|[:：])\s*(.{4,})")

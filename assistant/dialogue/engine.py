@@ -326,7 +326,7 @@ class Engine:
         named = state.last_entry.partition("#")[2]             # the last answer was a garbage item's
         title = last.title if last else named
         fraud = last is not None and is_fraud_warning(last)
-        size = 2 * len(clean.split()) if mostly_latin(clean) else len(clean)    # an English word: about two characters
+        size = 2 * len(clean.split()) if sig.latin else len(clean)    # an English word: about two characters
         if size > FOLLOWUP_CHARS + (FRAUD_STORY_CHARS if fraud else 0):
             return None
         cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
@@ -337,6 +337,7 @@ class Engine:
             return None
         # every word known to the guide (大概多少钱, not 股票会涨吗): measured with the answer model only
         subject = queries.subject(clean)
+        english = mostly_latin(subject)
         known = self.retriever.answer_model is not None and sig.unknown < BARE_UNKNOWN
         social = top_intent in _SOCIAL or (top_intent == "greet" and not sig.question)
         oos = top_intent == "out_of_scope" and top_conf >= SURE_OTHER and not known     # Rasa sure: out of scope
@@ -368,16 +369,16 @@ class Engine:
             item = self.retriever.items.match(asked, table.topic)
             if item is not None:
                 return self._item_turn(item, asked)
-            unknown = None if mostly_latin(subject) else self._unknown_item_turn(asked, table.topic)
+            unknown = None if english else self._unknown_item_turn(asked, table.topic)
             if unknown is not None:
                 return unknown
         # the title would pull any out-of-scope question to the entry (and English away from itself)
         if (ctx.top is None or ctx.top.entry.topic != state.last_topic or near < sure_at) and title and not oos \
-                and not mostly_latin(subject):
+                and not english:
             ctx = self.retriever.search(f"{subject} {title}", topic=state.last_topic, k=3)
-        english = mostly_latin(subject) and ctx.top is not None and ctx.top.entry.topic == state.last_topic
-        if (ctx.top is None or ctx.top.entry.topic != state.last_topic or ctx.confidence < cal.clarify_at) \
-                and not english:                 # English is read by the dense vectors alone: their best in the topic
+        in_topic = ctx.top is not None and ctx.top.entry.topic == state.last_topic
+        # English is read by the dense vectors alone: their best in the topic
+        if not (in_topic and (english or ctx.confidence >= cal.clarify_at)):
             if len(subject) > SAME_SUBJECT_CHARS or oos:
                 return None
             if last is not None:
@@ -432,16 +433,18 @@ class Engine:
             sure, related = result.confidence >= cal.answer_at, result.confidence >= cal.clarify_at
         else:
             sure, related = conf >= model.answer_at, conf >= model.related_at
+        clean = prepare(text)
+        latin = mostly_latin(clean)
         lacking = model is not None and conf is not None and model.lacks(conf, result.unknown)
         # English is read by the dense vectors alone, so its answer confidence is low whatever it asks
         in_domain = topic is not None and top.entry.topic == topic and (
-            (conf if conf is not None else result.confidence) >= HEDGE_AT or mostly_latin(prepare(text)))
+            (conf if conf is not None else result.confidence) >= HEDGE_AT or latin)
         if sure:
             turn = self._entry_turn(top.entry, top.score)
-            self._other_part(turn, prepare(text), topic, top.entry)
+            self._other_part(turn, clean, topic, top.entry)
         elif (related and not lacking) or in_domain:
             turn = self._entry_turn(top.entry, top.score)
-            if (lacking or not related) and not mostly_latin(prepare(text)):
+            if (lacking or not related) and not latin:
                 turn.replies.insert(0, replies.NEAREST)
             others = result.hits[1:3]
             turn.replies.append(replies.RELATED.format(
