@@ -74,7 +74,7 @@ _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|�
 _YES_WORD = r"(?:是的?|对的?|没错|确认|确定|无误|提交|好的?|可以|行|嗯[嗯呐哪]?|ok|yes|yep|没问题)[啊呀吧的了。.!！~]*"
 _CONFIRM = re.compile(rf"^{_YES_WORD}(?:[\s，,]*{_YES_WORD})*$", re.I)   # one yes word or several: 嗯 确认, 对的没错
 _NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$", re.I)
-_NONE = re.compile(r"没有|不知道|不清楚|不确定|无|不涉及|没对方|公共|^不$")
+_NONE = re.compile(r"没有|不(?:知道|晓得|清楚|确定|认识|记得)|没(?:看清|注意)|无|不涉及|没对方|公共|^不$")
 _FILLER = re.compile(r"我要|我想|想要|要|投诉|反映|举报|反馈|一下|物业|你们|帮我|请|麻烦|的|了|啊|吧|呢|哦|个|"
                      r"问题|事情?|[\s，,。.!！?？~、]")
 _NAME_HINT = re.compile(r"姓|先生|女士|阿姨|大爷|老王|老李|老张|[张王李赵刘陈杨黄周吴]某")
@@ -388,7 +388,8 @@ def _units(text: str) -> tuple[str | None, str | None]:
     return mine, theirs
 
 
-_ANNOUNCE = re.compile(r"^(?:我|想|要|有|个|点|些|件|一下)*(?:反映|投诉|举报|提(?:个|点|些)?意见|意见要提)"
+_ANNOUNCE = re.compile(r"^(?:我|俺|咱|想|要|有|个|点|些|件|一下)*"
+                       r"(?:反映|投(?:个|一下|下)?诉|举报|提(?:个|点|些)?意见|意见要提)"
                        r"(?:一下|下|个|点|些|件)*(?:问题|情况|事儿?|意见)?[。.!！~]*$")
 
 
@@ -397,7 +398,7 @@ def announces(text: str) -> bool:
     return bool(_ANNOUNCE.match(text.replace(" ", "")))
 
 
-_AGAIN = re.compile(r"又|再次|还在|仍然|依然|补充")
+_AGAIN = re.compile(r"又|再次|还在|还是没|仍然|依然|补充|第[二三四五六七八九十0-9]+次")
 
 
 def goes_on(text: str) -> bool:

@@ -18,6 +18,7 @@ from assistant.errors import AssistantError
 from assistant.knowledge.garbage import Item, asks_disposal
 from assistant.knowledge.kb import TOPIC_NAMES, TOPICS, Entry, KnowledgeBase
 from assistant.knowledge.retrieval import Result, Retriever
+from assistant.moderation.pii import redact_text
 from assistant.text import queries
 from assistant.text.normalize import is_blank, mostly_latin, prepare
 from assistant.text.readable import unreadable
@@ -49,7 +50,7 @@ _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满�
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
 # a story of a deception or an impostor
-_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局")
+_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局|盗刷|被(?:转|扣|刷)走")
 _ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
 FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
@@ -246,14 +247,39 @@ class Engine:
             return 0.0
         return max((h.score / best.score for h in _fraud_hits(safety)), default=0.0)
 
-    def decide(self, text: str, nlu: NLU, state: State | None = None) -> Decision:
+    def decide(self, text: str, nlu: NLU, state: State | None = None, sender: str = "") -> Decision:
         """The router's decision alone (the complaint form's opening asks it); with the conversation's
-        ``state``, a follow-up of the last answer ("他还在门口 我开不开门" after a fraud warning) is an answer."""
+        ``state``, a follow-up of the last answer ("他还在门口 我开不开门" after a fraud warning) is an answer;
+        with the ``sender``, more about their ticket open from a moment ago ("又来了 凌晨两点") is that ticket's."""
         clean = prepare(text)
+        if queries.elsewhere(clean) and not complaint.wants_human(clean):
+            return Decision("fallback", 1.0, "another estate")
+        if self._open_ticket(clean, sender) is not None:
+            return Decision("ticket", 1.0, "goes on about the open ticket")
         sig, result, _ = self.signals(clean, nlu)
         if state is not None and self._followup(clean, sig, result, state, nlu) is not None:
             return Decision("answer", 1.0, "follow-up of the last answer")
         return self.router.decide(sig)
+
+    def _open_ticket(self, clean: str, sender: str) -> Any | None:
+        """The sender's ticket, open from a moment ago, that a message saying it again ("又来了 凌晨两点",
+        "今天还是没清") goes on about; None for a question or when there is none."""
+        if self.desk is None or not sender or not complaint.goes_on(clean) or (
+                complaint.is_question(clean) and not complaint.is_complaint(clean)):
+            return None
+        try:
+            earlier = self.desk.tickets.list(reporter_id=sender, limit=1)
+        except AssistantError as exc:
+            log.warning("looking up sender=%s's tickets failed: %s", sender, type(exc).__name__,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+            return None
+        return earlier[0] if earlier and self._recent(earlier[0]) else None
+
+    def _recent(self, ticket: Any) -> bool:
+        assert self.desk is not None
+        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
+        return ticket.status in ("open", "assigned", "in_progress", "waiting_resident") and \
+            created >= datetime.now(UTC) - self.desk.dedup_window
 
     def respond(self, text: str, nlu: NLU, state: State, sender: str = "", *, form: bool = True) -> Turn:
         """One turn outside the complaint form: a pending choice or score, a follow-up read against
@@ -275,6 +301,13 @@ class Engine:
             return Turn("answer", [hit.text], topic=hit.topic, sources=list(hit.sources), confidence=1.0,
                         state=State(last_topic=state.last_topic, last_entry=state.last_entry))
         # -- end of the bulletin --
+        if queries.elsewhere(clean) and not complaint.wants_human(clean):
+            log.info("sender=%s route=fallback: another estate", sender)
+            return self._remember(self._miss(Turn("fallback", [replies.ELSEWHERE], confidence=1.0), state, text,
+                                             sender), state)
+        if form and self._open_ticket(clean, sender) is not None:
+            log.info("sender=%s route=ticket: goes on about the open ticket", sender)
+            return self._remember(Turn("ticket", [], followup="complaint_form", confidence=1.0), state)
         sig, result, item = self.signals(clean, nlu)
         followup = self._followup(clean, sig, result, state, nlu)
         if followup is not None:
@@ -332,16 +365,20 @@ class Engine:
         cue = bool(_ELLIPSIS_HEAD.search(clean) or _ELLIPSIS_TAIL.search(clean))
         asks = sig.question or bool(_ASKS_TAIL.search(clean) or _A_NOT_A.search(clean))
         top_intent, top_conf = nlu.ranking[0] if nlu.ranking else (None, 0.0)
-        story = fraud and top_intent in ("complain", "inform", "out_of_scope", "nlu_fallback")
+        # after a fraud warning the victim's story goes on in statements ("下了 还开了屏幕共享", "那些人说是社区
+        # 组织的活动"), whatever Rasa makes of them: the warning's context, not a subject of their own
+        story = fraud and (top_intent in ("complain", "inform", "out_of_scope", "nlu_fallback")
+                           or (not asks and len(clean) > SAME_SUBJECT_CHARS))
         if not (cue or asks or story) or (sig.complaining and not fraud):
             return None
+        telling = story and not asks
         # every word known to the guide (大概多少钱, not 股票会涨吗): measured with the answer model only
         subject = queries.subject(clean)
         english = mostly_latin(subject)
         known = self.retriever.answer_model is not None and sig.unknown < BARE_UNKNOWN
         social = top_intent in _SOCIAL or (top_intent == "greet" and not sig.question)
         oos = top_intent == "out_of_scope" and top_conf >= SURE_OTHER and not known     # Rasa sure: out of scope
-        if not cue and top_conf >= SURE_OTHER and (social or (oos and (
+        if not cue and top_conf >= SURE_OTHER and not telling and (social or (oos and (
                 self.retriever.answer_model is not None or len(subject) > SAME_SUBJECT_CHARS))):
             return None       # 今天天气怎么样, 你叫什么名字: not about the last answer (大概多少钱: every word known)
         cal, model = self.retriever.calibration, self.retriever.answer_model
@@ -351,12 +388,12 @@ class Engine:
         alone = result.answer_confidence if result.answer_confidence is not None else result.confidence
         near = ctx.answer_confidence if ctx.answer_confidence is not None else ctx.confidence
         named_topic = intent_topic(top_intent) if top_conf >= SURE_INTENT else None
-        if named_topic not in (None, state.last_topic) and top_conf >= SURE_OTHER and (
+        if named_topic not in (None, state.last_topic) and top_conf >= SURE_OTHER and not telling and (
                 (not cue and len(subject) > SAME_SUBJECT_CHARS)
                 or (top is not None and top.entry.topic == named_topic and alone >= RELATED_AT)):
             return None       # Rasa sure of another topic: long enough for a subject (物业服务中心几点下班), or its
                               # own retrieval agrees (那怎么查物业费 after a fraud warning)
-        if top is not None and alone >= sure_at and top.entry.topic != state.last_topic and (
+        if top is not None and alone >= sure_at and top.entry.topic != state.last_topic and not telling and (
                 ctx.top is None or ctx.top.entry.topic != state.last_topic or near < alone - OWN_SUBJECT_MARGIN) \
                 and (len(subject) > SAME_SUBJECT_CHARS or named_topic == top.entry.topic):
             return None       # a subject of its own (物业费多少钱 after a parking answer; not 要收钱吗)
@@ -548,7 +585,7 @@ class Engine:
         whether the message is a complaint at all."""
         if asked is None and unreadable(text) is not None:       # junk does not start a complaint
             return complaint.Step({complaint.STOP: "unreadable"})
-        if asked is None and (self.decide(text, nlu, state).route != "ticket" if nlu is not None
+        if asked is None and (self.decide(text, nlu, state, sender).route != "ticket" if nlu is not None
                               else self.complain(text) is not None):
             return complaint.Step({complaint.STOP: "answered"})
         sure = nlu.ranking[0][0] if nlu is not None and nlu.ranking and nlu.ranking[0][1] >= SURE_INTENT else None
@@ -565,16 +602,13 @@ class Engine:
                 step.updates[complaint.UNIT] = unit
             if earlier and self._continues(text, step.updates, earlier[0]):
                 step.updates |= complaint.appended_to(earlier[0])
+                step.updates.setdefault(complaint.DESCRIPTION, redact_text(prepare(text)))
         return step
 
     def _continues(self, text: str, updates: dict[str, Any], ticket: Any) -> bool:
         """A message that goes on about the resident's ticket still open from a moment ago ("今晚又开始了",
-        "补充一下…"): told something, says it again, names no other category."""
-        assert self.desk is not None
-        created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
-        recent = ticket.status in ("open", "assigned", "in_progress", "waiting_resident") and \
-            created >= datetime.now(UTC) - self.desk.dedup_window
-        return (recent and complaint.DESCRIPTION in updates and complaint.STOP not in updates
+        "补充一下…", "又来了 凌晨两点"): says it again, names no other category."""
+        return (self._recent(ticket) and complaint.STOP not in updates
                 and updates.get(complaint.CATEGORY) in (None, ticket.category) and complaint.goes_on(prepare(text)))
 
     def complaint_question(self, slot: str, slots: dict[str, Any]) -> Turn:

@@ -133,12 +133,18 @@ def is_mobile(digits: str) -> bool:
 
 # -- scanning ------------------------------------------------------------------------------
 
+_CN_RUN = re.compile(r"[〇零一二三四五六七八九幺]{7,}")     # a number read out digit by digit (一三五八八八…)
+_CN_DIGITS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0", "幺": "1"}
+
+
 def _fold(text: str) -> tuple[str, list[int]]:
-    """NFKC per character (full-width digits → ASCII) with a map back to original positions."""
+    """NFKC per character (full-width digits → ASCII), a run of Chinese digit words as digits, with a map
+    back to original positions."""
+    spelled = {i for m in _CN_RUN.finditer(text) for i in range(m.start(), m.end())}
     out: list[str] = []
     where: list[int] = []
     for i, ch in enumerate(text):
-        n = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
+        n = _CN_DIGITS[ch] if i in spelled else unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
         out.append(n)
         where.extend([i] * len(n))
     where.append(len(text))
