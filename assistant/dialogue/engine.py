@@ -50,7 +50,8 @@ _SCORE_WORDS = (("非常满意", 5), ("很满意", 5), ("不满意", 2), ("满�
 _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
 # a story of a deception or an impostor
-_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局|盗刷|被(?:转|扣|刷)走")
+_VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局|盗刷|被(?:转|扣|刷)走"
+                     r"|说(?:他|她|自己|我们)是|没(?:有)?这(?:回)?事")
 _ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
 FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
@@ -237,6 +238,14 @@ class Engine:
             victim=self._victim(clean))
         return sig, result, item
 
+    def _elsewhere(self, clean: str, nlu: NLU, state: State) -> Turn:
+        """Another estate's matter: the guide's scope said (not a miss). The entry the question would have
+        had here becomes the context, so "那我们小区的呢" next gets it."""
+        top = self.retriever.search(clean, topic=nlu.faq_topic(), k=1).top
+        kept = State(last_topic=top.entry.topic, last_entry=top.entry.id) if top is not None else \
+            State(last_topic=state.last_topic, last_entry=state.last_entry)
+        return Turn("fallback", [replies.ELSEWHERE], confidence=1.0, state=kept)
+
     def _victim(self, clean: str) -> float:
         """For a story of a deception: how close the best fraud warning comes to the best safety entry for it."""
         if not _VICTIM.search(clean):
@@ -303,8 +312,7 @@ class Engine:
         # -- end of the bulletin --
         if queries.elsewhere(clean) and not complaint.wants_human(clean):
             log.info("sender=%s route=fallback: another estate", sender)
-            return self._remember(self._miss(Turn("fallback", [replies.ELSEWHERE], confidence=1.0), state, text,
-                                             sender), state)
+            return self._elsewhere(clean, nlu, state)
         if form and self._open_ticket(clean, sender) is not None:
             log.info("sender=%s route=ticket: goes on about the open ticket", sender)
             return self._remember(Turn("ticket", [], followup="complaint_form", confidence=1.0), state)
@@ -378,7 +386,7 @@ class Engine:
         known = self.retriever.answer_model is not None and sig.unknown < BARE_UNKNOWN
         social = top_intent in _SOCIAL or (top_intent == "greet" and not sig.question)
         oos = top_intent == "out_of_scope" and top_conf >= SURE_OTHER and not known     # Rasa sure: out of scope
-        if not cue and top_conf >= SURE_OTHER and not telling and (social or (oos and (
+        if not cue and top_conf >= SURE_OTHER and not story and (social or (oos and (
                 self.retriever.answer_model is not None or len(subject) > SAME_SUBJECT_CHARS))):
             return None       # 今天天气怎么样, 你叫什么名字: not about the last answer (大概多少钱: every word known)
         cal, model = self.retriever.calibration, self.retriever.answer_model
