@@ -20,18 +20,20 @@ class Category:
 
 # In menu order (the complaint form numbers them 1-10 in this order).
 CATEGORY_TABLE = (
-    Category("noise", "噪音", ("噪音", "噪声", "扰民"), "吵|噪音|噪声|声音|广场舞|音响|电钻|半夜.*响"),
-    Category("pets", "宠物", ("宠物", "养狗"), "狗|猫|宠物|遛狗|拴绳|狗屎|猫砂"),
-    Category("parking", "停车纠纷", ("停车", "车位"), "车位|停车|乱停|占位|挡住|堵住|车库|地库"),
+    Category("noise", "噪音", ("噪音", "噪声", "扰民"), "吵|噪音|噪声|声音|广场舞|音响|电钻|半夜.*响|noise|noisy|loud"),
+    Category("pets", "宠物", ("宠物", "养狗"),
+             r"狗|猫|宠物|遛狗|拴绳|狗屎|猫砂|\bdogs?\b|\bcats?\b|\bpets?\b|bark"),
+    Category("parking", "停车纠纷", ("停车", "车位"), "车位|停车|乱停|占位|挡住|堵住|车库|地库|parking|parked"),
     Category("service", "物业服务", ("服务", "物业服务"),
              "保安|物业|客服|态度|没人管|不理|维修|报修|电梯|门禁|路灯"),
     Category("fees", "费用账单", ("费用", "物业费", "收费"),
-             "物业费|收费|费用|多收|多扣|扣费|账单|涨价|发票|退费|乱收"),
+             r"物业费|收费|费用|多收|多扣|扣费|账单|涨价|发票|退费|乱收|\bfees?\b|overcharg"),
     Category("neighbour", "邻里纠纷", ("邻里", "邻居", "neighbor"), "邻居|隔壁|楼上|楼下|对门"),
-    Category("cleaning", "环境卫生", ("卫生", "保洁"), "脏|卫生(?!间)|保洁|打扫|臭|异味|垃圾没人|蟑螂|老鼠"),
+    Category("cleaning", "环境卫生", ("卫生", "保洁"),
+             "脏|卫生(?!间)|保洁|打扫|臭|异味|垃圾没人|蟑螂|老鼠|dirty|smell|stink"),
     Category("safety", "安全隐患", ("安全", "消防"),
              "高空抛物|消防|安全通道|隐患|危险|楼道充电|飞线充电|堆满|杂物"),
-    Category("renovation", "装修", ("装修",), "装修|施工|敲墙|砸墙"),
+    Category("renovation", "装修", ("装修",), "装修|施工|敲墙|砸墙|renovat|drilling"),
     Category("other", "其他", ("其他",), ""),
 )
 # Inference checks categories in this order; the first whose keywords appear wins.
@@ -42,7 +44,7 @@ CATEGORY_NAMES = {c.key: c.name for c in CATEGORY_TABLE}
 CATEGORY_ALIASES = {alias: c.key for c in CATEGORY_TABLE for alias in c.aliases}
 _BY_KEY = {c.key: c for c in CATEGORY_TABLE}
 CATEGORY_WORDS = tuple((key, _BY_KEY[key].keywords) for key in INFERENCE_ORDER)
-_CATEGORY_RES = tuple((key, re.compile(words)) for key, words in CATEGORY_WORDS)
+_CATEGORY_RES = tuple((key, re.compile(words, re.I)) for key, words in CATEGORY_WORDS)
 
 
 def infer_category(text: str) -> str:

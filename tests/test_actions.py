@@ -243,6 +243,27 @@ def test_the_same_matter_told_again_goes_to_the_open_ticket_without_questions(de
     assert len(desk.tickets.list()) == 1 and desk.tickets.list()[0].id in messages[0]["text"]
 
 
+@pytest.mark.parametrize(("text", "intent"), [("又来了 凌晨两点", "goodbye"), ("两点了还是没停 吵得睡不着", "nlu_fallback"),
+                                            ("今晚又开始唱了 能再催一下吗", "out_of_scope")])
+def test_more_about_the_open_ticket_goes_to_it_whatever_rasa_reads(desk, text: str, intent: str) -> None:  # noqa: ANN001
+    first, _ = walk(["不清楚", "一般", "是"], "楼上太吵了，我住5栋101")
+    run(actions.ActionSubmitComplaint(), tracker("是", "affirm", first))
+    _, events = run(actions.ActionChitchat(), tracker(text, intent, {}))      # whichever action Rasa chose
+    assert {"event": "followup", "name": "complaint_form", "timestamp": None} in events
+    again, said = walk([], text)
+    assert again.get("requested_slot") is None and not said
+    run(actions.ActionSubmitComplaint(), tracker(text, intent, again))
+    assert len(desk.tickets.list()) == 1
+    assert [e.action for e in desk.tickets.events(desk.tickets.list()[0].id)].count("appended") == 1
+    _, events = run(actions.ActionAnswer(), tracker("垃圾又是几点收", "faq_garbage", {}))   # a question: not the ticket's
+    assert not any(e.get("name") == "complaint_form" for e in events)
+
+
+def test_words_that_go_on_without_an_open_ticket_are_small_talk(desk) -> None:  # noqa: ANN001
+    _, events = run(actions.ActionChitchat(), tracker("又来了 凌晨两点", "goodbye", {}, sender="resident-2"))
+    assert not any(e.get("name") == "complaint_form" for e in events) and desk.tickets.list() == []
+
+
 def test_asking_for_a_person_before_telling_anything_opens_no_ticket(desk) -> None:  # noqa: ANN001
     slots, _ = walk(["不弄了 你找个真人跟我说"], "我想投诉")
     messages, _ = run(actions.ActionSubmitComplaint(), tracker("不弄了 你找个真人跟我说", "request_human", slots))
@@ -471,9 +492,11 @@ def test_thanks_in_the_form_are_acknowledged_and_the_form_goes_on(desk) -> None:
     assert any("不客气" in s for s in said) and metas[0]["route"] == "ticket"
     assert slots["complaint_unit"] == "5-101" and slots["complaint_urgency"] == "low"
     assert slots["complaint_confirmed"] is True
+    asked_for, said = walk([("谢谢", "thank")], "我要投诉")           # a form asked for in words: thanks keep it
+    assert asked_for["requested_slot"] == "complaint_category" and any("不客气" in s for s in said)
 
 
-@pytest.mark.parametrize(("leave", "intent"), [("谢谢", "thank"), ("没事了", "deny"), ("搞错了", "inform"),
+@pytest.mark.parametrize(("leave", "intent"), [("没事了", "deny"), ("搞错了", "inform"),
                                                ("哦不用了，没事了", "deny")])
 def test_a_form_started_by_mistake_can_be_left(desk, leave: str, intent: str) -> None:  # noqa: ANN001
     slots, _ = walk([(leave, intent)], "我要投诉")

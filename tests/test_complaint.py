@@ -271,6 +271,7 @@ DESCRIBED = {c.CATEGORY: "noise", c.DESCRIPTION: "楼上吵"}
     ("算了", "deny", DESCRIBED, c.UNIT, None),
     ("转人工", "request_human", DESCRIBED, c.UNIT, None),
     ("谢谢", "thank", {}, c.CATEGORY, None),                                   # started by mistake: leaves
+    ("谢谢", "thank", {c.WANTED: True}, c.CATEGORY, "chitchat"),                # asked for: goes on
     ("为什么他家的狗总不拴绳", "complain", {c.CATEGORY: "pets"}, c.DESCRIPTION, None),
     ("楼上装修太吵了", "complain", {}, c.CATEGORY, None),
     ("地下车库", "faq_parking", DESCRIBED, c.UNIT, None),                        # a place, whatever NLU says
@@ -407,13 +408,23 @@ def test_asking_for_a_person_wins_over_leaving() -> None:
     assert c.step("不弄了 找个真人来", {}, c.UNIT).updates[c.STOP] == "handoff"
 
 
-def test_thanks_leave_only_a_form_where_nothing_was_told() -> None:
+def test_thanks_leave_only_a_form_started_by_mistake() -> None:
+    # nothing told and the form never asked for (a category guessed from a misread message): thanks leave it
     assert c.step("谢谢", {c.CATEGORY: "noise"}, c.UNIT).updates.get(c.STOP) == "cancel"
     assert c.step("谢谢", {c.CATEGORY: "noise", c.UNIT: "3-301"}, c.DESCRIPTION).updates.get(c.STOP) is None
+    # asked for in words, a grievance told, or a category chosen: thanks are acknowledged and the form goes on
+    for opening in ("提个投诉", "俺要举报", "我想反映个问题", "楼上装修太吵了"):
+        assert c.step(opening, {}, None).updates.get(c.WANTED) is True, opening
+    assert c.step("旧空调物业回收吗", {}, None).updates.get(c.WANTED) is None
+    chosen = c.step("噪音", {}, c.CATEGORY).updates
+    assert chosen[c.CATEGORY] == "noise" and chosen[c.WANTED] is True
+    assert c.step("好的 谢谢哈", chosen, c.UNIT).updates.get(c.STOP) is None
+    assert c.interruption("好的 谢谢哈", "thank", chosen, c.UNIT) == "chitchat"
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("我想提点意见", True), ("要投诉一下", True), ("反映个情况", True), ("投诉电话多少", False), ("我要投诉楼下的狗", False)])
+    ("我想提点意见", True), ("要投诉一下", True), ("反映个情况", True), ("投诉电话多少", False), ("我要投诉楼下的狗", False),
+    ("投个诉", True), ("俺要举报", True), ("咱想投一下诉", True)])
 def test_an_announced_complaint(text: str, expected: bool) -> None:
     assert c.announces(text) is expected
 
@@ -512,3 +523,44 @@ def test_taking_back_the_complaint_cancels(text: str) -> None:
                                                 ("拖了十天了 还修不修", False)])
 def test_rhetorical_grievances_are_not_questions(text: str, question: bool) -> None:
     assert c.is_question(text) is question
+
+
+def test_the_other_party_not_known_in_other_words() -> None:
+    for text in ("不晓得", "不认识", "没看清"):
+        assert c.step(text, {c.CATEGORY: "parking", c.UNIT: "2-701", c.DESCRIPTION: "车位被占"},
+                      c.OTHER_PARTY).updates[c.OTHER_PARTY] == c.NONE, text
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("顺便问下 旧衣服扔哪", True), ("家里要不要买灭火器 物业发不发", True), ("收不收上门费啊", True),
+    ("能再催一下吗", False), ("楼上的狗天天叫", False)])
+def test_questions_ending_in_na_and_a_not_a_are_questions_a_chase_is_not(text: str, asks: bool) -> None:
+    assert c.is_question(text) is asks
+
+
+def test_a_question_mid_form_in_a_not_a_form_interrupts_it() -> None:
+    assert c.interruption("对了 家里要不要买灭火器 物业发不发", "faq_safety", {c.CATEGORY: "safety"}, c.UNIT) == "question"
+    assert c.interruption("收不收上门费啊", "nlu_fallback", {c.CATEGORY: "service"}, c.DESCRIPTION) == "question"
+
+
+@pytest.mark.parametrize("text", ["没错 就这样", "没毛病", "yes that's right", "correct"])
+def test_more_ways_to_confirm(text: str) -> None:
+    assert c.step(text, SUMMARISED, c.CONFIRMED).updates[c.CONFIRMED] is True
+
+
+def test_a_building_corrected_alone_keeps_the_room() -> None:
+    assert c.step("楼号错了 应该是8栋", {**SUMMARISED, c.UNIT: "6-301"}, c.CONFIRMED).updates[c.UNIT] == "8-301"
+
+
+def test_an_english_opening_tells_its_category_and_a_yes_is_no_description() -> None:
+    opened = c.step("I live in 3-1202, the dog upstairs at 3-1302 barks all night, quite urgent", {}, None).updates
+    assert (opened[c.CATEGORY], opened[c.UNIT], opened[c.OTHER_PARTY], opened[c.URGENCY]) == \
+        ("pets", "3-1202", "3-1302", "urgent")
+    told = {c.UNIT: "3-1202", c.DESCRIPTION: "the dog barks"}
+    assert c.DESCRIPTION not in c.step("yes that's right", told, c.CATEGORY).updates
+
+
+def test_an_opening_that_closes_with_its_urgency() -> None:
+    opened = c.step("投诉宠物 我6栋301 隔壁的猫天天叫 一般", {}, None).updates
+    assert opened[c.URGENCY] == "normal" and opened[c.OTHER_PARTY] == c.NONE
+    assert c.URGENCY not in c.step("楼上一般晚上十点开始吵 我住6-301", {}, None).updates

@@ -197,3 +197,35 @@ def test_english_on_an_estate_topic_is_answered_not_dropped_for_unknown_words(en
     turn = engine.respond("how do I report a water leak at home", NLU.of("faq_repair", 0.6), State())
     assert turn.route == "answer" and turn.topic == "repair" and replies.NEAREST not in turn.replies
     assert engine.signals("how do I report a water leak at home", NLU.of("faq_repair", 0.6))[0].unknown == 0.0
+
+
+def test_another_estate_gets_the_scope_and_ours_next_gets_the_entry(engine: Engine) -> None:
+    turn = engine.respond("隔壁翠湖花园的维修要多少钱", NLU.of("faq_repair", 0.9), State())
+    assert turn.route == "fallback" and turn.replies == [replies.ELSEWHERE] and turn.state.misses == 0
+    assert turn.state.last_entry == "repair-fees"       # what it would have been here: the context
+    ours = engine.respond("那我们小区的呢", NLU.of("out_of_scope", 0.6), turn.state)
+    assert ours.route == "answer" and ours.sources[0]["id"] == "repair-fees"
+    assert engine.decide("我妈住的阳光小区电梯老是坏 她们那边怎么投诉", NLU.of("complain", 0.9)).route == "fallback"
+    # this estate named beside another: a question about ours
+    here = engine.respond("别的小区维修都免费 咱们维修要多少钱", NLU.of("faq_repair", 0.9), State())
+    assert here.route == "answer"
+
+
+def test_the_fraud_story_told_in_statements_stays_with_the_warning(engine: Engine) -> None:
+    before = engine.respond("有人冒充物业让我转账交钱", NLU.of("faq_safety"), State())
+    for text, nlu in (("下了 还开了屏幕共享", NLU.of("goodbye", 0.95)),
+                      ("那些人说是物业维修组织的", NLU.of("faq_repair", 0.95)),
+                      ("我已经下了那个app了 要不要卸载", NLU.of("out_of_scope", 0.93))):
+        turn = engine.respond(text, nlu, before.state, sender="r-4")
+        assert turn.route == "answer" and turn.topic == "safety", text
+    # a question of its own after the warning is still its own
+    own = engine.respond("维修要多少钱", NLU.of("faq_repair", 0.95), before.state)
+    assert own.topic == "repair"
+
+
+def test_money_lost_is_a_deception_told() -> None:
+    from assistant.dialogue.engine import _VICTIM
+
+    for text in ("卡里的钱被转走了一部分", "他说他是楼管", "问了物业说没这回事", "信用卡被盗刷了"):
+        assert _VICTIM.search(text), text
+    assert not _VICTIM.search("物业费怎么交")

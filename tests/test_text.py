@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.text import queries
 from assistant.text.normalize import clip, is_blank, normalize, prepare, strip_emoji
 
 
@@ -56,3 +57,14 @@ def test_unreadable(text: str, why: str | None) -> None:
     from assistant.text.readable import unreadable
 
     assert unreadable(text) == why
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("隔壁翠湖花园的物业费多少钱一平", True), ("翡翠湾小区的快递柜在哪", True), ("别的小区车位一般多少钱", True),
+    ("我妈住的阳光小区电梯老坏", True), ("朋友那个小区物业很烂 能换物业吗", True), ("那隔壁小区的呢", True),
+    # this estate, or another said later as a comparison, or a place inside this one
+    ("之前在别的小区地库刮过 咱们地库限高多少", False), ("扔垃圾有积分能兑东西吗 听说别的小区有", False),
+    ("我爸在小区门口被人拉去听讲座", False), ("楼顶花园业主能上去吗", False), ("小区花园几点关门", False),
+    ("外卖能进小区吗", False), ("我们小区和隔壁小区物业费一样吗", False)])
+def test_another_estate_as_the_subject(text: str, other: bool) -> None:
+    assert queries.elsewhere(text) is other

@@ -34,8 +34,10 @@ URGENCY = "complaint_urgency"
 CONFIRMED = "complaint_confirmed"
 STOP = "complaint_stop"          # why the form ended early: cancel | handoff | angry (the engine: answered, unreadable)
 RETRIES = "complaint_retries"    # times the slot being asked was asked again (unclear answer, interruption)
+WANTED = "complaint_wanted"      # the resident asked for the form (投诉/反映 said, a grievance told, a category
+                                 # chosen): thanks do not leave it
 ASKED = (CATEGORY, UNIT, DESCRIPTION, OTHER_PARTY, URGENCY, CONFIRMED)
-SLOTS = (*ASKED, STOP, RETRIES)
+SLOTS = (*ASKED, STOP, RETRIES, WANTED)
 
 NONE = "无"                      # no other party / unknown
 PARTY_CATEGORIES = {"noise", "pets", "parking", "neighbour", "renovation"}
@@ -72,7 +74,7 @@ _SO_SO = re.compile(r"一般|普通|正常|还好|还行|无所谓|随便|都行
 _RELAXED = re.compile(r"不赶时间|慢慢来|有空|有时间|不用太快|过几天|下周|改天|不要紧|不打紧")
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")
 _YES_WORD = (r"(?:是的?|对的?|没错|确认|确定|无误|提交|好的?|可以|行|嗯[嗯呐哪]?|ok|yes|yep|没问题|没毛病"
-             r"|就这样|就这么(?:办|定))[啊呀吧的了。.!！~]*")
+             r"|就这样|就这么(?:办|定)|yeah|yup|sure|right|correct|that'?s\s+right|confirm(?:ed)?)[啊呀吧的了。.!！~]*")
 _CONFIRM = re.compile(rf"^{_YES_WORD}(?:[\s，,]*{_YES_WORD})*$", re.I)   # one yes word or several: 嗯 确认, 对的没错
 _NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$", re.I)
 _NONE = re.compile(r"没有|不(?:知道|晓得|清楚|确定|认识|记得)|没(?:看清|注意)|无|不涉及|没对方|公共|^不$")
@@ -121,8 +123,8 @@ def _abusive(text: str) -> bool:
     return rule is not None and match_rule(rule, views(text), False)
 
 
-_QUESTION = re.compile(r"[?？]|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪|到哪|哪儿|哪[\s。.!！~]*$"
-                       r"|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")
+_QUESTION = re.compile(r"[?？]|([\u4e00-\u9fff])不\1|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪"
+                       r"|到哪|哪儿|哪[\s。.!！~]*$|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")
 _DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
                      r"为什么又|太差|[!！]|到底|赶紧|催|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底…
 
@@ -341,11 +343,16 @@ def opening(text: str) -> dict[str, Any]:
         # everything told at once (who they are, what happened, how urgent): the other party, when it is no
         # unit (a car, "楼上那家"), is shown as unknown at the confirmation rather than asked
         slots[OTHER_PARTY] = NONE
+    if _ASKS_FORM.search(clean) or is_complaint(clean):
+        slots[WANTED] = True
     if is_angry(clean):
         slots[STOP] = "angry"
     elif wants_human(clean):
         slots[STOP] = "handoff"
     return slots
+
+
+_ASKS_FORM = re.compile(r"投.?诉|反映|举报|意见|complain", re.I)
 
 
 _UNIT_SPAN = re.compile(r"[0-9一二三四五六七八九十]+\s*(?:号楼|栋|幢|座|号|#|-|/)\s*"
@@ -356,7 +363,9 @@ _RELATIVE = re.compile(r"(?:楼上|楼下|隔壁|对门|对面)(?:的|那家|那
 # the pace an opening states in words that cannot be when it happened (越快越好, 有空处理下就行)
 _OPENING_PACE = (("urgent", re.compile(r"越快越好|马上|立刻|立即|刻不容缓")),
                  ("high", re.compile(r"尽快|尽早|赶紧|抓紧")),
-                 ("low", re.compile(r"不赶时间|慢慢来|有空(?:再|的时候|处理|弄|管|看)|不用太快|不要紧|不打紧")))
+                 ("low", re.compile(r"不赶时间|慢慢来|有空(?:再|的时候|处理|弄|管|看)|不用太快|不要紧|不打紧")),
+                 # "…，一般" closing a form-like opening: its urgency
+                 ("normal", re.compile(r"[，,。\s](?:一般|普通|还好)(?:急)?[。.!！~]*$")))
 
 
 def _relative_room(text: str, mine: str | None) -> str | None:
@@ -447,7 +456,7 @@ def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None
         return Step(opening(clean))
     if wants_human(clean):                              # "算了 直接转人工": the person, not just leaving
         return Step({STOP: "handoff", asked: None})
-    if is_cancel(clean) or (is_thanks(clean) and _nothing_said(slots) and _read(asked, clean, slots)[0] is None):
+    if is_cancel(clean) or (_thanks_to_leave(clean, slots) and _read(asked, clean, slots)[0] is None):
         return Step({STOP: "cancel", asked: None})      # left, or thanked for a form started by mistake
     if asked != CONFIRMED and _MIDFORM_FIX.search(clean):
         fixes = {k: v for k, v in corrections(clean, slots).items() if slots.get(k) is not None}
@@ -464,7 +473,8 @@ def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None
         # "好"/"对" to "how urgent?": the default
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
-        return Step(value | {RETRIES: 0} if isinstance(value, dict) else {asked: value, RETRIES: 0}, said)
+        chosen = {WANTED: True} if asked == CATEGORY else {}
+        return Step((value if isinstance(value, dict) else {asked: value}) | {RETRIES: 0} | chosen, said)
     ahead = _out_of_order(clean, slots, asked)
     again = _again(slots | ahead, asked, said)
     # another field's answer ("2栋1103" to the category question) is kept; the question counts as asked
@@ -515,9 +525,10 @@ ASK_FIX = "请告诉我哪里需要更正，例如“房号是5-102”“类别�
 FIELD_NAMES = {CATEGORY: "类别", UNIT: "位置", DESCRIPTION: "经过", OTHER_PARTY: "对方", URGENCY: "紧急程度"}
 
 
-def _nothing_said(slots: dict[str, Any]) -> bool:
-    """Nothing told yet but perhaps a category: thanks then leave a form started by mistake."""
-    return slots.get(DESCRIPTION) is None and slots.get(UNIT) is None
+def _thanks_to_leave(text: str, slots: dict[str, Any]) -> bool:
+    """Thanks in a form started by mistake (nothing told, perhaps a category guessed, the form never asked
+    for): the resident leaves it. In a form they asked for, thanks are acknowledged and it goes on."""
+    return is_thanks(text) and slots.get(DESCRIPTION) is None and slots.get(UNIT) is None and not slots.get(WANTED)
 
 
 def _has_content(text: str) -> bool:
@@ -541,7 +552,7 @@ def interruption(text: str, intent: str | None, slots: dict[str, Any], asked: st
     if value is not None or (asked == URGENCY and _YES.match(clean)):
         return None
     if (intent in _CHITCHAT_INTENTS and len(clean) <= 10) or is_thanks(clean):
-        return None if is_thanks(clean) and _nothing_said(slots) else "chitchat"   # thanks to leave: step()
+        return None if _thanks_to_leave(clean, slots) else "chitchat"   # thanks to leave: step()
     asks = is_question(clean) and not is_complaint(clean)
     topical = bool(intent and intent.startswith("faq_"))
     if asks and (asked != DESCRIPTION or topical or intent in ("out_of_scope", "nlu_fallback")):
@@ -568,7 +579,8 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
         found = parse_category(text)
         if strict or (found is not None and len(text) <= SHORT_ANSWER):
             return found, []
-        if len(text) >= 8 and describes(text) and not is_question(text) and not _only_a_unit(text):
+        if len(text) >= 8 and describes(text) and not is_question(text) and not _only_a_unit(text) \
+                and slots.get(DESCRIPTION) is None and parse_yes_no(text) is None:
             # the grievance told at once: the description too, its category from its words
             return {CATEGORY: found or "other", DESCRIPTION: redact_text(text)}, []
         if found is None and _has_content(text) and not find_unit(text) and not is_question(text):
@@ -653,6 +665,9 @@ def corrections(text: str, slots: dict[str, Any]) -> dict[str, Any]:
         elif unit or room or _MY_PLACE.search(clause):
             u = unit or (with_room(slots.get(UNIT), room.group(1)) if room else None) or parse_location(
                 re.sub(r"^.*?(?:是|改为|改成|在)", "", clause))
+            mine = slots.get(UNIT) or ""
+            if u and u.isdigit() and re.fullmatch(r"\d+-\d+", mine):
+                u = f"{u}-{mine.split('-')[1]}"   # 楼号错了 应该是8栋: the building changes, the room stays
             if u and u != slots.get(UNIT):
                 fixes[UNIT] = u
         if (_CATEGORY_FIX.search(clause) or len(clause) <= 6) and not unit and not room and not their_room:

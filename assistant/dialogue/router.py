@@ -209,8 +209,8 @@ class RouterModel:
             return True
         if signals.fraud < FRAUD_FIRST:
             return False
-        if signals.nlu.mass("request_human") >= 0.5 and (signals.length <= SHORT_REQUEST or not signals.victim):
-            return False        # asking for a person (请物业客服回一下我的私信), no deception told: the person
+        if signals.nlu.mass("request_human") >= 0.5 and signals.length <= SHORT_REQUEST:
+            return False
         return route in ("ticket", "handoff") or signals.nlu.mass("complain", "request_human") >= 0.5
 
     @staticmethod

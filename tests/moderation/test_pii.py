@@ -94,3 +94,13 @@ def test_a_labelled_number_is_personal_whatever_its_check_digit(nums: Numbers) -
     assert find_pii(f"订单{nums.bad_id()}") == [] and find_pii(f"单号{nums.bad_card()}") == []
     assert find_pii(f"身份证号后四位是{nums.bad_id()[-4:]}") == []          # too short to be one
     assert find_pii(f"卡号{nums.bad_card()}00000") == []                       # too long for a card
+
+
+def test_a_number_read_out_in_chinese_digit_words(nums: Numbers) -> None:
+    m = nums.mobile()
+    spoken = "".join("零一二三四五六七八九"[int(d)] for d in m)
+    out, findings = redact(f"需要的打电话{spoken}找王老师")
+    assert [f.kind for f in findings] == ["mobile"] and out == "需要的打电话[手机号已隐藏]找王老师"
+    assert [f.kind for f in find_pii("幺" + spoken[1:])] == ["mobile"]
+    for innocent in ("三楼一零一", "一二三四五六七", "五号楼一单元一零一", "十一月二十三日"):
+        assert find_pii(innocent) == [], innocent
