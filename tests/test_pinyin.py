@@ -41,3 +41,30 @@ def test_build_table_uses_the_estate_wording(tmp_path: Path, monkeypatch: pytest
         assert pinyin.restore("tingche yueka") == "停车 月卡"
     finally:
         pinyin._load.cache_clear()
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("bao xiu 怎么弄", ["报修"]),                        # a syllable at a time
+    ("la ji ji dian shou", ["垃圾", "几点"]),
+    ("kuaidi gui zai nali", ["快递柜", "哪里"]),          # a word and a syllable
+    ("zhoumo ne", ["周末"]),                              # a particle is pinyin too
+])
+def test_pinyin_typed_in_pieces_becomes_the_words(text: str, words: list[str]) -> None:
+    out = prepare(text)
+    assert all(w in out for w in words), out
+
+
+@pytest.mark.parametrize("text", ["can I see the man", "long time no see", "I am in 5-101 and my neighbour is noisy"])
+def test_english_words_that_are_also_syllables_stay(text: str) -> None:
+    assert pinyin.restore(text) == text
+
+
+@pytest.mark.parametrize(("text", "fixed"), [
+    ("我要头诉", "我要投诉"), ("怎么报休啊", "怎么报修啊"), ("拉圾怎么分", "垃圾怎么分"), ("物页费涨了", "物业费涨了"),
+    ("电题坏了", "电梯坏了"),
+    # real words, grammar and names stay
+    ("购物也方便", "购物也方便"), ("充不上电是要找谁", "充不上电是要找谁"), ("那个姓李的", "那个姓李的"),
+    ("楼下那家的狗", "楼下那家的狗"), ("让我加QQ", "让我加QQ")])
+def test_homophone_typos_of_the_estates_words(text: str, fixed: str) -> None:
+    assert pinyin.fix_typos(text) == fixed
+    assert prepare(text) == fixed

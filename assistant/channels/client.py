@@ -19,6 +19,7 @@ import httpx
 
 from assistant.channels.base import Reply
 from assistant.dialogue import replies
+from assistant.text import pinyin
 from assistant.text.normalize import is_blank, limit, normalize, prepare, scrub
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Assistant:
         self.moderator = moderator
         self.handoffs = handoffs  # while a conversation is with a human admin, the bot stays quiet
         self.outbox = outbox      # what the admins' side left for this resident (e.g. the CSAT question)
+        pinyin.warm()             # the first message does not wait for the pinyin and typo tables
 
     def ask(self, text: str, sender: str | None = None) -> Reply:
         start = time.perf_counter()

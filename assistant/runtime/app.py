@@ -170,9 +170,11 @@ def build_engine(settings: Settings) -> Engine:
     from assistant.dialogue.engine import Engine
     from assistant.knowledge.build import load_retriever
     from assistant.schedule.bulletin import Bulletin
+    from assistant.text import pinyin
 
     retriever = load_retriever(settings)
     retriever.items.warm()      # the garbage matcher's jieba words: loaded now, not at the first question
+    pinyin.warm()               # the same for pinyin and typos
     try:
         desk: Desk | None = open_desk(settings)
     except AssistantError as exc:

@@ -7,7 +7,7 @@ import unicodedata
 
 import zhconv
 
-from assistant.text.pinyin import restore
+from assistant.text.pinyin import fix_typos, restore
 
 # Control and format characters, and lone surrogates (no valid UTF-8: they cannot be sent or stored).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
@@ -63,8 +63,9 @@ def scrub(value: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """What the engine sends to NLU and retrieval (pinyin of Chinese words written as the words)."""
-    return clip(restore(normalize(text)))
+    """What the engine sends to NLU and retrieval (pinyin of Chinese words written as the words, homophone
+    typos of the estate's words fixed)."""
+    return clip(fix_typos(restore(normalize(text))))
 
 
 def query_text(text: str) -> str:

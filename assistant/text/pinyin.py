@@ -10,6 +10,7 @@ syllables (so English stays English: "change" is also 嫦娥).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_TEXTS = ("knowledge", "nlu_data")  # the estate's own wording decides between homophones
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_FREQ = 100  # jieba's common words (estate words always)
+RARE = 10        # jieba's count below which a two-character token is no word of its own (拉圾: 3)
+_PARTICLE = re.compile(r"[是的了在吗呢吧啊姓]")   # grammar and surnames (姓李), never a typo of an estate word
+COMMON = 1000    # the estate dictionary's count of its core terms (item names have less)
+_PARTICLES = frozenset({"a", "o", "e", "ne", "ma", "ba", "la", "ya", "le", "de", "me", "ge", "ni", "wo"})
+_SPACED = re.compile(r"[A-Za-z]+(?:\s+[A-Za-z]+)+")     # Latin words side by side: "bao xiu", "kuaidi gui"
 
 
 def table_path() -> Path:
@@ -39,7 +45,7 @@ def _load() -> tuple[dict[str, str], frozenset[str]]:
         key, _, word = line.partition("\t")
         if key and word:
             out[key] = word
-    return out, syllables
+    return out, syllables | _PARTICLES
 
 
 def table() -> dict[str, str]:
@@ -70,12 +76,37 @@ def _split(word: str, keys: dict[str, str]) -> str | None:
     return "".join(found) if found else None
 
 
+def _joined(text: str, keys: dict[str, str]) -> str:
+    """Pinyin typed a syllable or a word at a time ("bao xiu", "la ji", "kuaidi gui") as one word where the
+    pieces together are a table word (the longest run first)."""
+    syllables = _load()[1]
+
+    def join(m: re.Match[str]) -> str:
+        words, out, i = m.group(0).split(), [], 0
+        while i < len(words):
+            for n in range(min(4, len(words) - i), 1, -1):
+                piece = words[i:i + n]
+                if "".join(piece).lower() in keys and all(_is_pinyin(w, syllables) for w in piece):
+                    out.append("".join(piece))
+                    i += n
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return " ".join(out)
+
+    return _SPACED.sub(join, text)
+
+
 def restore(text: str) -> str:
     """``text`` with pinyin words turned into Chinese words (see the module docstring)."""
-    if not _LATIN.search(text):
+    if not re.search(r"[A-Za-z]{2}", text):
         return text
     keys = table()
     if not keys:
+        return text
+    text = _joined(text, keys)
+    if not _LATIN.search(text):
         return text
     found: dict[str, str] = {}
     for m in _LATIN.finditer(text):
@@ -90,6 +121,58 @@ def restore(text: str) -> str:
         if sum(_is_pinyin(w, syllables) for w in latin) < 0.8 * len(latin):
             return text
     return _LATIN.sub(lambda m: found.get(m.group(0), m.group(0)), text)
+
+
+@lru_cache(maxsize=1)
+def _homophones() -> dict[str, str]:
+    """Toneless pinyin -> the estate's two-character word (a core word of the estate dictionary, or the head or
+    tail of one of its compounds that is a common word: 垃圾 of 垃圾房, 物业 of 物业费), for the words no other
+    such word sounds like."""
+    from pypinyin import lazy_pinyin
+
+    from assistant.text.segment import default_segmenter, userdict_path
+
+    freq = default_segmenter().tokenizer().FREQ
+    terms = [parts[0] for parts in (ln.split() for ln in userdict_path().read_text(encoding="utf-8").splitlines())
+             if len(parts) > 1 and int(parts[1]) >= COMMON]     # the estate's core terms, not the item names
+    words = {w for w in terms if len(w) == 2}
+    words |= {piece for w in terms if len(w) > 2 for piece in (w[:2], w[-2:]) if freq.get(piece, 0) >= MIN_FREQ}
+    by_sound: dict[str, set[str]] = {}
+    for w in words:
+        if _CJK.fullmatch(w[0]) and _CJK.fullmatch(w[1]):
+            by_sound.setdefault("".join(lazy_pinyin(w)), set()).add(w)
+    return {sound: next(iter(ws)) for sound, ws in by_sound.items() if len(ws) == 1}
+
+
+def warm() -> None:
+    """Load the pinyin table and the homophones now, not at the first message (about half a second)."""
+    table()
+    with contextlib.suppress(ImportError):      # the Rasa environment has no pypinyin
+        _homophones()
+
+
+def fix_typos(text: str) -> str:
+    """Homophone typos of the estate's words ("头诉" -> 投诉, "报休" -> 报修, "拉圾" -> 垃圾, "物叶" -> 物业): a
+    two-character token jieba does not know (or hardly), sounding like one estate word and sharing a character
+    with it."""
+    if not _CJK.search(text):
+        return text
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:             # the Rasa environment: the client has fixed the text already
+        return text
+    from assistant.text.segment import default_segmenter
+
+    tk = default_segmenter().tokenizer()
+    sounds = _homophones()
+    out = []
+    for tok in tk.lcut(text):
+        if len(tok) == 2 and tk.FREQ.get(tok, 0) < RARE and _CJK.search(tok) and not _PARTICLE.search(tok):
+            word = sounds.get("".join(lazy_pinyin(tok)))
+            if word and word != tok and (word[0] == tok[0] or word[1] == tok[1]):
+                tok = word
+        out.append(tok)
+    return "".join(out)
 
 
 def build_table(out: Path | None = None, min_freq: int = MIN_FREQ) -> Path:
