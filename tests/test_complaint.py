@@ -424,7 +424,8 @@ def test_thanks_leave_only_a_form_started_by_mistake() -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("我想提点意见", True), ("要投诉一下", True), ("反映个情况", True), ("投诉电话多少", False), ("我要投诉楼下的狗", False),
-    ("投个诉", True), ("俺要举报", True), ("咱想投一下诉", True)])
+    ("投个诉", True), ("俺要举报", True), ("咱想投一下诉", True), ("我要告状", True), ("我想吐个槽", True),
+    ("我有意见", True), ("跟你们反映个事儿", True), ("我要申诉", True), ("意见箱在哪", False)])
 def test_an_announced_complaint(text: str, expected: bool) -> None:
     assert c.announces(text) is expected
 

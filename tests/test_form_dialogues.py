@@ -32,6 +32,7 @@ def bot(served: tuple[Settings, Services]):  # noqa: ANN201
 @pytest.mark.parametrize("dialogue", DIALOGUES, ids=[d["name"] for d in DIALOGUES])
 def test_form_dialogue(bot: Assistant, dialogue: dict) -> None:
     sender = "form-e2e-" + str(DIALOGUES.index(dialogue))
+    first: str | None = None
     for n, turn in enumerate(dialogue["turns"], 1):
         reply = bot.ask(turn["text"], sender=sender)
         said = "\n".join(reply.replies)
@@ -45,5 +46,8 @@ def test_form_dialogue(bot: Assistant, dialogue: dict) -> None:
             assert part in said, where
         for part in expect.get("reply_not_contains", []):
             assert part not in said, where
-        if "ticket" in expect:
+        if expect.get("ticket") == "same":           # appended to the dialogue's first ticket
+            assert reply.ticket_id and reply.ticket_id == first, where
+        elif "ticket" in expect:
             assert bool(reply.ticket_id) is expect["ticket"], where
+        first = first or reply.ticket_id

@@ -49,8 +49,9 @@ DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说
 INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   # what answers an interruption
 BACK = "我们继续登记："            # before a question asked again after an interruption
 
-_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不弄了|没事了|撤销|先不(?:用|要|弄)了?"
-                     r"|[搞弄发点]错了|不是(?:要)?投诉|拜拜|再见|never\s*mind|forget\s+it|\bcancel\b", re.I)
+_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不(?:弄|整|搞)了|没事了|撤销|先不(?:用|要|弄)了?"
+                     r"|[搞弄发点整]错了|拉倒|不是(?:要)?投诉|拜拜|再见|never\s*mind|forget\s+it|\bcancel\b"
+                     r"|\bno\s+need\b|don'?t\s+bother", re.I)
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
 _CHITCHAT_INTENTS = ("greet", "thank", "bot_challenge")
 _HANDOFF = re.compile(r"转人工|人工客服|找(?:个)?(?:真)?人|真人|找管理员|管理员来|找物业(?:的人|经理)")
@@ -343,7 +344,7 @@ def opening(text: str) -> dict[str, Any]:
         # everything told at once (who they are, what happened, how urgent): the other party, when it is no
         # unit (a car, "楼上那家"), is shown as unknown at the confirmation rather than asked
         slots[OTHER_PARTY] = NONE
-    if _ASKS_FORM.search(clean) or is_complaint(clean):
+    if _ASKS_FORM.search(clean) or announces(clean) or is_complaint(clean):
         slots[WANTED] = True
     if is_angry(clean):
         slots[STOP] = "angry"
@@ -398,8 +399,9 @@ def _units(text: str) -> tuple[str | None, str | None]:
     return mine, theirs
 
 
-_ANNOUNCE = re.compile(r"^(?:我|俺|咱|想|要|有|个|点|些|件|一下)*"
-                       r"(?:反映|投(?:个|一下|下)?诉|举报|提(?:个|点|些)?意见|意见要提)"
+_ANNOUNCE = re.compile(r"^(?:我|俺|咱|想|要|有|个|点|些|件|一下|来|跟|向|给|找|你们|物业)*"
+                       r"(?:反映|反馈|投(?:个|一下|下)?诉|举报|告状|申诉|报告|吐(?:个|一下|下)?槽"
+                       r"|提(?:个|点|些)?意见|意见要提|意见)"
                        r"(?:一下|下|个|点|些|件)*(?:问题|情况|事儿?|意见)?[。.!！~]*$")
 
 
