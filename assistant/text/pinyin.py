@@ -5,7 +5,8 @@ and jieba's common words of 2-4 characters; ``python -m assistant.text.pinyin`` 
 (app environment). Words used in the estate's own texts (knowledge/,
 nlu_data/) win over their homophones. A Latin word is replaced only when it splits entirely into table
 keys, and, in a message without Chinese characters, only when most of its Latin words are pinyin
-syllables (so English stays English: "change" is also 嫦娥).
+syllables (so English stays English: "change" is also 嫦娥). Pinyin typed a syllable at a time ("bao xiu") is
+joined first. ``fix_typos`` then mends homophone typos of the estate's core words (头诉 -> 投诉).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def warm() -> None:
         _homophones()
 
 
+@lru_cache(maxsize=4096)       # the engine prepares a message several times a turn
 def fix_typos(text: str) -> str:
     """Homophone typos of the estate's words ("头诉" -> 投诉, "报休" -> 报修, "拉圾" -> 垃圾, "物叶" -> 物业): a
     two-character token jieba does not know (or hardly), sounding like one estate word and sharing a character
