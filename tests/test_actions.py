@@ -435,6 +435,15 @@ def test_junk_does_not_start_the_complaint_form(desk: Desk, text: str, intent: s
     assert desk.tickets.list() == [] and desk.handoffs.open_for("resident-1") is None
 
 
+def test_abuse_of_others_is_answered_not_handed_to_a_person(desk: Desk) -> None:
+    # the channel warns (moderation); the engine answers the message as it would any other
+    messages, events = run(actions.ActionAnswer(), tracker("物业都是一群废物 电梯坏了一周没人修", "complain"))
+    assert desk.handoffs.open_for("resident-1") is None
+    slots, _ = walk(["5-101", "一般", "是"], "物业都是一群废物 电梯坏了一周没人修")
+    assert slots["complaint_stop"] is None and slots["complaint_confirmed"] is True
+    assert desk.handoffs.open_for("resident-1") is None
+
+
 def test_abuse_with_abusive_words_still_goes_to_a_human(desk: Desk) -> None:
     run(actions.ActionAnswer(), tracker("<b>你个傻逼机器人</b>", "faq_parking"))
     assert desk.handoffs.open_for("resident-1").reason == "abusive"

@@ -565,3 +565,11 @@ def test_an_opening_that_closes_with_its_urgency() -> None:
     opened = c.step("投诉宠物 我6栋301 隔壁的猫天天叫 一般", {}, None).updates
     assert opened[c.URGENCY] == "normal" and opened[c.OTHER_PARTY] == c.NONE
     assert c.URGENCY not in c.step("楼上一般晚上十点开始吵 我住6-301", {}, None).updates
+
+
+@pytest.mark.parametrize(("text", "others"), [
+    ("物业都是一群废物", True), ("6栋那个姓李的就是个垃圾人", True), ("傻逼物业", True),
+    ("你个傻逼机器人", False), ("气死了 物业都是一群废物", False), ("你是不是智障", False)])
+def test_abuse_of_others_is_not_fury_at_the_bot(text: str, others: bool) -> None:
+    assert c.is_angry(text) and c.insults_others(text) is others
+    assert (c.step(text, {}, None).updates.get(c.STOP) == "angry") is not others

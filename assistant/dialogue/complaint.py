@@ -110,6 +110,15 @@ def is_angry(text: str) -> bool:
     return bool(_ANGRY.search(text)) or (bool(_BANGS.search(text)) and describes(text)) or _abusive(text)
 
 
+_AT_BOT = re.compile(r"你|机器人|助手|客服|(?<![a-z])ai(?![a-z])|bot", re.I)
+
+
+def insults_others(text: str) -> bool:
+    """Abuse aimed at a neighbour or the staff, not at the bot, and no fury ("物业都是一群废物",
+    "姓李的就是个垃圾人"): the group's warning is the answer, not a person taking over."""
+    return _abusive(text) and not _ANGRY.search(text) and not _AT_BOT.search(text)
+
+
 @lru_cache(maxsize=1)
 def _abuse_rule() -> Any:
     from assistant.moderation.config import load_config
@@ -346,7 +355,7 @@ def opening(text: str) -> dict[str, Any]:
         slots[OTHER_PARTY] = NONE
     if _ASKS_FORM.search(clean) or announces(clean) or is_complaint(clean):
         slots[WANTED] = True
-    if is_angry(clean):
+    if is_angry(clean) and not insults_others(clean):     # fury, or abuse at the bot: a person
         slots[STOP] = "angry"
     elif wants_human(clean):
         slots[STOP] = "handoff"

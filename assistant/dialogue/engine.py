@@ -195,8 +195,10 @@ class Engine:
             return False
 
     def abusive(self, text: str, sender: str) -> Turn | None:
-        """A very angry or abusive message to the bot: a human admin takes over."""
-        if not complaint.is_angry(prepare(text)):
+        """A very angry message, or abuse at the bot: a human admin takes over (abuse of others gets the
+        group's warning on the channel, and the message is answered)."""
+        clean = prepare(text)
+        if not complaint.is_angry(clean) or complaint.insults_others(clean):
             return None
         return self.handoff(text, State(), sender, reason="abusive")
 
