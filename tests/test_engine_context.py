@@ -229,3 +229,21 @@ def test_money_lost_is_a_deception_told() -> None:
     for text in ("卡里的钱被转走了一部分", "他说他是楼管", "问了物业说没这回事", "信用卡被盗刷了"):
         assert _VICTIM.search(text), text
     assert not _VICTIM.search("物业费怎么交")
+
+
+def test_only_the_nearest_entry_is_half_a_miss(engine: Engine) -> None:
+    engine.retriever.calibration = Calibration(answer_at=0.999, clarify_at=0.998)   # nothing is confident
+    hedged = engine.respond("卫生间天花板渗水了 这个归谁修", NLU.of("faq_repair", 0.9), State())
+    assert hedged.replies[0] == replies.NEAREST and hedged.state.misses == 1
+    missed = engine.respond("就是那个啊你懂的", NLU.of("out_of_scope", 0.95), hedged.state)
+    assert missed.route == "fallback" and replies.OFFER_HUMAN in missed.replies    # the second: a person offered
+    engine.retriever.calibration = Calibration(answer_at=0.0, clarify_at=0.0)       # a sure answer: no miss
+    sure = engine.respond("家里漏水怎么报修", NLU.of("faq_repair", 0.9), State(misses=1))
+    assert sure.route == "answer" and replies.NEAREST not in sure.replies and sure.state.misses == 0
+
+
+def test_a_vague_reference_is_not_a_follow_up() -> None:
+    from assistant.text import queries
+
+    assert queries.subject("那废灯泡呢") == "废灯泡" and queries.ELLIPSIS_HEAD.search("那周末呢")
+    assert not queries.ELLIPSIS_HEAD.search("那个那个 你懂的吧") and not queries.ELLIPSIS_HEAD.search("那些人说的")

@@ -493,13 +493,16 @@ class Engine:
             self._other_part(turn, clean, topic, top.entry)
         elif (related and not lacking) or in_domain:
             turn = self._entry_turn(top.entry, top.score)
-            if (lacking or not related) and not latin:
+            nearest = (lacking or not related) and not latin
+            if nearest:
                 turn.replies.insert(0, replies.NEAREST)
             others = result.hits[1:3]
             turn.replies.append(replies.RELATED.format(
                 options="\n".join(f"{i + 2}. {h.entry.title}" for i, h in enumerate(others))))
             turn.sources += [source_of(h.entry, h.score) for h in others]
-            turn.state = State(pending=[h.entry.id for h in result.hits[:3]])
+            # only the nearest entry: half a miss (a miss next hands off; it never hands off by itself)
+            turn.state = State(pending=[h.entry.id for h in result.hits[:3]],
+                               misses=min(state.misses + 1, MAX_MISSES - 1) if nearest else 0)
         elif lacking:
             turn = self._not_in_guide(result, topic, state, text, sender)
         else:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-ELLIPSIS_HEAD = re.compile(r"^(?:那么?|还有|另外|要是|如果是|(?:what|how)\s+about\s+|and\s+)", re.I)   # "那X呢": X
-                                                                                      # instead of the last subject
+# "那X呢": X instead of the last subject (not 那个/那些: "那个东西", a vague reference)
+ELLIPSIS_HEAD = re.compile(r"^(?:那(?![个些])么?|还有|另外|要是|如果是|(?:what|how)\s+about\s+|and\s+)", re.I)
 ELLIPSIS_TAIL = re.compile(r"(?:呢|嘞|咧)[?？。.!！~]*$")
 FOLLOWUP_CHARS = 16                              # longer messages carry their own subject
 PARTS = re.compile(r"[，,；;？?]+|还有|另外|顺便问下?|以及")   # the parts of a two-part question
