@@ -57,6 +57,7 @@ def infer_category(text: str) -> str:
 
 # Ticket lifecycle states and priorities (the transitions live with the tickets).
 STATUSES = ("open", "assigned", "in_progress", "waiting_resident", "resolved", "closed")
+ACTIVE = STATUSES[:4]                                           # not yet resolved
 STATUS_NAMES = {"open": "待处理", "assigned": "已指派", "in_progress": "处理中", "waiting_resident": "等待居民",
                 "resolved": "已解决", "closed": "已关闭"}
 PRIORITIES = ("low", "normal", "high", "urgent")

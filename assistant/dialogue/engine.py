@@ -23,7 +23,7 @@ from assistant.text import queries
 from assistant.text.normalize import is_blank, mostly_latin, prepare
 from assistant.text.readable import unreadable
 from assistant.text.units import find_unit
-from assistant.vocabulary import CATEGORY_NAMES
+from assistant.vocabulary import ACTIVE, CATEGORY_NAMES
 
 if TYPE_CHECKING:
     from assistant.dialogue.ports import BulletinPort, DeskPort, LearningPort
@@ -126,6 +126,11 @@ class Turn:
     def meta(self) -> dict[str, Any]:
         return {"route": self.route, "topic": self.topic, "sources": self.sources, "ticket_id": self.ticket_id,
                 "answer_confidence": self.answer_confidence}
+
+
+def _elsewhere(clean: str) -> bool:
+    """About another estate, and not asking for a person."""
+    return queries.elsewhere(clean) and not complaint.wants_human(clean)
 
 
 def intent_topic(intent: str | None) -> str | None:
@@ -265,7 +270,7 @@ class Engine:
         ``state``, a follow-up of the last answer ("他还在门口 我开不开门" after a fraud warning) is an answer;
         with the ``sender``, more about their ticket open from a moment ago ("又来了 凌晨两点") is that ticket's."""
         clean = prepare(text)
-        if queries.elsewhere(clean) and not complaint.wants_human(clean):
+        if _elsewhere(clean):
             return Decision("fallback", 1.0, "another estate")
         if self._open_ticket(clean, sender) is not None:
             return Decision("ticket", 1.0, "goes on about the open ticket")
@@ -291,8 +296,7 @@ class Engine:
     def _recent(self, ticket: Any) -> bool:
         assert self.desk is not None
         created = ticket.created_at if ticket.created_at.tzinfo else ticket.created_at.replace(tzinfo=UTC)
-        return ticket.status in ("open", "assigned", "in_progress", "waiting_resident") and \
-            created >= datetime.now(UTC) - self.desk.dedup_window
+        return ticket.status in ACTIVE and created >= datetime.now(UTC) - self.desk.dedup_window
 
     def respond(self, text: str, nlu: NLU, state: State, sender: str = "", *, form: bool = True) -> Turn:
         """One turn outside the complaint form: a pending choice or score, a follow-up read against
@@ -314,7 +318,7 @@ class Engine:
             return Turn("answer", [hit.text], topic=hit.topic, sources=list(hit.sources), confidence=1.0,
                         state=State(last_topic=state.last_topic, last_entry=state.last_entry))
         # -- end of the bulletin --
-        if queries.elsewhere(clean) and not complaint.wants_human(clean):
+        if _elsewhere(clean):
             log.info("sender=%s route=fallback: another estate", sender)
             return self._elsewhere(clean, nlu, state)
         if form and self._open_ticket(clean, sender) is not None:

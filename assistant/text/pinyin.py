@@ -23,9 +23,10 @@ DOMAIN_TEXTS = ("knowledge", "nlu_data")  # the estate's own wording decides bet
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MIN_FREQ = 100  # jieba's common words (estate words always)
 RARE = 10        # jieba's count below which a two-character token is no word of its own (拉圾: 3)
-_PARTICLE = re.compile(r"[是的了在吗呢吧啊姓]")   # grammar and surnames (姓李), never a typo of an estate word
+_GRAMMAR = re.compile(r"[是的了在吗呢吧啊姓]")    # grammar and surnames (姓李), never a typo of an estate word
 COMMON = 1000    # the estate dictionary's count of its core terms (item names have less)
 _PARTICLES = frozenset({"a", "o", "e", "ne", "ma", "ba", "la", "ya", "le", "de", "me", "ge", "ni", "wo"})
+_LATIN_PAIR = re.compile(r"[A-Za-z]{2}")
 _SPACED = re.compile(r"[A-Za-z]+(?:\s+[A-Za-z]+)+")     # Latin words side by side: "bao xiu", "kuaidi gui"
 
 
@@ -101,7 +102,7 @@ def _joined(text: str, keys: dict[str, str]) -> str:
 
 def restore(text: str) -> str:
     """``text`` with pinyin words turned into Chinese words (see the module docstring)."""
-    if not re.search(r"[A-Za-z]{2}", text):
+    if not _LATIN_PAIR.search(text):
         return text
     keys = table()
     if not keys:
@@ -169,7 +170,7 @@ def fix_typos(text: str) -> str:
     sounds = _homophones()
     out = []
     for tok in tk.lcut(text):
-        if len(tok) == 2 and tk.FREQ.get(tok, 0) < RARE and _CJK.search(tok) and not _PARTICLE.search(tok):
+        if len(tok) == 2 and tk.FREQ.get(tok, 0) < RARE and _CJK.search(tok) and not _GRAMMAR.search(tok):
             word = sounds.get("".join(lazy_pinyin(tok)))
             if word and word != tok and (word[0] == tok[0] or word[1] == tok[1]):
                 tok = word

@@ -12,9 +12,8 @@ from assistant.desk.tickets.errors import InvalidTransition, ValidationError
 from assistant.desk.tickets.text import clean, mask_name
 from assistant.moderation.pii import redact_text
 from assistant.text.units import normalize_building, normalize_unit
-from assistant.vocabulary import CATEGORIES, CATEGORY_ALIASES, OVERDUE_KINDS, PRIORITIES, STATUSES
+from assistant.vocabulary import ACTIVE, CATEGORIES, CATEGORY_ALIASES, OVERDUE_KINDS, PRIORITIES, STATUSES
 
-ACTIVE = ("open", "assigned", "in_progress", "waiting_resident")     # not yet resolved
 PAUSED = "waiting_resident"                                            # SLA clock stopped
 SYSTEM = "system"            # the assistant's own notes: never a first response
 
