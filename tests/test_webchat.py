@@ -84,6 +84,8 @@ def test_the_page_shows_the_conversation_and_the_input_and_stays_local(page_serv
                                                                        size: str) -> None:
     width, height = SIZES[size]
     page, requested = open_chat(browser, page_server, (width, height))
+    page.wait_for_timeout(1500)
+    assert page.locator(".rw-response").count() == 0    # the page opens on nothing said (not "unavailable")
     say(page, "车位怎么租")
     page.locator(".rw-response").first.wait_for(timeout=60_000)
     page.wait_for_timeout(500)

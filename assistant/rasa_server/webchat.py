@@ -88,6 +88,12 @@ class WebChatInput(SocketIOInput):
         out = message.output_channel
         if not isinstance(out, SocketIOOutput):
             return
+        if not isinstance(message.text, str) or not message.text.strip() or message.text.startswith("/"):
+            # the widget's own empty message on opening, or an intent typed as a command: not a resident's
+            # words, and Rasa's NLU has nothing to read in them (it failed, and the page opened on the
+            # "unavailable" reply)
+            log.info("webchat sender=%s: an empty or slash message was not forwarded", sender)
+            return
         counting = CountingOutput(out)
         screened = self.guard.screen(sender, message.text)
         for line in screened.replies:

@@ -84,6 +84,12 @@ def test_a_frozen_action_server_gets_the_polite_reply_before_rasa_gives_up(monke
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.parametrize("text", ["", "  ", None, "/get_started", "/request_human"])
+def test_the_widgets_empty_opening_and_commands_reach_nobody(text: Any) -> None:
+    # the page once opened on the "unavailable" reply: Rasa's NLU failed on the widget's empty message
+    assert run(text, answer=None, actions_up=False) == ([], [])
+
+
 def test_a_huge_message_is_clipped_and_a_bad_session_id_dropped() -> None:
     _, seen = run("车位" * 40000)
     assert len(seen[0].text) <= 2000
