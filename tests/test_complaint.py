@@ -573,3 +573,48 @@ def test_an_opening_that_closes_with_its_urgency() -> None:
 def test_abuse_of_others_is_not_fury_at_the_bot(text: str, others: bool) -> None:
     assert c.is_angry(text) and c.insults_others(text) is others
     assert (c.step(text, {}, None).updates.get(c.STOP) == "angry") is not others
+
+
+def test_an_urgency_told_with_another_answer_is_kept_and_not_asked() -> None:
+    slots = {c.CATEGORY: "neighbour", c.UNIT: "3-301"}
+    told = c.step("不急，就是每天晚上八点到十二点油烟往楼上灌", slots, c.DESCRIPTION).updates
+    assert told[c.URGENCY] == "low" and told[c.DESCRIPTION].startswith("不急")
+    unit = c.step("6-1101，挺急的", {c.CATEGORY: "parking"}, c.UNIT).updates
+    assert unit[c.UNIT] == "6-1101" and unit[c.URGENCY] == "high"
+    # "很急" to "which unit?": skipped, the other party shown as unknown; the urgency kept
+    for text, level in (("很急", "urgent"), ("一般吧，这周内弄好就行", "normal"), ("not urgent", "low")):
+        step = c.step(text, slots | {c.DESCRIPTION: "楼上吵"}, c.OTHER_PARTY)
+        assert step.updates[c.OTHER_PARTY] == c.NONE and step.updates[c.URGENCY] == level, text
+        assert c.needed(slots | {c.DESCRIPTION: "楼上吵"} | step.updates) == [c.CONFIRMED]
+    # an urgency given while the unit is asked is kept; the unit is asked again
+    asked = c.step("很急", {c.CATEGORY: "noise"}, c.UNIT).updates
+    assert asked[c.URGENCY] == "urgent" and asked.get(c.UNIT) is None
+
+
+def test_an_announcement_naming_its_subject_is_no_description() -> None:
+    for text in ("我要反映噪音问题", "我要反映一个公共设施的问题", "我要反映噪音", "物业能不能管一管啊", "物业管管吧"):
+        assert c.announces(text), text
+        assert c.DESCRIPTION not in c.opening(text), text
+    for text in ("我要投诉楼下的狗", "我要投诉楼上装修太吵", "物业能不能管管楼上半夜跳绳的那家", "物业电话多少"):
+        assert not c.announces(text), text
+
+
+@pytest.mark.parametrize(("text", "yes"), [("yes, submit it", True), ("yes please", True), ("係，冇错", True),
+                                           ("对，麻烦你们了", True), ("对，但是房号错了", None), ("是的，还有一件事", None),
+                                           ("yes but the unit is wrong", None), ("对 多少钱", None)])
+def test_a_yes_with_a_courtesy_confirms_a_yes_with_a_but_does_not(text: str, yes: bool | None) -> None:
+    from assistant.text.normalize import prepare
+
+    assert c.parse_yes_no(prepare(text)) is yes
+
+
+def test_not_submitting_after_all_cancels_and_cantonese_not_urgent_is_low() -> None:
+    assert c.is_cancel("还是先不提交了，我自己去敲门说说")
+    assert c.parse_urgency("唔急") == "low"
+
+
+@pytest.mark.parametrize(("text", "asks"), [("早上七点半那时候垃圾房开门没", True), ("楼下那家拉面还开着没", True),
+                                            ("有人拉车门，该报警还是找保安", True), ("修了三天还没", False),
+                                            ("不好意思，想问下物业电话", True)])
+def test_questions_by_their_tail_or_a_choice(text: str, asks: bool) -> None:
+    assert c.is_question(text) is asks

@@ -49,7 +49,8 @@ DEFAULTS: dict[str, Any] = {CATEGORY: "other", UNIT: "", DESCRIPTION: "（未说
 INTERRUPTIONS = {"question": "action_answer", "chitchat": "action_chitchat"}   # what answers an interruption
 BACK = "我们继续登记："            # before a question asked again after an interruption
 
-_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不(?:弄|整|搞)了|没事了|撤销|先不(?:用|要|弄)了?"
+_CANCEL = re.compile(r"算了|不用了|取消|不(?:用|想|要)?投诉了?|不要了|不(?:弄|整|搞)了|没事了|撤销"
+                     r"|(?:先|暂时|还是)不(?:用|要|弄|提交|登记)了?|不(?:提交|登记)了"
                      r"|[搞弄发点整]错了|拉倒|不是(?:要)?投诉|拜拜|再见|never\s*mind|forget\s+it|\bcancel\b"
                      r"|\bno\s+need\b|don'?t\s+bother", re.I)
 _THANKS = re.compile(r"谢谢|多谢|感谢|谢啦|3q|thanks?|知道了|明白了|了解了|好的好的", re.I)
@@ -63,7 +64,7 @@ _BANGS = re.compile(r"[\u4e00-\u9fff][!！]{3,}")
 # 急急急, 急！！ are stronger than 有点急), a negation before it (不/没/别/无需 … 急) turns it to "low"; danger
 # and immediacy are "urgent", deadlines "high", indifference "normal", no hurry "low".
 URGENCY_LEVELS = ("low", "normal", "high", "urgent")
-_NEGATED_RUSH = re.compile(r"(?:不|没|(?<![特区分级类告识])别|无需|不用|不必|用不着)[^急，,。.!！?？]{0,3}急"
+_NEGATED_RUSH = re.compile(r"(?:不|没|唔|冇|(?<![特区分级类告识])别|无需|不用|不必|用不着)[^急，,。.!！?？]{0,3}急"
                            r"|不[着赶]急|不[赶慌]")
 _RUSH = re.compile(r"(紧急|火急|急+|着急)([!！]*)")
 _ENGLISH_URGENCY = re.compile(r"\b(not\s+(?:very\s+)?|no\s+)?(?:urgent|asap|emergency|rush|hurry)\b", re.I)
@@ -74,7 +75,7 @@ _SOON = re.compile(r"尽快|尽早|赶紧|抓紧|早点|快点|今天|今晚|明
 _SO_SO = re.compile(r"一般|普通|正常|还好|还行|无所谓|随便|都行|都可以|看着办|你们定|^否$|^不是$|^没有?$")
 _RELAXED = re.compile(r"不赶时间|慢慢来|有空|有时间|不用太快|过几天|下周|改天|不要紧|不打紧")
 _YES = re.compile(r"^(?:是|是的|对|对的|没错|确认|提交|好|好的|可以|行|嗯|ok|OK|yes|没问题)[啊呀吧的了。.!！~]*$")
-_YES_WORD = (r"(?:是的?|对的?|没错|确认|确定|无误|提交|好的?|可以|行|嗯[嗯呐哪]?|ok|yes|yep|没问题|没毛病"
+_YES_WORD = (r"(?:是的?|系|对的?|没错|冇错|确认|确定|无误|提交|好的?|可以|行|嗯[嗯呐哪]?|ok|yes|yep|没问题|没毛病"
              r"|就这样|就这么(?:办|定)|yeah|yup|sure|right|correct|that'?s\s+right|confirm(?:ed)?)[啊呀吧的了。.!！~]*")
 _CONFIRM = re.compile(rf"^{_YES_WORD}(?:[\s，,]*{_YES_WORD})*$", re.I)   # one yes word or several: 嗯 确认, 对的没错
 _NO = re.compile(r"^(?:不是|不对|错了|有误|不正确|no|不)[啊呀吧的了。.!！~]*$", re.I)
@@ -133,7 +134,8 @@ def _abusive(text: str) -> bool:
     return rule is not None and match_rule(rule, views(text), False)
 
 
-_QUESTION = re.compile(r"[?？]|([\u4e00-\u9fff])不\1|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪"
+_QUESTION = re.compile(r"[?？]|想问|请问|问一?下|该.{0,6}还是|(?<![还也都又就])(?:没有?|不)[呀啊]?[。.!！~]*$"
+                       r"|([\u4e00-\u9fff])不\1|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪"
                        r"|到哪|哪儿|哪[\s。.!！~]*$|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")
 _DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
                      r"为什么又|太差|[!！]|到底|赶紧|催|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底…
@@ -324,7 +326,15 @@ def parse_yes_no(text: str) -> bool | None:
         return False
     if _CONFIRM.match(s):
         return True
+    lead = _LEADING_YES.match(s)
+    if lead and len(lead.group(1)) <= 15 and not _BUT.search(lead.group(1)) and not _FIX_WORDS.search(lead.group(1)) \
+            and not _QUESTION.search(lead.group(1)):
+        return True                   # "yes, submit it", "yes please", "对，麻烦你们了": a yes and a courtesy
     return None
+
+
+_LEADING_YES = re.compile(rf"^{_YES_WORD}[\s，,!！.。]+(.+)$", re.I)
+_BUT = re.compile(r"不|没|别|但|可是|还有|\b(?:no|not|but|wrong|change|wait)\b", re.I)
 
 
 def opening(text: str) -> dict[str, Any]:
@@ -342,7 +352,7 @@ def opening(text: str) -> dict[str, Any]:
     theirs = theirs or _relative_room(clean, mine)
     if theirs:
         slots[OTHER_PARTY] = theirs
-    if describes(clean):
+    if describes(clean) and not announces(clean):     # 我要反映一个公共设施的问题: what about, not what happened
         slots[DESCRIPTION] = redact_text(clean)
     urgency = parse_urgency(clean, answer=False) or _opening_pace(clean)
     if urgency:
@@ -414,9 +424,24 @@ _ANNOUNCE = re.compile(r"^(?:我|俺|咱|想|要|有|个|点|些|件|一下|来|
                        r"(?:一下|下|个|点|些|件)*(?:问题|情况|事儿?|意见)?[。.!！~]*$")
 
 
+_ANNOUNCE_ABOUT = re.compile(r"^(?:我|俺|咱|想|要|有|来|跟|向|给|你们|物业)*(?:反映|反馈|投(?:个|一下|下)?诉|举报)"
+                             r"(?:一下|下|一个|个|点|些|件)*(?P<what>[\u4e00-\u9fff]{1,6}?)的?"
+                             r"(?P<tail>问题|情况|事儿?)?[。.!！~]*$")
+# the property asked to step in, nothing told yet: 物业能不能管一管啊, 让物业来管管
+_CALL_IN = re.compile(r"(?:物业|保安|管家|你们).{0,5}(?:管(?:一)?管|管一下|来管|处理(?:一)?下|出面|过问)")
+
+
 def announces(text: str) -> bool:
-    """A complaint announced before its content: 我要反映个问题, 我有意见要提, 想投诉."""
-    return bool(_ANNOUNCE.match(text.replace(" ", "")))
+    """A complaint announced before its content: 我要反映个问题, 我有意见要提, 想投诉, 我要反映噪音问题
+    (a subject named: a category word, or a few words and 问题/情况), 物业能不能管一管 (the property asked
+    to step in, in a short message)."""
+    t = text.replace(" ", "")
+    if _ANNOUNCE.match(t):
+        return True
+    m = _ANNOUNCE_ABOUT.match(t)
+    if m and (m.group("tail") or m.group("what") in CATEGORY_NAMES.values() or m.group("what") in CATEGORY_ALIASES):
+        return True
+    return len(t) <= 14 and bool(_CALL_IN.search(t)) and not _FILLER.sub("", _CALL_IN.sub("", t))[4:]
 
 
 _AGAIN = re.compile(r"又|再次|还在|还是没|仍然|依然|补充|第[二三四五六七八九十0-9]+次")
@@ -485,8 +510,10 @@ def step(text: str, slots: dict[str, Any], asked: str | None, intent: str | None
         value, said = DEFAULTS[URGENCY], [f"好的，紧急程度按“{URGENCY_NAMES['normal']}”登记。"]
     if value is not None:
         chosen = {WANTED: True} if asked == CATEGORY else {}
-        return Step((value if isinstance(value, dict) else {asked: value}) | {RETRIES: 0} | chosen, said)
+        updates = (value if isinstance(value, dict) else {asked: value}) | {RETRIES: 0} | chosen
+        return Step(_pace(clean, slots, asked, updates) | updates, said)
     ahead = _out_of_order(clean, slots, asked)
+    ahead = _pace(clean, slots, asked, ahead) | ahead
     again = _again(slots | ahead, asked, said)
     # another field's answer ("2栋1103" to the category question) is kept; the question counts as asked
     return Step(ahead | again.updates, again.said)
@@ -510,6 +537,16 @@ def _out_of_order(text: str, slots: dict[str, Any], asked: str) -> dict[str, Any
             updates[CATEGORY] = infer_category(text)
         return updates
     return {}
+
+
+def _pace(text: str, slots: dict[str, Any], asked: str, updates: dict[str, Any]) -> dict[str, Any]:
+    """The urgency an answer to another question states ("不急，就是每天晚上油烟往楼上灌", "很急" to
+    "which unit?"): kept, so it is not asked for."""
+    if asked in (URGENCY, CONFIRMED) or slots.get(URGENCY) is not None or URGENCY in updates:
+        return {}
+    # to "which unit?" a short "一般吧，这周内弄好就行" can only be the urgency
+    urgency = parse_urgency(text, answer=asked == OTHER_PARTY and len(text) <= SHORT_ANSWER * 2)
+    return {URGENCY: urgency} if urgency else {}
 
 
 def resume(slots: dict[str, Any], asked: str) -> Step:
@@ -619,6 +656,9 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
             return unit, []
         if _NONE.search(text):
             return NONE, []
+        if not strict and parse_urgency(text, answer=len(text) <= SHORT_ANSWER * 2):
+            # "很急" to "which unit?": they skipped it; the urgency is kept (step), the other party unknown
+            return NONE, ["对方先按“不清楚”登记，确认时可以更正。"]
         if not strict and (_CONFIRM.match(text) or _NO.match(text)):
             # "对"/"确认" to "which unit?": they think it is the summary; no unit to record
             return NONE, ["对方先按“不清楚”登记，确认时可以更正。"]

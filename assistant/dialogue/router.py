@@ -229,7 +229,8 @@ class RouterModel:
         conf = probs[route]
         if self.fraud_first(signals, route):
             return Decision("answer", max(conf, probs["answer"]), "fraud warning first", probs)
-        if route != "handoff" and self.announced(signals):
+        if (route != "handoff" or (signals.announces and not signals.wants_human)) and self.announced(signals):
+            # "物业管管吧" asks for the property to act, not for a person: the form, not an admin
             return Decision("ticket", max(conf, probs["ticket"]), "complaint announced", probs)
         faq = signals.nlu.mass(prefix="faq_")
         if signals.latin and route == "fallback" and signals.topic_agrees and faq >= LATIN_FAQ:

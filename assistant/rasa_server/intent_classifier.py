@@ -63,6 +63,14 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
         cls.validate_config({**cls.get_default_config(), **config})
         return cls(config, execution_context.node_name, model_storage, resource)
 
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Intents for the messages with features; one without (an empty text: the featurizers skip it) gets
+        none, as with Rasa's DIET, instead of failing the whole batch."""
+        readable = [m for m in messages if _has_features(m)]
+        if readable:
+            super().process(readable)
+        return messages
+
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         rows = []
         for m in messages:
@@ -75,3 +83,8 @@ class LinearIntentClassifier(LogisticRegressionClassifier):
                 parts.append(csr_matrix(np.asarray(dense.features, dtype=np.float64) * self.config["dense_weight"]))
             rows.append(hstack(parts) if parts else csr_matrix((1, 0)))
         return vstack(rows).tocsr()
+
+
+def _has_features(message: Message) -> bool:
+    sparse, dense = message.get_sparse_features(attribute=TEXT)[1], message.get_dense_features(attribute=TEXT)[1]
+    return sparse is not None or dense is not None
