@@ -149,7 +149,7 @@ def test_corrections_at_the_confirmation() -> None:
 
 
 @pytest.mark.parametrize(("asked", "unclear", "default"), [
-    (c.CATEGORY, "嗯嗯", "other"), (c.UNIT, "嗯嗯", ""), (c.DESCRIPTION, "嗯", "（未说明）"),
+    (c.CATEGORY, "啊？", "other"), (c.UNIT, "嗯嗯", ""), (c.DESCRIPTION, "嗯", "（未说明）"),
     (c.OTHER_PARTY, "哈哈", c.NONE), (c.URGENCY, "这个嘛", "normal"),
 ])
 def test_no_question_is_asked_a_third_time(asked: str, unclear: str, default: str) -> None:
@@ -618,3 +618,19 @@ def test_not_submitting_after_all_cancels_and_cantonese_not_urgent_is_low() -> N
                                             ("不好意思，想问下物业电话", True)])
 def test_questions_by_their_tail_or_a_choice(text: str, asks: bool) -> None:
     assert c.is_question(text) is asks
+
+
+def test_a_yes_to_which_kind_takes_the_kind_from_what_was_told() -> None:
+    told = c.step("yes that's right", {c.DESCRIPTION: "楼上的狗天天叫", c.UNIT: "2-1803"}, c.CATEGORY)
+    assert told.updates[c.CATEGORY] == "pets" and "先按" in told.said[0]
+    assert c.step("对", {c.UNIT: "2-1803"}, c.CATEGORY).updates[c.CATEGORY] == "other"
+
+
+def test_a_report_in_the_forms_shape_and_an_all_told_opening_goes_to_the_summary() -> None:
+    text = "我是3-2201的，车位被一辆外地车占了三天了，比较急"
+    assert c.reports(text, c.opening(text))
+    for asks in ("我是3-2201的，车位被占了三天了，比较急，怎么办", "我是3-2201的，车位被占了三天了"):
+        assert not c.reports(asks, c.opening(asks)), asks
+    opened = c.Step(c.opening("3-509，垃圾房旁边的下水道堵了一周了，挺急的"))
+    assert c.guessed_opening(opened, "", lambda _: None).updates[c.CATEGORY] == "other"
+    assert c.CATEGORY not in c.guessed_opening(c.Step(c.opening("下水道堵了一周了")), "", lambda _: None).updates

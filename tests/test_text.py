@@ -65,6 +65,9 @@ def test_unreadable(text: str, why: str | None) -> None:
     # this estate, or another said later as a comparison, or a place inside this one
     ("之前在别的小区地库刮过 咱们地库限高多少", False), ("扔垃圾有积分能兑东西吗 听说别的小区有", False),
     ("我爸在小区门口被人拉去听讲座", False), ("楼顶花园业主能上去吗", False), ("小区花园几点关门", False),
-    ("外卖能进小区吗", False), ("我们小区和隔壁小区物业费一样吗", False)])
+    ("外卖能进小区吗", False), ("我们小区和隔壁小区物业费一样吗", False),
+    # named after 隔壁, an estate ending in 苑/府 pointed at, the old home
+    ("隔壁绿城小区停车费贵不贵", True), ("枫林苑那边快递放哪", True), ("我老家房子水管裂了找谁", True),
+    ("以前住的老小区物业费怎么退", True), ("老房子装修要报备吗", False), ("小区花园的秋千坏了", False)])
 def test_another_estate_as_the_subject(text: str, other: bool) -> None:
     assert queries.elsewhere(text) is other

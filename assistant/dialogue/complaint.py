@@ -134,15 +134,17 @@ def _abusive(text: str) -> bool:
     return rule is not None and match_rule(rule, views(text), False)
 
 
-_QUESTION = re.compile(r"[?？]|想问|请问|问一?下|该.{0,6}还是|(?<![还也都又就])(?:没有?|不)[呀啊]?[。.!！~]*$"
+_QUESTION = re.compile(r"[?？]|想问|请问|问一?下|[该要].{0,8}还是(?!没|不|在)"
+                       r"|(?<![还也都又就])(?:没有?|不)[呀啊]?[。.!！~]*$"
                        r"|([\u4e00-\u9fff])不\1|吗|多少|多久|多长|几点|几号|怎么|怎样|如何|哪里|在哪|去哪"
                        r"|到哪|哪儿|哪[\s。.!！~]*$|是否|能否|可不可以|可以.{0,8}吗|有没有|啥|什么")
-_DEMAND = re.compile(r"管管|管一管|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|怎么这么|怎么又|"
+_DEMAND = re.compile(r"管管|管一管|管不管|来管|管一?下|处理一下|投诉|举报|受不了|太过分|没人管|凭什么|要求|赔|"
+                     r"怎么这么|怎么又|"
                      r"为什么又|太差|[!！]|到底|赶紧|催|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底…
 
 
 _COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|"
-                         r"没人管|不管不问|不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
+                         r"没人(?:管|修|处理|理|清|扫)|不管不问|不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
 
 
 def is_complaint(text: str) -> bool:
@@ -234,6 +236,8 @@ def guessed_opening(step: Step, text: str, guess: Callable[[str], str | None]) -
     if CATEGORY in step.updates or DESCRIPTION not in step.updates or STOP in step.updates:
         return step
     key = guess(prepare(text))
+    if key is None and {UNIT, URGENCY} <= step.updates.keys():
+        key = "other"             # all else told at once: the summary next, where the category can be named
     if key is None:
         return step
     return Step(step.updates | {CATEGORY: key}, [*step.said, f"类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"])
@@ -333,6 +337,7 @@ def parse_yes_no(text: str) -> bool | None:
     return None
 
 
+_BACKCHANNEL = re.compile(r"^嗯+[嗯呐哪]?[。.!！~]*$")     # 嗯: listening, not saying yes to a question
 _LEADING_YES = re.compile(rf"^{_YES_WORD}[\s，,!！.。]+(.+)$", re.I)
 _BUT = re.compile(r"不|没|别|但|可是|还有|\b(?:no|not|but|wrong|change|wait)\b", re.I)
 
@@ -429,6 +434,13 @@ _ANNOUNCE_ABOUT = re.compile(r"^(?:我|俺|咱|想|要|有|来|跟|向|给|你�
                              r"(?P<tail>问题|情况|事儿?)?[。.!！~]*$")
 # the property asked to step in, nothing told yet: 物业能不能管一管啊, 让物业来管管
 _CALL_IN = re.compile(r"(?:物业|保安|管家|你们).{0,5}(?:管(?:一)?管|管一下|来管|处理(?:一)?下|出面|过问)")
+
+
+def reports(text: str, opened: dict[str, Any]) -> bool:
+    """A report in the form's own shape (``opened``: the slots its opening fills): where (the resident's unit
+    or a place), what happened and how urgent, and no question ("我是3-2201的，车位被占三天了，比较急")."""
+    return {UNIT, DESCRIPTION, URGENCY} <= opened.keys() and not is_question(text) and (
+        parse_urgency(text, answer=False) or _opening_pace(text)) is not None
 
 
 def announces(text: str) -> bool:
@@ -631,6 +643,10 @@ def _read(asked: str, text: str, slots: dict[str, Any], *, strict: bool = False)
                 and slots.get(DESCRIPTION) is None and parse_yes_no(text) is None:
             # the grievance told at once: the description too, its category from its words
             return {CATEGORY: found or "other", DESCRIPTION: redact_text(text)}, []
+        if found is None and not strict and _CONFIRM.match(text) and not _BACKCHANNEL.match(text):
+            # "对"/"yes that's right" to "which kind?": they think it is the summary; from what they told, or other
+            key = infer_category(slots.get(DESCRIPTION) or "")
+            return key, [f"好的，类别先按“{CATEGORY_NAMES[key]}”登记，确认时可以更正。"]
         if found is None and _has_content(text) and not find_unit(text) and not is_question(text):
             # a word that is no category (漏水, 设施): "other" for now; the description may tell the category
             return "other", [f"好的，类别先按“{CATEGORY_NAMES['other']}”登记，确认时可以更正。"]

@@ -244,6 +244,7 @@ class Engine:
             answer=result.answer_confidence if result.answer_confidence is not None else result.confidence,
             # English words are in no entry: not a sign of a subject the guide lacks (the dense vectors read them)
             unknown=0.0 if latin else result.unknown, latin=latin, announces=complaint.announces(clean),
+            reports=complaint.reports(clean, opened),
             victim=self._victim(clean))
         return sig, result, item
 

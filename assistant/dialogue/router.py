@@ -103,6 +103,7 @@ class Signals:
     answer: float = 0.0         # the answer confidence: P(the reranked top entry is the right one)
     unknown: float = 0.0        # the share of the message's words that no entry contains
     announces: bool = False     # a complaint announced in so many words, nothing told yet (not a model feature)
+    reports: bool = False       # unit, what happened and how urgent told, no question (not a model feature)
     latin: bool = False         # written mostly in Latin letters: retrieval's lexical features see nothing (not a
                                 # model feature)
     victim: float = 0.0         # a story of an impostor or a deception (骗, 自称, 冒充): how close the best fraud
@@ -232,6 +233,9 @@ class RouterModel:
         if (route != "handoff" or (signals.announces and not signals.wants_human)) and self.announced(signals):
             # "物业管管吧" asks for the property to act, not for a person: the form, not an admin
             return Decision("ticket", max(conf, probs["ticket"]), "complaint announced", probs)
+        if signals.reports and route in ("answer", "fallback"):
+            # told as the form asks it (where, what, how urgent) and asking nothing: a report to register
+            return Decision("ticket", max(conf, probs["ticket"]), "a report in the form's shape", probs)
         faq = signals.nlu.mass(prefix="faq_")
         if signals.latin and route == "fallback" and signals.topic_agrees and faq >= LATIN_FAQ:
             # English: the retriever's confidence is lexical; Rasa's topic and the dense top entry agreeing is

@@ -35,14 +35,16 @@ def searched_besides(clean: str) -> list[str]:
 
 
 
-# Another estate named or pointed at as the message's subject (翠湖花园的物业费, 翡翠湾小区, 隔壁小区, 我妈住的
-# 小区, 别的小区车位): the guide knows only this one. Said later in the message it is a comparison (听说别的小区
-# 有); a message that also points at this estate (咱们地库, 我们小区, 这边, 锦山) is about both.
+# Another estate named or pointed at as the message's subject (翠湖花园的物业费, 翡翠湾小区,
+# 隔壁小区, 我妈住的小区, 别的小区车位, 隔壁某某小区, 某某苑那边, 老家的房子, 老小区): the guide
+# knows only this one. Said later in the message it is a comparison (听说别的小区有); a message
+# that also points at this estate (咱们地库, 我们小区, 这边, 锦山) is about both.
 _ELSEWHERE = re.compile(
     r"(?:(?:隔壁|别的|别人|其他|其它|附近的|对面|朋友|同事|亲戚|老家|[他她]们|之前|以前|原来"
     r"|我(?:妈|爸|父母|爸妈|婆婆|公公|丈母娘|岳父|姐|哥|弟|妹|姨|舅|奶奶|爷爷|外婆|姥姥)(?=住|家))"
-    r"(?:住的[\u4e00-\u9fff]{0,4}?|家的?|那个|那边的?|的|家)?小区"
-    r"|[\u4e00-\u9fff]{1,3}[湾湖苑城府庭景阁居山](?:花园|家园|小区|新村|公寓))")
+    r"(?:住的[\u4e00-\u9fff]{0,4}?|家的?|那个|那边的?|的|家|[\u4e00-\u9fff]{2,3}?)?小区"
+    r"|[\u4e00-\u9fff]{1,3}[湾湖苑城府庭景阁居山](?:花园|家园|小区|新村|公寓)"
+    r"|[\u4e00-\u9fff]{1,3}[苑府](?:那边|那里|那儿)|老家的?(?:房子|那套房)|老小区)")
 ELSEWHERE_AT = 6       # characters: an estate named this early is what the message is about
 _HERE = re.compile(r"咱|我们(?:这|的)|我们小区|本小区|这边|这里|锦山|壹号|我家小区|我住的小区")
 
