@@ -634,3 +634,9 @@ def test_a_report_in_the_forms_shape_and_an_all_told_opening_goes_to_the_summary
     opened = c.Step(c.opening("3-509，垃圾房旁边的下水道堵了一周了，挺急的"))
     assert c.guessed_opening(opened, "", lambda _: None).updates[c.CATEGORY] == "other"
     assert c.CATEGORY not in c.guessed_opening(c.Step(c.opening("下水道堵了一周了")), "", lambda _: None).updates
+
+
+@pytest.mark.parametrize(("text", "complains"), [("楼道里总有人半夜抽烟", True), ("物业前台那个小姑娘爱答不理的，什么态度", True),
+                                                 ("小区经常有人遛狗不牵绳怎么办", False), ("什么素质的人才会这样？", False)])
+def test_habits_of_others_and_scorn_are_grievances_questions_are_not(text: str, complains: bool) -> None:
+    assert c.is_complaint(text) is complains

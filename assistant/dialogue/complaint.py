@@ -143,18 +143,23 @@ _DEMAND = re.compile(r"管管|管一管|管不管|来管|管一?下|处理一下
                      r"为什么又|太差|[!！]|到底|赶紧|催|拖了|[两三四五六七八九十几]次了|摆设")   # rhetorical: 到底…
 
 
-_COMPLAINING = re.compile(r"太吵|吵死|吵得|吵到|扰民|受不了|忍不了|太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|"
+_COMPLAINING = re.compile(r"什么(?:素质|态度)|(?:老|总|天天|经常)(?:是)?有人|太吵|吵死|吵得|吵到|扰民|受不了|忍不了|"
+                         r"太臭|臭死|乱停|乱扔|乱叫|乱收|乱贴|乱放|"
                          r"没人(?:管|修|处理|理|清|扫)|不管不问|不合理|太差|太过分|投诉|举报|被.{0,6}占|堵死|天天.{0,6}(?:响|叫|吵)")
 
 
 def is_complaint(text: str) -> bool:
     """A statement of grievance ("楼上装修太吵了"), even when NLU read it as a question on a topic."""
-    return bool(_COMPLAINING.search(text)) and not _QUESTION.search(text)
+    return bool(_COMPLAINING.search(text)) and not _QUESTION.search(_RHETORIC.sub("", text))
 
 
 def is_question(text: str) -> bool:
-    """A question asked in complaint words ("楼道里可以放鞋柜吗"), not a demand ("能不能管管！")."""
-    return bool(_QUESTION.search(text)) and not _DEMAND.search(text)
+    """A question asked in complaint words ("楼道里可以放鞋柜吗"), not a demand ("能不能管管！") or scorn
+    ("什么素质")."""
+    return bool(_QUESTION.search(_RHETORIC.sub("", text))) and not _DEMAND.search(text)
+
+
+_RHETORIC = re.compile(r"什么(?:素质|态度)")        # scorn in question words, asking nothing
 
 
 def describes(text: str) -> bool:

@@ -53,7 +53,8 @@ _CN_SCORE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _FRAUD = re.compile(r"诈骗|骗")                 # knowledge entries (title or tags) that warn about fraud
 # a story of a deception or an impostor
 _VICTIM = re.compile(r"被骗|骗了|骗走|上当|受骗|自称|冒充|假冒|假扮|冒牌|诈骗|骗局|盗刷|被(?:转|扣|刷)走"
-                     r"|说(?:他|她|自己|我们)是|没(?:有)?这(?:回)?事|把我拉黑")
+                     r"|说(?:他|她|自己|我们)是|没(?:有)?这(?:回)?事|把我拉黑"
+                     r"|\b(?:claim(?:ing|ed|s)?|pretend(?:ing|ed|s)?)\s+to\s+be\b|\bscam|\bimpersonat", re.I)
 _ELLIPSIS_HEAD, _ELLIPSIS_TAIL = queries.ELLIPSIS_HEAD, queries.ELLIPSIS_TAIL
 FOLLOWUP_CHARS = queries.FOLLOWUP_CHARS          # longer messages carry their own subject
 SAME_SUBJECT_CHARS = 6                           # 要收钱吗, 周末呢: too short to carry a subject of their own
